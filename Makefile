@@ -1,0 +1,119 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# pcmig top-level Makefile.
+#
+#   make            build pcmig.ko, pcmig-tool and the selftests
+#   make check      the whole test suite (static checks, unit tests, VM tests)
+#   make demo       a demonstration inside the test guest
+#   make deps       install the Debian packages the build needs (as root)
+#   make clean      remove everything built
+#
+# Variables: KDIR (kernel build dir), W=1 (extra kernel warnings), C=1
+# (sparse), WERROR=1 (warnings are errors), V=1 (verbose).
+
+srctree := $(CURDIR)
+BUILD   := $(srctree)/build
+
+KVER ?= $(shell $(srctree)/scripts/kver 2>/dev/null)
+KDIR ?= $(firstword $(wildcard /lib/modules/$(KVER)/build /usr/src/linux-headers-$(KVER)))
+
+CC      ?= cc
+PKG_CONFIG ?= pkg-config
+WARNFLAGS := -Wall -Wextra -Wshadow -Wformat=2 -Wmissing-prototypes \
+	     -Wstrict-prototypes -Wno-unused-parameter
+# The kselftest harness's macros compare signed with unsigned by design.
+ST_WARNFLAGS := -Wall -Wextra -Wformat=2 -Wno-sign-compare \
+	     -Wno-unused-parameter
+ifeq ($(WERROR),1)
+WARNFLAGS += -Werror
+ST_WARNFLAGS += -Werror
+KBUILD_EXTRA := KCFLAGS=-Werror
+endif
+CFLAGS  ?= -O2 -g
+CPPFLAGS += -I$(srctree)/uapi -D_GNU_SOURCE
+NL_CFLAGS = $(shell $(PKG_CONFIG) --cflags libnl-genl-3.0)
+NL_LIBS   = $(shell $(PKG_CONFIG) --libs libnl-genl-3.0)
+
+TOOL     := $(BUILD)/pcmig-tool
+TOOL_SRC := $(wildcard tools/pcmig/*.c)
+TOOL_HDR := $(wildcard tools/pcmig/*.h) uapi/linux/pcmig.h
+
+KFILES   := $(BUILD)/kernel
+HARNESS  := $(KFILES)/tools/testing/selftests
+ST_DIR   := $(BUILD)/selftests
+ST_SRC   := $(wildcard selftests/pcmig/*_test.c)
+ST_PROGS := $(patsubst selftests/pcmig/%.c,$(ST_DIR)/%,$(ST_SRC))
+ST_LIB   := $(wildcard selftests/pcmig/lib/*.c)
+ST_HDR   := $(wildcard selftests/pcmig/lib/*.h) uapi/linux/pcmig.h
+
+# Host-side unit tests of pure C code: tools/pcmig/tests/NAME_test.c, linked
+# with the tool's sources other than main.c.
+UNIT_DIR   := $(BUILD)/unit
+UNIT_SRC   := $(wildcard tools/pcmig/tests/*_test.c)
+UNIT_PROGS := $(patsubst tools/pcmig/tests/%.c,$(UNIT_DIR)/%,$(UNIT_SRC))
+
+.PHONY: all module tool selftests unit kernel-files deps check demo \
+	checkpatch clean help
+
+all: module tool selftests unit
+
+help:
+	@sed -n '3,14p' Makefile | sed 's/^# \{0,1\}//'
+
+module:
+	@test -n "$(KDIR)" || { echo "no kernel headers found: run 'make deps' as root" >&2; exit 1; }
+	$(MAKE) -C $(KDIR) M=$(srctree) $(if $(W),W=$(W)) $(if $(C),C=$(C)) \
+		$(KBUILD_EXTRA) modules
+
+tool: $(TOOL)
+
+$(TOOL): $(TOOL_SRC) $(TOOL_HDR) | $(BUILD)
+	$(CC) $(CPPFLAGS) $(NL_CFLAGS) $(CFLAGS) $(WARNFLAGS) -o $@ \
+		$(TOOL_SRC) $(NL_LIBS)
+
+kernel-files: $(KFILES)/.extracted
+
+$(KFILES)/.extracted:
+	scripts/kernel-files $(KFILES)
+
+selftests: $(ST_PROGS)
+
+$(ST_DIR)/%: selftests/pcmig/%.c $(ST_LIB) $(ST_HDR) $(KFILES)/.extracted
+	@mkdir -p $(ST_DIR)
+	$(CC) $(CPPFLAGS) -I$(HARNESS) -Iselftests/pcmig/lib $(NL_CFLAGS) \
+		$(CFLAGS) $(ST_WARNFLAGS) -o $@ $< $(ST_LIB) $(NL_LIBS) -lpthread
+
+unit: $(UNIT_PROGS)
+
+$(UNIT_DIR)/%: tools/pcmig/tests/%.c $(filter-out tools/pcmig/main.c,$(TOOL_SRC)) $(TOOL_HDR)
+	@mkdir -p $(UNIT_DIR)
+	$(CC) $(CPPFLAGS) -Itools/pcmig $(NL_CFLAGS) $(CFLAGS) $(WARNFLAGS) \
+		-o $@ $< $(filter-out tools/pcmig/main.c,$(TOOL_SRC)) $(NL_LIBS)
+
+$(BUILD):
+	@mkdir -p $@
+
+deps:
+	@scripts/deps
+
+CHECKPATCH = $(KFILES)/scripts/checkpatch.pl --strict --no-tree --terse \
+	--ignore FILE_PATH_CHANGES
+KSOURCES = $(filter-out %.mod.c kmod/compat.h,$(wildcard kmod/*.c kmod/*.h)) \
+	$(wildcard uapi/linux/*.h)
+
+# compat.h is the one place allowed to test LINUX_VERSION_CODE.
+checkpatch: $(KFILES)/.extracted
+	$(CHECKPATCH) -f $(KSOURCES)
+	$(CHECKPATCH) --ignore LINUX_VERSION_CODE,CONSTANT_COMPARISON \
+		-f kmod/compat.h
+
+check:
+	@scripts/check
+
+demo:
+	@scripts/demo $(DEMO_ARGS)
+
+clean:
+	@if [ -n "$(KDIR)" ] && [ -d "$(KDIR)" ]; then \
+		$(MAKE) -C $(KDIR) M=$(srctree) clean; fi
+	rm -rf $(BUILD)
