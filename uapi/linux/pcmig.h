@@ -7,6 +7,7 @@
 #ifndef _UAPI_LINUX_PCMIG_H
 #define _UAPI_LINUX_PCMIG_H
 
+#include <linux/const.h>
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
@@ -21,8 +22,15 @@
 #define PCMIG_ABI_MAJOR		0
 #define PCMIG_ABI_MINOR		1
 
-/* Feature bits reported in &struct pcmig_version.features. None yet. */
-#define PCMIG_FEATURES_ALL	0ULL
+/* Feature bits reported in &struct pcmig_version.features. */
+#define PCMIG_FEATURE_SESSIONS	_BITULL(0)	/* sessions, fault path, channel */
+#define PCMIG_FEATURES_ALL	(PCMIG_FEATURE_SESSIONS)
+
+/* Longest session name, including the terminating NUL. */
+#define PCMIG_NAME_LEN		32
+
+/* Largest session: 4 TiB. */
+#define PCMIG_MAX_SIZE		_BITULL(42)
 
 /**
  * struct pcmig_version - answer of %PCMIG_IOC_VERSION
@@ -45,31 +53,341 @@ struct pcmig_version {
 	__u64 reserved[4];
 };
 
+/**
+ * enum pcmig_state - state of a session, after QEMU's postcopy states
+ * @PCMIG_STATE_NONE: not a state; never reported
+ * @PCMIG_STATE_ADVISE: created; pages may arrive (precopy), faults on
+ *	missing pages wait and their requests are held back until LISTEN
+ * @PCMIG_STATE_DISCARD: the source is discarding ranges it sent earlier
+ * @PCMIG_STATE_LISTEN: the kernel owns page traffic: requests go out
+ * @PCMIG_STATE_RUNNING: the VM runs on the destination
+ * @PCMIG_STATE_END: every page is present; faults never leave the kernel
+ * @PCMIG_STATE_PAUSED: a channel failed; faults on missing pages wait
+ * @PCMIG_STATE_RECOVER: new channels are being attached after PAUSED
+ * @PCMIG_STATE_FAILED: unrecoverable; faults on missing pages get SIGBUS
+ * @__PCMIG_STATE_MAX: number of states
+ */
+enum pcmig_state {
+	PCMIG_STATE_NONE,
+	PCMIG_STATE_ADVISE,
+	PCMIG_STATE_DISCARD,
+	PCMIG_STATE_LISTEN,
+	PCMIG_STATE_RUNNING,
+	PCMIG_STATE_END,
+	PCMIG_STATE_PAUSED,
+	PCMIG_STATE_RECOVER,
+	PCMIG_STATE_FAILED,
+
+	__PCMIG_STATE_MAX
+};
+
+/**
+ * enum pcmig_reason - why a session paused or failed
+ * @PCMIG_REASON_NONE: no error
+ * @PCMIG_REASON_CHANNEL_EOF: the peer closed a channel
+ * @PCMIG_REASON_CHANNEL_ERROR: a socket error (errno in the status)
+ * @PCMIG_REASON_BAD_MAGIC: a frame with a wrong magic number
+ * @PCMIG_REASON_BAD_VERSION: a frame of an unknown wire version
+ * @PCMIG_REASON_BAD_TYPE: a frame of an unknown or misdirected type
+ * @PCMIG_REASON_BAD_FLAGS: a frame with unknown flags
+ * @PCMIG_REASON_BAD_RANGE: a page range outside the session or unaligned
+ * @PCMIG_REASON_BAD_LENGTH: a payload length that does not match the frame
+ * @PCMIG_REASON_NOT_REQUESTED: a reply for a page that was never requested
+ * @PCMIG_REASON_DUPLICATE: a page that arrived twice without a request
+ *	crossing it
+ * @PCMIG_REASON_INCOMPLETE: the source ended with pages still missing
+ * @PCMIG_REASON_ABORTED: user space moved the session to FAILED
+ * @PCMIG_REASON_DESTROYED: the session was destroyed
+ * @__PCMIG_REASON_MAX: number of reasons
+ */
+enum pcmig_reason {
+	PCMIG_REASON_NONE,
+	PCMIG_REASON_CHANNEL_EOF,
+	PCMIG_REASON_CHANNEL_ERROR,
+	PCMIG_REASON_BAD_MAGIC,
+	PCMIG_REASON_BAD_VERSION,
+	PCMIG_REASON_BAD_TYPE,
+	PCMIG_REASON_BAD_FLAGS,
+	PCMIG_REASON_BAD_RANGE,
+	PCMIG_REASON_BAD_LENGTH,
+	PCMIG_REASON_NOT_REQUESTED,
+	PCMIG_REASON_DUPLICATE,
+	PCMIG_REASON_INCOMPLETE,
+	PCMIG_REASON_ABORTED,
+	PCMIG_REASON_DESTROYED,
+
+	__PCMIG_REASON_MAX
+};
+
+/* Destroy the session when its last file and mapping are gone. */
+#define PCMIG_CREATE_F_AUTO_DESTROY	_BITUL(0)
+#define PCMIG_CREATE_FLAGS		(PCMIG_CREATE_F_AUTO_DESTROY)
+
+/**
+ * struct pcmig_create - argument of %PCMIG_IOC_CREATE
+ * @size: bytes of session memory; a non-zero multiple of @page_size, at
+ *	most %PCMIG_MAX_SIZE (in)
+ * @page_size: must be the value %PCMIG_IOC_VERSION reports (in)
+ * @flags: PCMIG_CREATE_F_* (in)
+ * @name: NUL-terminated label of printable characters, unique among live
+ *	sessions; may be empty (in)
+ * @id: session id; the session's node is /dev/pcmig<id> (out)
+ * @pad: must be zero
+ * @reserved: must be zero
+ */
+struct pcmig_create {
+	__u64 size;
+	__u32 page_size;
+	__u32 flags;
+	char name[PCMIG_NAME_LEN];
+	__u32 id;
+	__u32 pad;
+	__u64 reserved[4];
+};
+
+/* Channels a socket serves; a socket may serve both. */
+#define PCMIG_CHANNEL_URGENT	_BITUL(0)	/* requests out, replies in */
+#define PCMIG_CHANNEL_BULK	_BITUL(1)	/* background pages in */
+#define PCMIG_CHANNELS_ALL	(PCMIG_CHANNEL_URGENT | PCMIG_CHANNEL_BULK)
+
+/**
+ * struct pcmig_attach - argument of %PCMIG_IOC_ATTACH
+ * @fd: a connected stream socket (TCP or UNIX); the session takes its own
+ *	reference, the caller may close @fd afterwards
+ * @channels: PCMIG_CHANNEL_* mask, non-empty
+ * @flags: must be zero
+ * @pad: must be zero
+ * @reserved: must be zero
+ */
+struct pcmig_attach {
+	__s32 fd;
+	__u32 channels;
+	__u32 flags;
+	__u32 pad;
+	__u64 reserved[2];
+};
+
+/**
+ * struct pcmig_set_state - argument of %PCMIG_IOC_SET_STATE
+ * @state: target &enum pcmig_state
+ * @flags: must be zero
+ * @reserved: must be zero
+ */
+struct pcmig_set_state {
+	__u32 state;
+	__u32 flags;
+	__u64 reserved[2];
+};
+
+/**
+ * struct pcmig_range - argument of %PCMIG_IOC_DISCARD
+ * @offset: byte offset in session memory, page aligned
+ * @length: bytes, a non-zero multiple of the page size
+ * @flags: must be zero
+ * @pad: must be zero
+ */
+struct pcmig_range {
+	__u64 offset;
+	__u64 length;
+	__u32 flags;
+	__u32 pad;
+};
+
+/*
+ * Buckets of the fault-latency histogram: bucket i counts waits of
+ * [2^i, 2^(i+1)) ns; the last bucket also counts everything longer.
+ */
+#define PCMIG_HIST_BUCKETS	40
+
+/**
+ * struct pcmig_status - answer of %PCMIG_IOC_STATUS
+ * @id: session id
+ * @state: &enum pcmig_state
+ * @reason: &enum pcmig_reason of the last pause or failure
+ * @error: negative errno of the last channel error, or zero
+ * @size: bytes of session memory
+ * @pages_total: pages of session memory
+ * @pages_present: pages received, zero-filled or otherwise present
+ * @pages_received: pages whose contents arrived on a channel
+ * @pages_requested: pages requested from the source (total)
+ * @pages_pushed: pages that arrived without a request (background)
+ * @pages_zero: pages announced as zero by the source
+ * @pages_duplicate: legitimate duplicates dropped (push crossing a request)
+ * @pages_discarded: pages made missing again by DISCARD
+ * @in_flight: pages requested and not yet present
+ * @bytes_received: bytes read from the channels, headers included
+ * @requests_sent: request frames written to the urgent channel
+ * @faults: faults on session memory that found their page missing
+ * @faults_blocked: faults that waited for a page
+ * @blocked_ns: total time faults waited, in nanoseconds
+ * @pauses: times the session went to PAUSED
+ * @hist: fault-wait latency histogram, see %PCMIG_HIST_BUCKETS
+ * @reserved: zero
+ */
+struct pcmig_status {
+	__u32 id;
+	__u32 state;
+	__u32 reason;
+	__s32 error;
+	__u64 size;
+	__u64 pages_total;
+	__u64 pages_present;
+	__u64 pages_received;
+	__u64 pages_requested;
+	__u64 pages_pushed;
+	__u64 pages_zero;
+	__u64 pages_duplicate;
+	__u64 pages_discarded;
+	__u64 in_flight;
+	__u64 bytes_received;
+	__u64 requests_sent;
+	__u64 faults;
+	__u64 faults_blocked;
+	__u64 blocked_ns;
+	__u64 pauses;
+	__u64 hist[PCMIG_HIST_BUCKETS];
+	__u64 reserved[8];
+};
+
 #define PCMIG_IOC_MAGIC		0xB8
 
 /*
  * PCMIG_IOC_VERSION - read the ABI version and the supported features.
  *
- * Valid on the control node. Returns 0, -EFAULT for a bad pointer, or
- * -EINVAL for non-zero input fields.
+ * Valid on the control node and on session files. Returns 0, -EFAULT for a
+ * bad pointer, or -EINVAL for non-zero input fields.
  */
 #define PCMIG_IOC_VERSION	_IOWR(PCMIG_IOC_MAGIC, 0x00, struct pcmig_version)
 
+/*
+ * PCMIG_IOC_CREATE - create a session in state ADVISE (control node only).
+ *
+ * Returns a new session file descriptor (close-on-exec) and fills @id; the
+ * session also appears as /dev/pcmig<id>. Errors: -EINVAL (size, page size,
+ * flags, name), -EEXIST (name in use), -ENOMEM, -ENOSPC (no free id).
+ */
+#define PCMIG_IOC_CREATE	_IOWR(PCMIG_IOC_MAGIC, 0x01, struct pcmig_create)
+
+/*
+ * PCMIG_IOC_ATTACH - hand a connected stream socket to the session.
+ *
+ * Allowed in ADVISE, DISCARD, LISTEN, RUNNING and RECOVER. Errors: -EBADF,
+ * -ENOTSOCK, -EINVAL (not a connected stream socket, bad mask), -EBUSY (the
+ * channel already has a socket), -EPERM (wrong state: -EBUSY for END).
+ */
+#define PCMIG_IOC_ATTACH	_IOW(PCMIG_IOC_MAGIC, 0x10, struct pcmig_attach)
+
+/*
+ * PCMIG_IOC_SET_STATE - move the session to another state.
+ *
+ * Legal: ADVISE->DISCARD, ADVISE->LISTEN, DISCARD->LISTEN, LISTEN->RUNNING,
+ * PAUSED->RECOVER, RECOVER->LISTEN or RUNNING (whichever the session paused
+ * from; needs an urgent channel), and any state but END to FAILED. LISTEN
+ * needs an urgent channel. Anything else: -EINVAL; END and FAILED are final
+ * (-EBUSY).
+ */
+#define PCMIG_IOC_SET_STATE	_IOW(PCMIG_IOC_MAGIC, 0x11, struct pcmig_set_state)
+
+/*
+ * PCMIG_IOC_DISCARD - make a range of pages missing again; their mappings
+ * are zapped. Allowed in ADVISE and DISCARD (moves ADVISE to DISCARD).
+ */
+#define PCMIG_IOC_DISCARD	_IOW(PCMIG_IOC_MAGIC, 0x12, struct pcmig_range)
+
+/* PCMIG_IOC_STATUS - read the session's state and counters. */
+#define PCMIG_IOC_STATUS	_IOR(PCMIG_IOC_MAGIC, 0x13, struct pcmig_status)
+
+/*
+ * PCMIG_IOC_DESTROY - destroy the session: its node goes away, it moves to
+ * FAILED (reason DESTROYED) so that blocked faults get SIGBUS, and it is
+ * freed when its last file and mapping are gone.
+ */
+#define PCMIG_IOC_DESTROY	_IO(PCMIG_IOC_MAGIC, 0x14)
+
+/*
+ * Wire format of the page channel: frames of a fixed header followed by
+ * @len bytes of payload. Integers are big endian.
+ */
+#define PCMIG_FRAME_MAGIC	0x50434d46	/* "PCMF" */
+#define PCMIG_FRAME_VERSION	1
+#define PCMIG_FRAME_MAX_PAGES	256		/* pages in one PAGES frame */
+#define PCMIG_FRAME_MAX_REQS	512		/* offsets in one REQUEST frame */
+
+/**
+ * enum pcmig_frame_type - frame types
+ * @PCMIG_FRAME_PAGES: source to destination: @npages pages from @offset,
+ *	payload @npages * page size bytes; %PCMIG_FRAME_F_REQUESTED when it
+ *	answers a request
+ * @PCMIG_FRAME_ZERO: source to destination: @npages zero pages from
+ *	@offset; no payload
+ * @PCMIG_FRAME_REQUEST: destination to source: @npages page offsets
+ *	(__be64 bytes, page aligned) as payload; @offset is zero
+ * @PCMIG_FRAME_END: source to destination: every page has been sent; no
+ *	payload, @npages and @offset zero
+ */
+enum pcmig_frame_type {
+	PCMIG_FRAME_PAGES = 1,
+	PCMIG_FRAME_ZERO = 2,
+	PCMIG_FRAME_REQUEST = 3,
+	PCMIG_FRAME_END = 4,
+};
+
+#define PCMIG_FRAME_F_REQUESTED	_BITUL(0)
+
+/**
+ * struct pcmig_frame - header of every frame on a page channel
+ * @magic: %PCMIG_FRAME_MAGIC
+ * @version: %PCMIG_FRAME_VERSION
+ * @type: &enum pcmig_frame_type
+ * @flags: PCMIG_FRAME_F_*
+ * @npages: pages the frame covers
+ * @len: payload bytes that follow the header
+ * @offset: byte offset in session memory, page aligned
+ */
+struct pcmig_frame {
+	__be32 magic;
+	__u8 version;
+	__u8 type;
+	__be16 flags;
+	__be32 npages;
+	__be32 len;
+	__be64 offset;
+};
+
 /* Generic netlink family "pcmig". */
 #define PCMIG_GENL_VERSION	1
+#define PCMIG_GENL_MCGRP_EVENTS	"events"
 
 /**
  * enum pcmig_genl_cmd - commands of the "pcmig" generic netlink family
  * @PCMIG_CMD_UNSPEC: unused
  * @PCMIG_CMD_GET_INFO: module information; replies with %PCMIG_ATTR_ABI_MAJOR,
  *	%PCMIG_ATTR_ABI_MINOR, %PCMIG_ATTR_FEATURES, %PCMIG_ATTR_PAGE_SIZE and
- *	%PCMIG_ATTR_VERSION
+ *	%PCMIG_ATTR_VERSION and %PCMIG_ATTR_SESSIONS
+ * @PCMIG_CMD_SESSION_GET: one session (by %PCMIG_ATTR_ID), or all of them
+ *	with NLM_F_DUMP; replies carry the session attributes
+ * @PCMIG_CMD_SESSION_DESTROY: destroy the session %PCMIG_ATTR_ID
+ *	(CAP_NET_ADMIN)
+ * @PCMIG_CMD_EVENT_STATE: event: the session changed state
+ *	(%PCMIG_ATTR_ID, %PCMIG_ATTR_STATE, %PCMIG_ATTR_OLD_STATE)
+ * @PCMIG_CMD_EVENT_PAUSED: event: a channel failed, the session paused
+ *	(%PCMIG_ATTR_ID, %PCMIG_ATTR_REASON, %PCMIG_ATTR_ERROR)
+ * @PCMIG_CMD_EVENT_ERROR: event: the session failed
+ *	(%PCMIG_ATTR_ID, %PCMIG_ATTR_REASON, %PCMIG_ATTR_ERROR)
+ * @PCMIG_CMD_EVENT_COMPLETE: event: every page is present
+ *	(%PCMIG_ATTR_ID and the counters)
  * @__PCMIG_CMD_MAX: number of commands
  * @PCMIG_CMD_MAX: highest command
  */
 enum pcmig_genl_cmd {
 	PCMIG_CMD_UNSPEC,
 	PCMIG_CMD_GET_INFO,
+	PCMIG_CMD_SESSION_GET,
+	PCMIG_CMD_SESSION_DESTROY,
+	PCMIG_CMD_EVENT_STATE,
+	PCMIG_CMD_EVENT_PAUSED,
+	PCMIG_CMD_EVENT_ERROR,
+	PCMIG_CMD_EVENT_COMPLETE,
 
 	__PCMIG_CMD_MAX,
 	PCMIG_CMD_MAX = __PCMIG_CMD_MAX - 1
@@ -84,6 +402,32 @@ enum pcmig_genl_cmd {
  * @PCMIG_ATTR_FEATURES: u64, PCMIG_FEATURE_* mask
  * @PCMIG_ATTR_PAGE_SIZE: u32, page size of session memory in bytes
  * @PCMIG_ATTR_VERSION: string, module version
+ * @PCMIG_ATTR_ID: u32, session id
+ * @PCMIG_ATTR_NAME: string, session name
+ * @PCMIG_ATTR_STATE: u32, &enum pcmig_state
+ * @PCMIG_ATTR_OLD_STATE: u32, previous &enum pcmig_state
+ * @PCMIG_ATTR_REASON: u32, &enum pcmig_reason
+ * @PCMIG_ATTR_ERROR: s32, negative errno or zero
+ * @PCMIG_ATTR_SIZE: u64, bytes of session memory
+ * @PCMIG_ATTR_PAGES_TOTAL: u64
+ * @PCMIG_ATTR_PAGES_PRESENT: u64
+ * @PCMIG_ATTR_PAGES_RECEIVED: u64
+ * @PCMIG_ATTR_PAGES_REQUESTED: u64
+ * @PCMIG_ATTR_PAGES_PUSHED: u64
+ * @PCMIG_ATTR_PAGES_ZERO: u64
+ * @PCMIG_ATTR_PAGES_DUPLICATE: u64
+ * @PCMIG_ATTR_PAGES_DISCARDED: u64
+ * @PCMIG_ATTR_IN_FLIGHT: u64
+ * @PCMIG_ATTR_BYTES_RECEIVED: u64
+ * @PCMIG_ATTR_REQUESTS_SENT: u64
+ * @PCMIG_ATTR_FAULTS: u64
+ * @PCMIG_ATTR_FAULTS_BLOCKED: u64
+ * @PCMIG_ATTR_BLOCKED_NS: u64
+ * @PCMIG_ATTR_PAUSES: u64
+ * @PCMIG_ATTR_HIST: nested; attribute i + 1 (u64) is bucket i of the
+ *	fault-wait histogram (see %PCMIG_HIST_BUCKETS)
+ * @PCMIG_ATTR_SESSIONS: u32, session objects alive in the module, destroyed
+ *	ones still in use included (in %PCMIG_CMD_GET_INFO)
  * @__PCMIG_ATTR_MAX: number of attributes
  * @PCMIG_ATTR_MAX: highest attribute
  */
@@ -95,6 +439,30 @@ enum pcmig_genl_attr {
 	PCMIG_ATTR_FEATURES,
 	PCMIG_ATTR_PAGE_SIZE,
 	PCMIG_ATTR_VERSION,
+	PCMIG_ATTR_ID,
+	PCMIG_ATTR_NAME,
+	PCMIG_ATTR_STATE,
+	PCMIG_ATTR_OLD_STATE,
+	PCMIG_ATTR_REASON,
+	PCMIG_ATTR_ERROR,
+	PCMIG_ATTR_SIZE,
+	PCMIG_ATTR_PAGES_TOTAL,
+	PCMIG_ATTR_PAGES_PRESENT,
+	PCMIG_ATTR_PAGES_RECEIVED,
+	PCMIG_ATTR_PAGES_REQUESTED,
+	PCMIG_ATTR_PAGES_PUSHED,
+	PCMIG_ATTR_PAGES_ZERO,
+	PCMIG_ATTR_PAGES_DUPLICATE,
+	PCMIG_ATTR_PAGES_DISCARDED,
+	PCMIG_ATTR_IN_FLIGHT,
+	PCMIG_ATTR_BYTES_RECEIVED,
+	PCMIG_ATTR_REQUESTS_SENT,
+	PCMIG_ATTR_FAULTS,
+	PCMIG_ATTR_FAULTS_BLOCKED,
+	PCMIG_ATTR_BLOCKED_NS,
+	PCMIG_ATTR_PAUSES,
+	PCMIG_ATTR_HIST,
+	PCMIG_ATTR_SESSIONS,
 
 	__PCMIG_ATTR_MAX,
 	PCMIG_ATTR_MAX = __PCMIG_ATTR_MAX - 1
