@@ -6,14 +6,34 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/mount.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
 
 #include "compat.h"
 #include "pcmig.h"
+
+/*
+ * Session memory lives in files of a private tmpfs mount: the default
+ * "huge=never" keeps every page 4 KiB, whatever the system-wide shmem
+ * transparent huge page setting says, as the fault path tracks presence
+ * per 4 KiB page.
+ */
+static struct vfsmount *pcmig_mnt;
+
+/**
+ * pcmig_backing_mnt() - the tmpfs mount that holds session memory
+ *
+ * Return: the mount, valid while the module is loaded.
+ */
+struct vfsmount *pcmig_backing_mnt(void)
+{
+	return pcmig_mnt;
+}
 
 /**
  * pcmig_fill_version() - describe the running module
@@ -43,16 +63,68 @@ static long pcmig_ioctl_version(struct pcmig_version __user *uver)
 	return 0;
 }
 
+static long pcmig_ioctl_create(struct pcmig_create __user *uargs)
+{
+	struct pcmig_session *s;
+	struct pcmig_create args;
+	int fd, ret;
+
+	if (copy_from_user(&args, uargs, sizeof(args)))
+		return -EFAULT;
+	if (args.pad || args.id ||
+	    memchr_inv(args.reserved, 0, sizeof(args.reserved)))
+		return -EINVAL;
+
+	ret = pcmig_session_create(&args, &s);
+	if (ret)
+		return ret;
+
+	args.id = s->id;
+	if (copy_to_user(uargs, &args, sizeof(args))) {
+		ret = -EFAULT;
+		goto err_destroy;
+	}
+
+	fd = pcmig_session_open_file(s);
+	if (fd < 0) {
+		ret = fd;
+		goto err_destroy;
+	}
+	/* The table's reference keeps the session; ours is not needed. */
+	pcmig_session_put(s);
+	return fd;
+
+err_destroy:
+	pcmig_session_destroy(s);
+	pcmig_session_put(s);
+	return ret;
+}
+
+/**
+ * pcmig_ioctl_common() - ioctls valid on every pcmig file
+ * @cmd: ioctl number
+ * @arg: its argument
+ *
+ * Return: the ioctl's result, or -ENOTTY if @cmd is not a common ioctl.
+ */
+long pcmig_ioctl_common(unsigned int cmd, unsigned long arg)
+{
+	switch (cmd) {
+	case PCMIG_IOC_VERSION:
+		return pcmig_ioctl_version((void __user *)arg);
+	default:
+		return -ENOTTY;
+	}
+}
+
 static long pcmig_ctl_ioctl(struct file *file, unsigned int cmd,
 			    unsigned long arg)
 {
-	void __user *argp = (void __user *)arg;
-
 	switch (cmd) {
-	case PCMIG_IOC_VERSION:
-		return pcmig_ioctl_version(argp);
+	case PCMIG_IOC_CREATE:
+		return pcmig_ioctl_create((void __user *)arg);
 	default:
-		return -ENOTTY;
+		return pcmig_ioctl_common(cmd, arg);
 	}
 }
 
@@ -73,12 +145,34 @@ static struct miscdevice pcmig_ctl_dev = {
 
 static int __init pcmig_init(void)
 {
+	struct file_system_type *tmpfs;
 	int ret;
+
+	tmpfs = get_fs_type("tmpfs");
+	if (!tmpfs) {
+		pr_err("no tmpfs\n");
+		return -ENODEV;
+	}
+	pcmig_mnt = kern_mount(tmpfs);
+	module_put(tmpfs->owner);
+	if (IS_ERR(pcmig_mnt)) {
+		ret = PTR_ERR(pcmig_mnt);
+		pr_err("cannot mount tmpfs: %d\n", ret);
+		return ret;
+	}
+
+	ret = pcmig_fault_init();
+	if (ret)
+		goto err_mnt;
+
+	ret = pcmig_sessions_init();
+	if (ret)
+		goto err_fault;
 
 	ret = pcmig_genl_register();
 	if (ret) {
 		pr_err("cannot register the generic netlink family: %d\n", ret);
-		return ret;
+		goto err_sessions;
 	}
 
 	ret = misc_register(&pcmig_ctl_dev);
@@ -93,6 +187,12 @@ static int __init pcmig_init(void)
 
 err_genl:
 	pcmig_genl_unregister();
+err_sessions:
+	pcmig_sessions_exit();
+err_fault:
+	pcmig_fault_exit();
+err_mnt:
+	kern_unmount(pcmig_mnt);
 	return ret;
 }
 
@@ -100,6 +200,9 @@ static void __exit pcmig_exit(void)
 {
 	misc_deregister(&pcmig_ctl_dev);
 	pcmig_genl_unregister();
+	pcmig_sessions_exit();
+	pcmig_fault_exit();
+	kern_unmount(pcmig_mnt);
 	pr_info("unloaded\n");
 }
 
