@@ -9,9 +9,9 @@
  * zeros: a receive that fails half-way clears the page again.
  *
  * A fault on a missing page marks the page requested (the first fault on it
- * queues exactly one request), sends pending requests unless another task
- * is already sending, and sleeps on one of the session's hashed wait queues
- * until the receiver makes the page present or the session fails.
+ * queues exactly one request for the send work item) and sleeps on one of
+ * the session's hashed wait queues until the receiver makes the page
+ * present or the session fails.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -29,6 +29,7 @@
 #include <linux/slab.h>
 #include <linux/socket.h>
 #include <linux/uio.h>
+#include <linux/workqueue.h>
 
 #include "compat.h"
 #include "pcmig.h"
@@ -40,6 +41,10 @@ struct pcmig_req {
 };
 
 static struct kmem_cache *pcmig_req_cache;
+static struct workqueue_struct *pcmig_wq;
+
+/* &pcmig_session.tx_flags */
+#define PCMIG_TX_RESEND	0	/* send every missing requested page */
 
 /**
  * pcmig_page_present() - whether a page may be mapped
@@ -153,40 +158,53 @@ static int pcmig_tx_send_queue(struct pcmig_session *s)
 	return ret;
 }
 
-static void pcmig_tx_error(struct pcmig_session *s, int err)
+/* Request every page that is requested and missing. Under tx_lock. */
+static int pcmig_tx_send_all(struct pcmig_session *s)
 {
-	pr_warn_ratelimited("session %u: sending requests failed: %d\n",
-			    s->id, err);
-	pcmig_pause(s, PCMIG_REASON_CHANNEL_ERROR, err);
-}
-
-/**
- * pcmig_tx_flush() - send the queued requests, unless someone else is
- * @s: session
- *
- * The task that gets the send lock sends for everyone; the others leave
- * their requests queued and return. After unlocking, the sender looks
- * again, so a request queued while it was sending is not stranded.
- */
-void pcmig_tx_flush(struct pcmig_session *s)
-{
+	__be64 *slot = pcmig_tx_slots(s);
+	unsigned long idx;
+	unsigned int n = 0;
 	int ret;
 
-	while (!llist_empty(&s->tx_queue)) {
-		if (!mutex_trylock(&s->tx_lock))
-			return;
-		if (!s->tx_sock || !pcmig_sending_state(READ_ONCE(s->state))) {
-			mutex_unlock(&s->tx_lock);
-			return;
+	pcmig_tx_drop_queue(s);
+	for_each_andnot_bit(idx, s->requested, s->present, s->npages) {
+		slot[n++] = cpu_to_be64((u64)idx << PAGE_SHIFT);
+		if (n == PCMIG_FRAME_MAX_REQS) {
+			ret = pcmig_tx_send_frame(s, n);
+			if (ret)
+				return ret;
+			n = 0;
+			cond_resched();
 		}
-		ret = pcmig_tx_send_queue(s);
-		mutex_unlock(&s->tx_lock);
-		if (ret) {
-			pcmig_tx_error(s, ret);
-			return;
-		}
-		/* Order the unlock against the llist_add() of a loser. */
-		smp_mb();
+	}
+	return n ? pcmig_tx_send_frame(s, n) : 0;
+}
+
+/*
+ * Requests are written by a work item: a worker has no signals, so a send
+ * never stops half-way through a frame, and one run sends every request
+ * queued meanwhile in one batch.
+ */
+static void pcmig_tx_work(struct work_struct *work)
+{
+	struct pcmig_session *s = container_of(work, struct pcmig_session,
+					       tx_work);
+	int ret = 0;
+
+	mutex_lock(&s->tx_lock);
+	/* Without a socket, the queue waits for pcmig_tx_resend(). */
+	if (s->tx_sock && pcmig_sending_state(READ_ONCE(s->state))) {
+		if (test_and_clear_bit(PCMIG_TX_RESEND, &s->tx_flags))
+			ret = pcmig_tx_send_all(s);
+		else
+			ret = pcmig_tx_send_queue(s);
+	}
+	mutex_unlock(&s->tx_lock);
+
+	if (ret) {
+		pr_warn_ratelimited("session %u: sending requests failed: %d\n",
+				    s->id, ret);
+		pcmig_pause(s, PCMIG_REASON_CHANNEL_ERROR, ret);
 	}
 }
 
@@ -212,33 +230,10 @@ void pcmig_tx_drop_queue(struct pcmig_session *s)
  */
 void pcmig_tx_resend(struct pcmig_session *s)
 {
-	__be64 *slot = pcmig_tx_slots(s);
-	unsigned long idx;
-	unsigned int n = 0;
-	int ret = 0;
-
+	set_bit(PCMIG_TX_RESEND, &s->tx_flags);
 	/* Pairs with the barrier in pcmig_request(): see its comment. */
-	smp_mb();
-	mutex_lock(&s->tx_lock);
-	pcmig_tx_drop_queue(s);
-	if (!s->tx_sock)
-		goto out;
-	for_each_andnot_bit(idx, s->requested, s->present, s->npages) {
-		slot[n++] = cpu_to_be64((u64)idx << PAGE_SHIFT);
-		if (n == PCMIG_FRAME_MAX_REQS) {
-			ret = pcmig_tx_send_frame(s, n);
-			if (ret)
-				goto out;
-			n = 0;
-			cond_resched();
-		}
-	}
-	if (n)
-		ret = pcmig_tx_send_frame(s, n);
-out:
-	mutex_unlock(&s->tx_lock);
-	if (ret)
-		pcmig_tx_error(s, ret);
+	smp_mb__after_atomic();
+	queue_work(pcmig_wq, &s->tx_work);
 }
 
 /**
@@ -254,6 +249,27 @@ void pcmig_tx_set_sock(struct pcmig_session *s, struct socket *sock)
 	mutex_lock(&s->tx_lock);
 	s->tx_sock = sock;
 	mutex_unlock(&s->tx_lock);
+}
+
+/**
+ * pcmig_tx_init() - prepare a new session's request sending
+ * @s: session
+ */
+void pcmig_tx_init(struct pcmig_session *s)
+{
+	mutex_init(&s->tx_lock);
+	init_llist_head(&s->tx_queue);
+	INIT_WORK(&s->tx_work, pcmig_tx_work);
+}
+
+/**
+ * pcmig_tx_release() - stop request sending of a session being freed
+ * @s: session
+ */
+void pcmig_tx_release(struct pcmig_session *s)
+{
+	cancel_work_sync(&s->tx_work);
+	pcmig_tx_drop_queue(s);
 }
 
 /*
@@ -285,7 +301,7 @@ static int pcmig_request(struct pcmig_session *s, unsigned long idx)
 	}
 	req->idx = idx;
 	llist_add(&req->node, &s->tx_queue);
-	pcmig_tx_flush(s);
+	queue_work(pcmig_wq, &s->tx_work);
 	return 0;
 }
 
@@ -301,11 +317,15 @@ static void pcmig_account_wait(struct pcmig_session *s, u64 ns)
 }
 
 /*
- * Wait until the page is present or the session failed.
- * Return: 0 if present, -EINTR on a fatal signal, -EIO if failed.
+ * Wait until the page is present or the session failed. An interruptible
+ * wait also ends on any signal: the fault is then retried after the
+ * handler ran, as for userfaultfd, so that a VMM can kick its vCPU threads.
+ * Return: 0 if present, -EINTR on a signal, -EIO if failed.
  */
-static int pcmig_wait_page(struct pcmig_session *s, unsigned long idx)
+static int pcmig_wait_page(struct pcmig_session *s, unsigned long idx,
+			   bool interruptible)
 {
+	wait_queue_head_t *wq = pcmig_waitq(s, idx);
 	u64 start;
 	int ret;
 
@@ -315,9 +335,12 @@ static int pcmig_wait_page(struct pcmig_session *s, unsigned long idx)
 		return -EIO;
 
 	start = ktime_get_ns();
-	ret = wait_event_killable(*pcmig_waitq(s, idx),
-				  pcmig_page_present(s, idx) ||
-				  pcmig_failed(s));
+	if (interruptible)
+		ret = wait_event_interruptible(*wq, pcmig_page_present(s, idx) ||
+					       pcmig_failed(s));
+	else
+		ret = wait_event_killable(*wq, pcmig_page_present(s, idx) ||
+					  pcmig_failed(s));
 	if (pcmig_page_present(s, idx)) {
 		pcmig_account_wait(s, ktime_get_ns() - start);
 		return 0;
@@ -352,12 +375,17 @@ static vm_fault_t pcmig_fault_missing(struct pcmig_session *s,
 		 */
 		file = get_file(vmf->vma->vm_file);
 		pcmig_release_fault_lock(vmf);
-		pcmig_wait_page(s, idx);
+		/*
+		 * Only a user-mode access can take a signal and retry: a
+		 * kernel access with a signal pending would retry at once.
+		 */
+		pcmig_wait_page(s, idx, (vmf->flags & FAULT_FLAG_USER) &&
+				(vmf->flags & FAULT_FLAG_INTERRUPTIBLE));
 		fput(file);
 		return VM_FAULT_RETRY;
 	}
 
-	ret = pcmig_wait_page(s, idx);
+	ret = pcmig_wait_page(s, idx, false);
 	return ret ? VM_FAULT_SIGBUS : 0;
 }
 
@@ -497,7 +525,15 @@ int pcmig_discard(struct pcmig_session *s, u64 offset, u64 length)
 int pcmig_fault_init(void)
 {
 	pcmig_req_cache = KMEM_CACHE(pcmig_req, 0);
-	return pcmig_req_cache ? 0 : -ENOMEM;
+	if (!pcmig_req_cache)
+		return -ENOMEM;
+	/* Requests are on the fault path: high priority, never starved. */
+	pcmig_wq = alloc_workqueue("pcmig", WQ_HIGHPRI | WQ_MEM_RECLAIM, 0);
+	if (!pcmig_wq) {
+		kmem_cache_destroy(pcmig_req_cache);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 /**
@@ -505,5 +541,6 @@ int pcmig_fault_init(void)
  */
 void pcmig_fault_exit(void)
 {
+	destroy_workqueue(pcmig_wq);
 	kmem_cache_destroy(pcmig_req_cache);
 }

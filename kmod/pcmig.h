@@ -16,6 +16,7 @@
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 
 #define PCMIG_MODULE_VERSION	"0.2.0"
 
@@ -121,6 +122,8 @@ struct pcmig_channel {
  * @tx_sock: socket of the urgent channel, or NULL
  * @tx_queue: pages waiting to be requested (&struct pcmig_req)
  * @tx_buf: one request frame
+ * @tx_flags: PCMIG_TX_* bits
+ * @tx_work: sends the queued requests
  * @stats: per-CPU counters
  * @waitq: hashed wait queues of faulting tasks
  */
@@ -159,6 +162,8 @@ struct pcmig_session {
 	struct socket *tx_sock;
 	struct llist_head tx_queue;
 	void *tx_buf;
+	unsigned long tx_flags;
+	struct work_struct tx_work;
 
 	struct pcmig_pcpu_stats __percpu *stats;
 	wait_queue_head_t waitq[PCMIG_WAITQS];
@@ -189,7 +194,8 @@ bool pcmig_page_present(struct pcmig_session *s, unsigned long idx);
 void pcmig_wake_page(struct pcmig_session *s, unsigned long idx);
 void pcmig_wake_all(struct pcmig_session *s);
 int pcmig_discard(struct pcmig_session *s, u64 offset, u64 length);
-void pcmig_tx_flush(struct pcmig_session *s);
+void pcmig_tx_init(struct pcmig_session *s);
+void pcmig_tx_release(struct pcmig_session *s);
 void pcmig_tx_resend(struct pcmig_session *s);
 void pcmig_tx_set_sock(struct pcmig_session *s, struct socket *sock);
 void pcmig_tx_drop_queue(struct pcmig_session *s);

@@ -49,7 +49,7 @@ static void pcmig_session_free(struct kref *kref)
 					       kref);
 
 	WARN_ON_ONCE(!list_empty(&s->channels));
-	pcmig_tx_drop_queue(s);
+	pcmig_tx_release(s);
 	fput(s->backing);
 	mem_cgroup_put(s->memcg);
 	free_percpu(s->stats);
@@ -130,8 +130,7 @@ static int pcmig_session_alloc(const struct pcmig_create *args,
 	spin_lock_init(&s->lock);
 	INIT_LIST_HEAD(&s->channels);
 	init_rwsem(&s->install_sem);
-	mutex_init(&s->tx_lock);
-	init_llist_head(&s->tx_queue);
+	pcmig_tx_init(s);
 	atomic64_set(&s->nr_present, 0);
 	for (i = 0; i < PCMIG_WAITQS; i++)
 		init_waitqueue_head(&s->waitq[i]);
