@@ -272,8 +272,9 @@ struct pcmig_status {
  * PCMIG_IOC_ATTACH - hand a connected stream socket to the session.
  *
  * Allowed in ADVISE, DISCARD, LISTEN, RUNNING and RECOVER. Errors: -EBADF,
- * -ENOTSOCK, -EINVAL (not a connected stream socket, bad mask), -EBUSY (the
- * channel already has a socket), -EPERM (wrong state: -EBUSY for END).
+ * -ENOTSOCK, -EINVAL (not a connected TCP or UNIX stream socket, bad mask),
+ * -EBUSY (the channel already has a socket, or END/FAILED), -EPERM
+ * (PAUSED: move to RECOVER first).
  */
 #define PCMIG_IOC_ATTACH	_IOW(PCMIG_IOC_MAGIC, 0x10, struct pcmig_attach)
 
