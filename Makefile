@@ -102,10 +102,14 @@ KSOURCES = $(filter-out %.mod.c kmod/compat.h,$(wildcard kmod/*.c kmod/*.h)) \
 	$(wildcard uapi/linux/*.h)
 
 # compat.h is the one place allowed to test LINUX_VERSION_CODE.
+# kernel-doc must find nothing to complain about either.
 checkpatch: $(KFILES)/.extracted
 	$(CHECKPATCH) -f $(KSOURCES)
 	$(CHECKPATCH) --ignore LINUX_VERSION_CODE,CONSTANT_COMPARISON \
 		-f kmod/compat.h
+	@out=$$(perl $(KFILES)/scripts/kernel-doc -none \
+		$(wildcard kmod/*.c kmod/*.h uapi/linux/*.h) 2>&1); \
+	if [ -n "$$out" ]; then echo "$$out"; exit 1; fi
 
 check:
 	@scripts/check

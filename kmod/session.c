@@ -6,7 +6,6 @@
 
 #include <linux/anon_inodes.h>
 #include <linux/cdev.h>
-#include <linux/ctype.h>
 #include <linux/device.h>
 #include <linux/file.h>
 #include <linux/fs.h>
@@ -87,9 +86,13 @@ static bool pcmig_name_valid(const char *name)
 
 	if (len == PCMIG_NAME_LEN)
 		return false;
-	for (i = 0; i < len; i++)
-		if (!isgraph(name[i]) || name[i] == '/')
+	/* Printable ASCII, no space, no slash. */
+	for (i = 0; i < len; i++) {
+		unsigned char c = name[i];
+
+		if (c < 0x21 || c > 0x7e || c == '/')
 			return false;
+	}
 	/* Nothing may follow the terminating NUL. */
 	return !memchr_inv(name + len, 0, PCMIG_NAME_LEN - len);
 }
