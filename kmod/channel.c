@@ -333,6 +333,7 @@ static int pcmig_rx_thread(void *data)
 	list_del(&ch->node);
 	s->chan_mask &= ~ch->mask;
 	spin_unlock_irq(&s->lock);
+	wake_up_all(&s->chan_wq);
 
 	pcmig_rx_report(&rx, ret, closing);
 	pcmig_channel_free(ch);
@@ -365,6 +366,28 @@ void pcmig_channels_shutdown(struct pcmig_session *s)
 		kernel_sock_shutdown(sock_from_file(files[i]), SHUT_RDWR);
 		fput(files[i]);
 	}
+}
+
+static bool pcmig_no_channels(struct pcmig_session *s)
+{
+	bool empty;
+
+	spin_lock_irq(&s->lock);
+	empty = list_empty(&s->channels);
+	spin_unlock_irq(&s->lock);
+	return empty;
+}
+
+/**
+ * pcmig_channels_wait_gone() - wait until every receiver has left
+ * @s: session whose channels were shut down
+ *
+ * Return: 0, or -EINTR on a fatal signal.
+ */
+int pcmig_channels_wait_gone(struct pcmig_session *s)
+{
+	return wait_event_killable(s->chan_wq, pcmig_no_channels(s)) ?
+	       -EINTR : 0;
 }
 
 static int pcmig_sock_check(struct socket *sock)

@@ -114,6 +114,7 @@ struct pcmig_channel {
  * @channels: attached channels
  * @chan_mask: union of the attached channels' masks
  * @next_chan: index for the next channel
+ * @chan_wq: woken when a receiver has left @channels
  * @install_sem: page installs (read) against DISCARD (write)
  * @present: bitmap of present pages
  * @requested: bitmap of pages requested since they last went missing
@@ -152,6 +153,7 @@ struct pcmig_session {
 	struct list_head channels;
 	unsigned int chan_mask;
 	unsigned int next_chan;
+	wait_queue_head_t chan_wq;
 
 	struct rw_semaphore install_sem;
 	unsigned long *present;
@@ -206,6 +208,7 @@ void pcmig_fault_exit(void);
 int pcmig_channel_attach(struct pcmig_session *s, int fd,
 			 unsigned int mask);
 void pcmig_channels_shutdown(struct pcmig_session *s);
+int pcmig_channels_wait_gone(struct pcmig_session *s);
 
 /* state.c */
 const char *pcmig_state_name(enum pcmig_state state);

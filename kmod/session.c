@@ -132,6 +132,7 @@ static int pcmig_session_alloc(const struct pcmig_create *args,
 	mutex_init(&s->ctl_lock);
 	spin_lock_init(&s->lock);
 	INIT_LIST_HEAD(&s->channels);
+	init_waitqueue_head(&s->chan_wq);
 	init_rwsem(&s->install_sem);
 	pcmig_tx_init(s);
 	atomic64_set(&s->nr_present, 0);

@@ -125,6 +125,19 @@ static bool pcmig_move_legal(struct pcmig_session *s, enum pcmig_state from,
 int pcmig_set_state(struct pcmig_session *s, enum pcmig_state to)
 {
 	enum pcmig_state from;
+	int ret;
+
+	/*
+	 * The receivers of the failed channels are on their way out; new
+	 * channels attached in RECOVER must not find them still there. No
+	 * channel can be added meanwhile: attach is refused in PAUSED.
+	 */
+	if (to == PCMIG_STATE_RECOVER &&
+	    READ_ONCE(s->state) == PCMIG_STATE_PAUSED) {
+		ret = pcmig_channels_wait_gone(s);
+		if (ret)
+			return ret;
+	}
 
 	spin_lock_irq(&s->lock);
 	from = s->state;
