@@ -38,7 +38,8 @@ static inline void pcmig_release_fault_lock(struct vm_fault *vmf)
  * branch refers to a per-CPU variable that is not exported. pcmig only
  * calls this from its receiver threads, which are tasks.
  */
-static inline struct mem_cgroup *pcmig_set_active_memcg(struct mem_cgroup *memcg)
+static inline struct mem_cgroup *
+pcmig_set_active_memcg(struct mem_cgroup *memcg)
 {
 #ifdef CONFIG_MEMCG
 	struct mem_cgroup *old = current->active_memcg;

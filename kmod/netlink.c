@@ -64,7 +64,8 @@ static int pcmig_put_u64(struct sk_buff *msg, int attr, u64 value)
 	return nla_put_u64_64bit(msg, attr, value, PCMIG_ATTR_PAD);
 }
 
-static int pcmig_put_counters(struct sk_buff *msg, const struct pcmig_status *st)
+static int pcmig_put_counters(struct sk_buff *msg,
+			      const struct pcmig_status *st)
 {
 	const struct {
 		int attr;
