@@ -409,7 +409,8 @@ int pcmig_session_open_file(struct pcmig_session *s)
 		put_unused_fd(fd);
 		return PTR_ERR(file);
 	}
-	file->f_mode |= FMODE_LSEEK;
+	/* Like an opened node: seekable, pread/pwrite give -EINVAL. */
+	file->f_mode |= FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE;
 	pcmig_session_file(s, file);
 	fd_install(fd, file);
 	return fd;

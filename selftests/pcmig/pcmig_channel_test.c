@@ -1,0 +1,862 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pcmig selftests: the page channel. Every malformed frame of abi.rst's
+ * table fails the session with its exact reason, an error event and SIGBUS
+ * for blocked faults, without touching a present page; legitimate
+ * duplicates are dropped; a truncated frame or end of file pauses the
+ * session, and after RECOVER and a new socket the requests still missing
+ * are sent again and the blocked faults complete.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "pcmig_test.h"
+#include "pcmig_session.h"
+
+#define PS	PCMIG_PS
+
+static void __attribute__((constructor)) channel_test_init(void)
+{
+	pcmig_leak_guard_install();
+}
+
+static int reap(struct pcmig_env *e, pid_t pid, int timeout_ms)
+{
+	int status;
+
+	if (pcmig_wait_child(pid, timeout_ms, &status))
+		return -1;
+	pcmig_env_forget(e, pid);
+	return status;
+}
+
+static bool exited_ok(int status)
+{
+	return status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+static bool died_of(int status, int sig)
+{
+	return status >= 0 && WIFSIGNALED(status) && WTERMSIG(status) == sig;
+}
+
+static const char *st_str(int status)
+{
+	return status < 0 ? "still running" : pcmig_status_str(status);
+}
+
+/* Malformed frames */
+
+#define MAL_PAGES	512
+#define MAL_SEED	0x6ad
+#define MAL_HELD	10	/* requested, answer held back, child waits */
+
+enum payload {
+	PL_NONE,
+	PL_BAD,		/* pages of a wrong pattern */
+	PL_GOOD,	/* pages of the right pattern */
+	PL_REQ,		/* be64 offsets (zeros) */
+};
+
+FIXTURE(malformed) {
+	struct pcmig_env env;
+	pid_t kid;
+};
+
+FIXTURE_VARIANT(malformed) {
+	uint32_t magic;
+	uint8_t version;
+	uint8_t type;
+	uint16_t flags;
+	uint32_t npages;
+	uint32_t len;
+	uint64_t offset;
+	enum payload payload;
+	uint32_t plen;
+	uint32_t reason;
+	bool skip_present_count;
+};
+
+#define GOOD	.magic = PCMIG_FRAME_MAGIC, .version = PCMIG_FRAME_VERSION
+
+FIXTURE_VARIANT_ADD(malformed, bad_magic) {
+	.magic = 0x50434d47, .version = PCMIG_FRAME_VERSION,
+	.type = PCMIG_FRAME_PAGES, .npages = 1, .len = PS, .offset = 20 * PS,
+	.payload = PL_BAD, .plen = PS, .reason = PCMIG_REASON_BAD_MAGIC,
+};
+
+FIXTURE_VARIANT_ADD(malformed, bad_magic_byteswapped) {
+	.magic = 0x464d4350, .version = PCMIG_FRAME_VERSION,
+	.type = PCMIG_FRAME_ZERO, .npages = 1, .offset = 20 * PS,
+	.reason = PCMIG_REASON_BAD_MAGIC,
+};
+
+FIXTURE_VARIANT_ADD(malformed, bad_version_0) {
+	.magic = PCMIG_FRAME_MAGIC, .version = 0,
+	.type = PCMIG_FRAME_PAGES, .npages = 1, .len = PS, .offset = 20 * PS,
+	.payload = PL_BAD, .plen = PS, .reason = PCMIG_REASON_BAD_VERSION,
+};
+
+FIXTURE_VARIANT_ADD(malformed, bad_version_2) {
+	.magic = PCMIG_FRAME_MAGIC, .version = 2,
+	.type = PCMIG_FRAME_ZERO, .npages = 1, .offset = 20 * PS,
+	.reason = PCMIG_REASON_BAD_VERSION,
+};
+
+FIXTURE_VARIANT_ADD(malformed, unknown_type_0) {
+	GOOD, .type = 0, .reason = PCMIG_REASON_BAD_TYPE,
+};
+
+FIXTURE_VARIANT_ADD(malformed, unknown_type_5) {
+	GOOD, .type = 5, .reason = PCMIG_REASON_BAD_TYPE,
+};
+
+FIXTURE_VARIANT_ADD(malformed, unknown_type_255) {
+	GOOD, .type = 255, .npages = 1, .offset = 20 * PS,
+	.reason = PCMIG_REASON_BAD_TYPE,
+};
+
+FIXTURE_VARIANT_ADD(malformed, request_to_destination) {
+	GOOD, .type = PCMIG_FRAME_REQUEST, .npages = 1, .len = 8,
+	.payload = PL_REQ, .plen = 8, .reason = PCMIG_REASON_BAD_TYPE,
+};
+
+FIXTURE_VARIANT_ADD(malformed, unknown_flag_on_pages) {
+	GOOD, .type = PCMIG_FRAME_PAGES, .flags = 0x2, .npages = 1, .len = PS,
+	.offset = 20 * PS, .payload = PL_BAD, .plen = PS,
+	.reason = PCMIG_REASON_BAD_FLAGS,
+};
+
+FIXTURE_VARIANT_ADD(malformed, unknown_high_flag_on_pages) {
+	GOOD, .type = PCMIG_FRAME_PAGES, .flags = 0x8000, .npages = 1,
+	.len = PS, .offset = 20 * PS, .payload = PL_BAD, .plen = PS,
+	.reason = PCMIG_REASON_BAD_FLAGS,
+};
+
+FIXTURE_VARIANT_ADD(malformed, unknown_flag_on_zero) {
+	GOOD, .type = PCMIG_FRAME_ZERO, .flags = 0x4, .npages = 1,
+	.offset = 20 * PS, .reason = PCMIG_REASON_BAD_FLAGS,
+};
+
+FIXTURE_VARIANT_ADD(malformed, requested_flag_on_zero) {
+	GOOD, .type = PCMIG_FRAME_ZERO, .flags = PCMIG_FRAME_F_REQUESTED,
+	.npages = 1, .offset = MAL_HELD * PS,
+	.reason = PCMIG_REASON_BAD_FLAGS,
+};
+
+FIXTURE_VARIANT_ADD(malformed, unaligned_offset) {
+	GOOD, .type = PCMIG_FRAME_PAGES, .npages = 1, .len = PS,
+	.offset = 20 * PS + 512, .payload = PL_BAD, .plen = PS,
+	.reason = PCMIG_REASON_BAD_RANGE,
+};
+
+FIXTURE_VARIANT_ADD(malformed, unaligned_offset_zero) {
+	GOOD, .type = PCMIG_FRAME_ZERO, .npages = 1, .offset = 20 * PS + 8,
+	.reason = PCMIG_REASON_BAD_RANGE,
+};
+
+FIXTURE_VARIANT_ADD(malformed, offset_past_the_end) {
+	GOOD, .type = PCMIG_FRAME_PAGES, .npages = 1, .len = PS,
+	.offset = MAL_PAGES * PS, .payload = PL_BAD, .plen = PS,
+	.reason = PCMIG_REASON_BAD_RANGE,
+};
+
+FIXTURE_VARIANT_ADD(malformed, range_crosses_the_end) {
+	GOOD, .type = PCMIG_FRAME_PAGES, .npages = 2, .len = 2 * PS,
+	.offset = (MAL_PAGES - 1) * PS, .payload = PL_BAD, .plen = 2 * PS,
+	.reason = PCMIG_REASON_BAD_RANGE,
+};
+
+FIXTURE_VARIANT_ADD(malformed, zero_range_crosses_the_end) {
+	GOOD, .type = PCMIG_FRAME_ZERO, .npages = 13,
+	.offset = (MAL_PAGES - 12) * PS, .reason = PCMIG_REASON_BAD_RANGE,
+};
+
+FIXTURE_VARIANT_ADD(malformed, huge_offset) {
+	GOOD, .type = PCMIG_FRAME_PAGES, .npages = 1, .len = PS,
+	.offset = 1ULL << 62, .payload = PL_BAD, .plen = PS,
+	.reason = PCMIG_REASON_BAD_RANGE,
+};
+
+FIXTURE_VARIANT_ADD(malformed, zero_npages_overflow) {
+	GOOD, .type = PCMIG_FRAME_ZERO, .npages = 0xffffffff,
+	.offset = 20 * PS, .reason = PCMIG_REASON_BAD_RANGE,
+};
+
+FIXTURE_VARIANT_ADD(malformed, no_pages) {
+	GOOD, .type = PCMIG_FRAME_PAGES, .npages = 0, .len = 0,
+	.offset = 20 * PS, .reason = PCMIG_REASON_BAD_RANGE,
+};
+
+FIXTURE_VARIANT_ADD(malformed, no_zero_pages) {
+	GOOD, .type = PCMIG_FRAME_ZERO, .npages = 0, .offset = 20 * PS,
+	.reason = PCMIG_REASON_BAD_RANGE,
+};
+
+FIXTURE_VARIANT_ADD(malformed, too_many_pages) {
+	GOOD, .type = PCMIG_FRAME_PAGES, .npages = PCMIG_FRAME_MAX_PAGES + 1,
+	.len = (PCMIG_FRAME_MAX_PAGES + 1) * PS, .offset = 100 * PS,
+	.payload = PL_BAD, .plen = (PCMIG_FRAME_MAX_PAGES + 1) * PS,
+	.reason = PCMIG_REASON_BAD_RANGE,
+};
+
+FIXTURE_VARIANT_ADD(malformed, len_short) {
+	GOOD, .type = PCMIG_FRAME_PAGES, .npages = 1, .len = PS - 1,
+	.offset = 20 * PS, .payload = PL_BAD, .plen = PS - 1,
+	.reason = PCMIG_REASON_BAD_LENGTH,
+};
+
+FIXTURE_VARIANT_ADD(malformed, len_long) {
+	GOOD, .type = PCMIG_FRAME_PAGES, .npages = 1, .len = 2 * PS,
+	.offset = 20 * PS, .payload = PL_BAD, .plen = 2 * PS,
+	.reason = PCMIG_REASON_BAD_LENGTH,
+};
+
+FIXTURE_VARIANT_ADD(malformed, len_huge) {
+	GOOD, .type = PCMIG_FRAME_PAGES, .npages = 1, .len = 0xffffffff,
+	.offset = 20 * PS, .reason = PCMIG_REASON_BAD_LENGTH,
+};
+
+FIXTURE_VARIANT_ADD(malformed, len_on_zero) {
+	GOOD, .type = PCMIG_FRAME_ZERO, .npages = 1, .len = PS,
+	.offset = 20 * PS, .payload = PL_BAD, .plen = PS,
+	.reason = PCMIG_REASON_BAD_LENGTH,
+};
+
+FIXTURE_VARIANT_ADD(malformed, len_on_end) {
+	GOOD, .type = PCMIG_FRAME_END, .len = 8, .payload = PL_REQ,
+	.plen = 8, .reason = PCMIG_REASON_BAD_LENGTH,
+};
+
+FIXTURE_VARIANT_ADD(malformed, requested_page_never_requested) {
+	GOOD, .type = PCMIG_FRAME_PAGES, .flags = PCMIG_FRAME_F_REQUESTED,
+	.npages = 1, .len = PS, .offset = 20 * PS, .payload = PL_GOOD,
+	.plen = PS, .reason = PCMIG_REASON_NOT_REQUESTED,
+};
+
+FIXTURE_VARIANT_ADD(malformed, requested_pages_one_never_requested) {
+	/* Page 9 never requested, page 10 requested: neither installed. */
+	GOOD, .type = PCMIG_FRAME_PAGES, .flags = PCMIG_FRAME_F_REQUESTED,
+	.npages = 2, .len = 2 * PS, .offset = (MAL_HELD - 1) * PS,
+	.payload = PL_GOOD, .plen = 2 * PS,
+	.reason = PCMIG_REASON_NOT_REQUESTED,
+};
+
+FIXTURE_VARIANT_ADD(malformed, requested_pages_last_never_requested) {
+	/* Page 10 requested, page 11 not: validated before 10 is written. */
+	GOOD, .type = PCMIG_FRAME_PAGES, .flags = PCMIG_FRAME_F_REQUESTED,
+	.npages = 2, .len = 2 * PS, .offset = MAL_HELD * PS,
+	.payload = PL_GOOD, .plen = 2 * PS,
+	.reason = PCMIG_REASON_NOT_REQUESTED,
+};
+
+FIXTURE_VARIANT_ADD(malformed, duplicate_pushed_page) {
+	GOOD, .type = PCMIG_FRAME_PAGES, .npages = 1, .len = PS,
+	.offset = 5 * PS, .payload = PL_BAD, .plen = PS,
+	.reason = PCMIG_REASON_DUPLICATE,
+};
+
+FIXTURE_VARIANT_ADD(malformed, duplicate_in_the_middle_of_a_frame) {
+	/* Page 4 missing, page 5 present: page 5 must not be written. */
+	GOOD, .type = PCMIG_FRAME_PAGES, .npages = 2, .len = 2 * PS,
+	.offset = 4 * PS, .payload = PL_BAD, .plen = 2 * PS,
+	.reason = PCMIG_REASON_DUPLICATE, .skip_present_count = true,
+};
+
+FIXTURE_VARIANT_ADD(malformed, duplicate_zero_page) {
+	GOOD, .type = PCMIG_FRAME_ZERO, .npages = 1, .offset = 7 * PS,
+	.reason = PCMIG_REASON_DUPLICATE,
+};
+
+FIXTURE_VARIANT_ADD(malformed, zero_over_a_pushed_page) {
+	GOOD, .type = PCMIG_FRAME_ZERO, .npages = 1, .offset = 6 * PS,
+	.reason = PCMIG_REASON_DUPLICATE,
+};
+
+FIXTURE_VARIANT_ADD(malformed, end_with_pages_missing) {
+	GOOD, .type = PCMIG_FRAME_END, .reason = PCMIG_REASON_INCOMPLETE,
+};
+
+/*
+ * Before the bad frame: pages 0-3 fetched by faults (requested), 5-6
+ * pushed, 7 announced zero (never requested), page 10 requested with its
+ * answer held back and a child waiting for it.
+ */
+#define MAL_PRESENT	7
+
+FIXTURE_SETUP(malformed)
+{
+	struct pcmig_env_opts o = {
+		.npages = MAL_PAGES, .listen = true, .events = true,
+		.seed = MAL_SEED, .tag = "bad",
+	};
+	struct pcmig_env *e = &self->env;
+	struct pcmig_status st;
+	uint64_t f0;
+
+	pcmig_env_init(e);
+	ASSERT_EQ(0, pcmig_env_setup(e, &o)) TH_LOG("%s", pcmig_lib_error());
+	ASSERT_EQ(-1, pcmig_env_check(e, 0, 4, MAL_SEED, NULL));
+	ASSERT_EQ(0, pcmig_source_push_range(e->src, 5, 2));
+	ASSERT_EQ(0, pcmig_source_send_zero(e->src, PCMIG_CHANNEL_BULK, 7, 1));
+	ASSERT_EQ(0, PCMIG_WAIT_FIELD(e->fd, pages_present, MAL_PRESENT,
+				      PCMIG_WAIT_MS, &st))
+		TH_LOG("%s", pcmig_lib_error());
+	pcmig_source_hold(e->src, MAL_HELD, 1);
+	f0 = pcmig_faults(e->fd);
+	self->kid = pcmig_env_kid(e, pcmig_fork_check(e->map, MAL_HELD, 1,
+						      MAL_SEED, false));
+	ASSERT_LT(0, self->kid);
+	ASSERT_EQ(0, pcmig_source_wait_requests(e->src, MAL_HELD, 1,
+						PCMIG_WAIT_MS))
+		TH_LOG("%s", pcmig_lib_error());
+	ASSERT_EQ(0, PCMIG_WAIT_FAULTS(e->fd, f0, 1, &st))
+		TH_LOG("%s", pcmig_lib_error());
+}
+
+FIXTURE_TEARDOWN(malformed)
+{
+	pcmig_env_cleanup(&self->env);
+}
+
+static void *mal_payload(const FIXTURE_VARIANT(malformed) *v)
+{
+	size_t pages = (v->plen + PS - 1) / PS, i;
+	uint64_t first = v->offset / PS;
+	unsigned char *p;
+
+	p = calloc(1, pages * PS + 8);
+	if (!p || v->payload == PL_REQ || v->payload == PL_NONE)
+		return p;
+	for (i = 0; i < pages; i++)
+		pcmig_pattern_fill(p + i * PS, PS,
+				   v->payload == PL_GOOD ? MAL_SEED : 0xbad,
+				   first + i);
+	return p;
+}
+
+TEST_F_TIMEOUT(malformed, fails_session, 45)
+{
+	const struct pcmig_frame_desc d = {
+		.magic = variant->magic, .version = variant->version,
+		.type = variant->type, .flags = variant->flags,
+		.npages = variant->npages, .len = variant->len,
+		.offset = variant->offset,
+	};
+	struct pcmig_env *e = &self->env;
+	struct pcmig_status st;
+	struct pcmig_event ev;
+	void *payload;
+	int i, j, status;
+	uint64_t p;
+
+	payload = mal_payload(variant);
+	ASSERT_NE(NULL, payload);
+	/* The destination may drop the socket before the payload: no check. */
+	pcmig_source_send_frame(e->src, PCMIG_CHANNEL_URGENT, &d,
+				variant->payload == PL_NONE ? NULL : payload,
+				variant->plen);
+	free(payload);
+
+	ASSERT_EQ(0, pcmig_wait_state(e->fd, PCMIG_STATE_FAILED, PCMIG_WAIT_MS,
+				      &st)) TH_LOG("%s", pcmig_lib_error());
+	EXPECT_EQ(variant->reason, st.reason)
+		TH_LOG("reason %s, expected %s", pcmig_reason_name(st.reason),
+		       pcmig_reason_name(variant->reason));
+	EXPECT_EQ(-EPROTO, st.error);
+	if (!variant->skip_present_count) {
+		EXPECT_EQ(MAL_PRESENT, st.pages_present);
+	}
+
+	i = pcmig_events_find(e->ev, 0, e->id, PCMIG_CMD_EVENT_ERROR, 0,
+			      PCMIG_WAIT_MS, &ev);
+	ASSERT_LE(0, i) TH_LOG("%s", pcmig_lib_error());
+	EXPECT_EQ(variant->reason, ev.s.reason)
+		TH_LOG("event reason %s", pcmig_reason_name(ev.s.reason));
+	EXPECT_EQ(-EPROTO, ev.s.error);
+	j = pcmig_events_find(e->ev, 0, e->id, PCMIG_CMD_EVENT_STATE,
+			      PCMIG_STATE_FAILED, PCMIG_WAIT_MS, &ev);
+	ASSERT_LE(0, j) TH_LOG("%s", pcmig_lib_error());
+	EXPECT_EQ(PCMIG_STATE_LISTEN, ev.s.old_state);
+	EXPECT_LT(i, j) TH_LOG("EVENT_STATE(FAILED) before EVENT_ERROR");
+
+	status = reap(e, self->kid, PCMIG_WAIT_MS);
+	EXPECT_TRUE(died_of(status, SIGBUS)) TH_LOG("blocked child: %s",
+						    st_str(status));
+
+	/* No present page was written. */
+	for (p = 0; p < 8; p++) {
+		long off;
+
+		if (p == 4)
+			continue;
+		off = p == 7 ? pcmig_zero_check(e->map + p * PS, PS) :
+			       pcmig_pattern_check(e->map + p * PS, PS,
+						   MAL_SEED, p);
+		EXPECT_EQ(-1, off) TH_LOG("page %llu byte %ld",
+					  (unsigned long long)p, off);
+	}
+}
+
+/* Legitimate duplicates: a push and a reply for the same page cross. */
+
+FIXTURE(dup) {
+	struct pcmig_env env;
+};
+
+FIXTURE_VARIANT(dup) {
+	enum pcmig_transport transport;
+	bool split;
+};
+
+FIXTURE_VARIANT_ADD(dup, unix) {
+	.transport = PCMIG_TRANSPORT_UNIX,
+};
+
+FIXTURE_VARIANT_ADD(dup, tcp_split) {
+	.transport = PCMIG_TRANSPORT_TCP,
+	.split = true,
+};
+
+FIXTURE_SETUP(dup)
+{
+	struct pcmig_env_opts o = {
+		.npages = 16, .listen = true, .events = true, .seed = 0xd0d,
+		.transport = variant->transport, .split = variant->split,
+		.tag = "dup",
+	};
+
+	pcmig_env_init(&self->env);
+	ASSERT_EQ(0, pcmig_env_setup(&self->env, &o))
+		TH_LOG("%s", pcmig_lib_error());
+}
+
+FIXTURE_TEARDOWN(dup)
+{
+	pcmig_env_cleanup(&self->env);
+}
+
+TEST_F(dup, push_then_reply_is_dropped)
+{
+	struct pcmig_env *e = &self->env;
+	struct pcmig_status st;
+	const char *msg;
+	int status;
+	pid_t kid;
+
+	pcmig_source_hold(e->src, 6, 1);
+	kid = pcmig_env_kid(e, pcmig_fork_check(e->map, 6, 1, 0xd0d, false));
+	ASSERT_EQ(0, pcmig_source_wait_requests(e->src, 6, 1, PCMIG_WAIT_MS));
+	/* The background push arrives first and wakes the fault. */
+	ASSERT_EQ(0, pcmig_source_send_pages(e->src, PCMIG_CHANNEL_BULK, 6, 1,
+					     0));
+	status = reap(e, kid, PCMIG_WAIT_MS);
+	EXPECT_TRUE(exited_ok(status)) TH_LOG("child: %s", st_str(status));
+	ASSERT_EQ(0, PCMIG_WAIT_FIELD(e->fd, pages_pushed, 1, PCMIG_WAIT_MS,
+				      &st));
+	/* The reply follows, with other contents: dropped. */
+	pcmig_source_set_seed(e->src, 6, 1, 0xbad);
+	pcmig_source_release(e->src, 6, 1);
+	ASSERT_EQ(0, PCMIG_WAIT_FIELD(e->fd, pages_duplicate, 1,
+				      PCMIG_WAIT_MS, &st))
+		TH_LOG("%s", pcmig_lib_error());
+	EXPECT_EQ(1, st.pages_duplicate);
+	EXPECT_EQ(PCMIG_STATE_LISTEN, st.state);
+	EXPECT_EQ(PCMIG_REASON_NONE, st.reason);
+	EXPECT_EQ(1, st.pages_present);
+	EXPECT_EQ(0, st.in_flight);
+	EXPECT_EQ(-1, pcmig_env_check(e, 6, 1, 0xd0d, NULL));
+	/* Still healthy. */
+	EXPECT_EQ(-1, pcmig_env_check(e, 7, 1, 0xd0d, NULL));
+	ASSERT_EQ(0, pcmig_env_status(e, &st));
+	EXPECT_EQ(PCMIG_STATE_LISTEN, st.state);
+	EXPECT_EQ(2, st.pages_present);
+	EXPECT_EQ(0, pcmig_source_errors(e->src, &msg)) TH_LOG("%s", msg);
+}
+
+TEST_F(dup, reply_then_push_is_dropped)
+{
+	struct pcmig_env *e = &self->env;
+	struct pcmig_status st;
+
+	EXPECT_EQ(-1, pcmig_env_check(e, 3, 1, 0xd0d, NULL));
+	/* The push that crossed the reply, with other contents. */
+	ASSERT_EQ(0, pcmig_source_send_pages_seed(e->src, PCMIG_CHANNEL_BULK,
+						  3, 1, 0, 0xbad));
+	ASSERT_EQ(0, PCMIG_WAIT_FIELD(e->fd, pages_duplicate, 1,
+				      PCMIG_WAIT_MS, &st))
+		TH_LOG("%s", pcmig_lib_error());
+	EXPECT_EQ(PCMIG_STATE_LISTEN, st.state);
+	EXPECT_EQ(1, st.pages_present);
+	EXPECT_EQ(-1, pcmig_env_check(e, 3, 1, 0xd0d, NULL));
+	EXPECT_EQ(-1, pcmig_env_check(e, 4, 1, 0xd0d, NULL));
+	EXPECT_EQ(1, pcmig_source_requests(e->src, 3));
+}
+
+/* Truncated frames: end of file in the middle of a frame. */
+
+FIXTURE(truncated) {
+	struct pcmig_env env;
+};
+
+FIXTURE_VARIANT(truncated) {
+	size_t bytes;		/* of the 24 + 4096 the frame has */
+	enum pcmig_transport transport;
+};
+
+FIXTURE_VARIANT_ADD(truncated, partial_header) {
+	.bytes = 10,
+};
+
+FIXTURE_VARIANT_ADD(truncated, header_only) {
+	.bytes = PCMIG_FRAME_HDR_LEN,
+};
+
+FIXTURE_VARIANT_ADD(truncated, half_a_page) {
+	.bytes = PCMIG_FRAME_HDR_LEN + PS / 2,
+};
+
+FIXTURE_VARIANT_ADD(truncated, one_byte_short_tcp) {
+	.bytes = PCMIG_FRAME_HDR_LEN + PS - 1,
+	.transport = PCMIG_TRANSPORT_TCP,
+};
+
+FIXTURE_SETUP(truncated)
+{
+	struct pcmig_env_opts o = {
+		.npages = 16, .listen = true, .events = true, .seed = 0x7a,
+		.transport = variant->transport, .tag = "trunc",
+	};
+
+	pcmig_env_init(&self->env);
+	ASSERT_EQ(0, pcmig_env_setup(&self->env, &o))
+		TH_LOG("%s", pcmig_lib_error());
+}
+
+FIXTURE_TEARDOWN(truncated)
+{
+	pcmig_env_cleanup(&self->env);
+}
+
+TEST_F(truncated, pauses_then_page_arrives_after_recover)
+{
+	const struct pcmig_frame_desc d = {
+		.magic = PCMIG_FRAME_MAGIC, .version = PCMIG_FRAME_VERSION,
+		.type = PCMIG_FRAME_PAGES, .flags = PCMIG_FRAME_F_REQUESTED,
+		.npages = 1, .len = PS, .offset = 5 * PS,
+	};
+	unsigned char frame[PCMIG_FRAME_HDR_LEN + PS];
+	struct pcmig_env *e = &self->env;
+	struct pcmig_status st;
+	struct pcmig_event ev;
+	int i, j, status;
+	pid_t kid;
+
+	ASSERT_EQ(-1, pcmig_env_check(e, 0, 2, 0x7a, NULL));
+	pcmig_source_hold(e->src, 5, 1);
+	kid = pcmig_env_kid(e, pcmig_fork_check(e->map, 5, 1, 0x7a, false));
+	ASSERT_EQ(0, pcmig_source_wait_requests(e->src, 5, 1, PCMIG_WAIT_MS));
+
+	pcmig_frame_encode(frame, &d);
+	pcmig_pattern_fill(frame + PCMIG_FRAME_HDR_LEN, PS, 0x7a, 5);
+	ASSERT_EQ(0, pcmig_source_send_raw(e->src, PCMIG_CHANNEL_URGENT, frame,
+					   variant->bytes));
+	pcmig_source_close(e->src);
+
+	ASSERT_EQ(0, pcmig_wait_state(e->fd, PCMIG_STATE_PAUSED, PCMIG_WAIT_MS,
+				      &st)) TH_LOG("%s", pcmig_lib_error());
+	EXPECT_EQ(PCMIG_REASON_CHANNEL_EOF, st.reason);
+	EXPECT_EQ(0, st.error);
+	EXPECT_EQ(1, st.pauses);
+	EXPECT_EQ(2, st.pages_present);
+	EXPECT_EQ(1, st.in_flight);
+	i = pcmig_events_find(e->ev, 0, e->id, PCMIG_CMD_EVENT_PAUSED, 0,
+			      PCMIG_WAIT_MS, &ev);
+	ASSERT_LE(0, i) TH_LOG("%s", pcmig_lib_error());
+	EXPECT_EQ(PCMIG_REASON_CHANNEL_EOF, ev.s.reason);
+	j = pcmig_events_find(e->ev, 0, e->id, PCMIG_CMD_EVENT_STATE,
+			      PCMIG_STATE_PAUSED, PCMIG_WAIT_MS, &ev);
+	ASSERT_LE(0, j) TH_LOG("%s", pcmig_lib_error());
+	EXPECT_LT(i, j);
+	/* The partial page was not installed: the fault still waits. */
+	pcmig_msleep(PCMIG_SHORT_MS);
+	status = reap(e, kid, 0);
+	EXPECT_EQ(-1, status) TH_LOG("child: %s", st_str(status));
+
+	ASSERT_EQ(0, pcmig_set_state(e->fd, PCMIG_STATE_RECOVER));
+	ASSERT_EQ(0, pcmig_env_new_source(e, variant->transport, false, 0x7a))
+		TH_LOG("%s", pcmig_lib_error());
+	ASSERT_EQ(0, pcmig_set_state(e->fd, PCMIG_STATE_LISTEN));
+	EXPECT_EQ(0, pcmig_source_wait_requests(e->src, 5, 1, PCMIG_WAIT_MS))
+		TH_LOG("%s", pcmig_lib_error());
+	status = reap(e, kid, PCMIG_WAIT_MS);
+	EXPECT_TRUE(exited_ok(status)) TH_LOG("child: %s", st_str(status));
+	EXPECT_EQ(-1, pcmig_env_check(e, 5, 1, 0x7a, NULL));
+	ASSERT_EQ(0, pcmig_env_status(e, &st));
+	EXPECT_EQ(3, st.pages_present);
+	EXPECT_EQ(0, st.in_flight);
+	EXPECT_EQ(PCMIG_STATE_LISTEN, st.state);
+	EXPECT_EQ(1, pcmig_source_requests(e->src, 5));
+	EXPECT_EQ(1, pcmig_source_total_requests(e->src));
+}
+
+/* End of file, RECOVER, a new socket: the requests go out again. */
+
+FIXTURE(recover) {
+	struct pcmig_env env;
+};
+
+FIXTURE_VARIANT(recover) {
+	uint32_t from;		/* LISTEN or RUNNING */
+	enum pcmig_transport transport;
+	bool split;
+};
+
+FIXTURE_VARIANT_ADD(recover, listen_unix) {
+	.from = PCMIG_STATE_LISTEN, .transport = PCMIG_TRANSPORT_UNIX,
+};
+
+FIXTURE_VARIANT_ADD(recover, listen_tcp_split) {
+	.from = PCMIG_STATE_LISTEN, .transport = PCMIG_TRANSPORT_TCP,
+	.split = true,
+};
+
+FIXTURE_VARIANT_ADD(recover, running_unix_split) {
+	.from = PCMIG_STATE_RUNNING, .transport = PCMIG_TRANSPORT_UNIX,
+	.split = true,
+};
+
+FIXTURE_VARIANT_ADD(recover, running_tcp) {
+	.from = PCMIG_STATE_RUNNING, .transport = PCMIG_TRANSPORT_TCP,
+};
+
+FIXTURE_SETUP(recover)
+{
+	struct pcmig_env_opts o = {
+		.npages = 16, .listen = true, .events = true, .seed = 0x4ec,
+		.transport = variant->transport, .split = variant->split,
+		.tag = "recover",
+	};
+
+	pcmig_env_init(&self->env);
+	ASSERT_EQ(0, pcmig_env_setup(&self->env, &o))
+		TH_LOG("%s", pcmig_lib_error());
+	if (variant->from == PCMIG_STATE_RUNNING) {
+		ASSERT_EQ(0, pcmig_set_state(self->env.fd,
+					     PCMIG_STATE_RUNNING));
+	}
+}
+
+FIXTURE_TEARDOWN(recover)
+{
+	pcmig_env_cleanup(&self->env);
+}
+
+TEST_F(recover, eof_then_inflight_requests_resent)
+{
+	uint32_t other = variant->from == PCMIG_STATE_LISTEN ?
+			 PCMIG_STATE_RUNNING : PCMIG_STATE_LISTEN;
+	struct pcmig_env *e = &self->env;
+	struct pcmig_status st;
+	struct pcmig_event ev;
+	int i, j, s1, s2;
+	pid_t k1, k2;
+	uint64_t f0;
+
+	ASSERT_EQ(-1, pcmig_env_check(e, 0, 1, 0x4ec, NULL));
+	pcmig_source_hold(e->src, 9, 1);
+	f0 = pcmig_faults(e->fd);
+	k1 = pcmig_env_kid(e, pcmig_fork_check(e->map, 9, 1, 0x4ec, false));
+	ASSERT_EQ(0, pcmig_source_wait_requests(e->src, 9, 1, PCMIG_WAIT_MS));
+	ASSERT_EQ(0, PCMIG_WAIT_FAULTS(e->fd, f0, 1, &st));
+
+	pcmig_source_close(e->src);
+	ASSERT_EQ(0, pcmig_wait_state(e->fd, PCMIG_STATE_PAUSED, PCMIG_WAIT_MS,
+				      &st)) TH_LOG("%s", pcmig_lib_error());
+	EXPECT_EQ(PCMIG_REASON_CHANNEL_EOF, st.reason);
+	EXPECT_EQ(0, st.error);
+	EXPECT_EQ(1, st.pauses);
+	EXPECT_EQ(1, st.in_flight);
+	i = pcmig_events_find(e->ev, 0, e->id, PCMIG_CMD_EVENT_PAUSED, 0,
+			      PCMIG_WAIT_MS, &ev);
+	ASSERT_LE(0, i) TH_LOG("%s", pcmig_lib_error());
+	EXPECT_EQ(PCMIG_REASON_CHANNEL_EOF, ev.s.reason);
+	EXPECT_EQ(0, ev.s.error);
+	j = pcmig_events_find(e->ev, 0, e->id, PCMIG_CMD_EVENT_STATE,
+			      PCMIG_STATE_PAUSED, PCMIG_WAIT_MS, &ev);
+	ASSERT_LE(0, j) TH_LOG("%s", pcmig_lib_error());
+	EXPECT_EQ(variant->from, ev.s.old_state);
+	EXPECT_LT(i, j) TH_LOG("EVENT_STATE(PAUSED) before EVENT_PAUSED");
+
+	EXPECT_EQ(-EINVAL, pcmig_set_state(e->fd, variant->from));
+	ASSERT_EQ(0, pcmig_set_state(e->fd, PCMIG_STATE_RECOVER));
+	i = pcmig_events_find(e->ev, j, e->id, PCMIG_CMD_EVENT_STATE,
+			      PCMIG_STATE_RECOVER, PCMIG_WAIT_MS, &ev);
+	EXPECT_LE(0, i) TH_LOG("%s", pcmig_lib_error());
+	EXPECT_EQ(PCMIG_STATE_PAUSED, ev.s.old_state);
+
+	/* A fault in RECOVER waits too, and is requested on resume. */
+	k2 = pcmig_env_kid(e, pcmig_fork_check(e->map, 12, 1, 0x4ec, false));
+	ASSERT_EQ(0, PCMIG_WAIT_FAULTS(e->fd, f0, 2, &st))
+		TH_LOG("%s", pcmig_lib_error());
+
+	ASSERT_EQ(0, pcmig_env_new_source(e, variant->transport,
+					  variant->split, 0x4ec))
+		TH_LOG("%s", pcmig_lib_error());
+	EXPECT_EQ(-EINVAL, pcmig_set_state(e->fd, other));
+	ASSERT_EQ(0, pcmig_set_state(e->fd, variant->from));
+	i = pcmig_events_find(e->ev, i, e->id, PCMIG_CMD_EVENT_STATE,
+			      variant->from, PCMIG_WAIT_MS, &ev);
+	EXPECT_LE(0, i) TH_LOG("%s", pcmig_lib_error());
+	EXPECT_EQ(PCMIG_STATE_RECOVER, ev.s.old_state);
+
+	EXPECT_EQ(0, pcmig_source_wait_requests(e->src, 9, 1, PCMIG_WAIT_MS))
+		TH_LOG("%s", pcmig_lib_error());
+	EXPECT_EQ(0, pcmig_source_wait_requests(e->src, 12, 1, PCMIG_WAIT_MS))
+		TH_LOG("%s", pcmig_lib_error());
+	s1 = reap(e, k1, PCMIG_WAIT_MS);
+	s2 = reap(e, k2, PCMIG_WAIT_MS);
+	EXPECT_TRUE(exited_ok(s1)) TH_LOG("child 1: %s", st_str(s1));
+	EXPECT_TRUE(exited_ok(s2)) TH_LOG("child 2: %s", st_str(s2));
+	EXPECT_EQ(1, pcmig_source_requests(e->src, 9));
+	EXPECT_EQ(1, pcmig_source_requests(e->src, 12));
+	EXPECT_EQ(2, pcmig_source_total_requests(e->src));
+	EXPECT_EQ(-1, pcmig_env_check(e, 9, 1, 0x4ec, NULL));
+	EXPECT_EQ(-1, pcmig_env_check(e, 13, 1, 0x4ec, NULL));
+	ASSERT_EQ(0, pcmig_env_status(e, &st));
+	EXPECT_EQ(variant->from, st.state);
+	EXPECT_EQ(4, st.pages_present);
+	EXPECT_EQ(0, st.in_flight);
+	EXPECT_EQ(1, st.pauses);
+}
+
+/* Separate sockets: end of file on one pauses and drops both. */
+
+FIXTURE(split) {
+	struct pcmig_env env;
+};
+
+FIXTURE_VARIANT(split) {
+	enum pcmig_transport transport;
+};
+
+FIXTURE_VARIANT_ADD(split, unix) {
+	.transport = PCMIG_TRANSPORT_UNIX,
+};
+
+FIXTURE_VARIANT_ADD(split, tcp) {
+	.transport = PCMIG_TRANSPORT_TCP,
+};
+
+FIXTURE_SETUP(split)
+{
+	struct pcmig_env_opts o = {
+		.npages = 16, .listen = true, .events = true, .seed = 0x5b1,
+		.transport = variant->transport, .split = true,
+		.tag = "split",
+	};
+
+	pcmig_env_init(&self->env);
+	ASSERT_EQ(0, pcmig_env_setup(&self->env, &o))
+		TH_LOG("%s", pcmig_lib_error());
+}
+
+FIXTURE_TEARDOWN(split)
+{
+	pcmig_env_cleanup(&self->env);
+}
+
+TEST_F(split, bulk_eof_pauses_and_drops_every_socket)
+{
+	struct pcmig_env *e = &self->env;
+	struct pcmig_status st;
+
+	ASSERT_EQ(-1, pcmig_env_check(e, 0, 1, 0x5b1, NULL));
+	pcmig_source_shutdown_channel(e->src, PCMIG_CHANNEL_BULK);
+	ASSERT_EQ(0, pcmig_wait_state(e->fd, PCMIG_STATE_PAUSED, PCMIG_WAIT_MS,
+				      &st)) TH_LOG("%s", pcmig_lib_error());
+	EXPECT_EQ(PCMIG_REASON_CHANNEL_EOF, st.reason);
+	EXPECT_EQ(1, st.pauses);
+	/* The urgent socket, still fine on our side, was dropped too. */
+	EXPECT_EQ(0, pcmig_source_wait_eof(e->src, PCMIG_WAIT_MS))
+		TH_LOG("%s", pcmig_lib_error());
+}
+
+TEST_F(split, urgent_eof_pauses_and_drops_every_socket)
+{
+	struct pcmig_env *e = &self->env;
+	struct pcmig_status st;
+
+	pcmig_source_shutdown_channel(e->src, PCMIG_CHANNEL_URGENT);
+	ASSERT_EQ(0, pcmig_wait_state(e->fd, PCMIG_STATE_PAUSED, PCMIG_WAIT_MS,
+				      &st)) TH_LOG("%s", pcmig_lib_error());
+	EXPECT_EQ(PCMIG_REASON_CHANNEL_EOF, st.reason);
+	EXPECT_EQ(0, pcmig_source_wait_eof(e->src, PCMIG_WAIT_MS))
+		TH_LOG("%s", pcmig_lib_error());
+	/* Pages pushed on the bulk socket now go nowhere. */
+	pcmig_source_push_range(e->src, 3, 1);
+	pcmig_msleep(PCMIG_SHORT_MS);
+	ASSERT_EQ(0, pcmig_env_status(e, &st));
+	EXPECT_EQ(0, st.pages_present);
+}
+
+/* A reset connection: CHANNEL_ERROR with the socket's errno. */
+
+FIXTURE(reset) {
+	struct pcmig_env env;
+};
+
+FIXTURE_SETUP(reset)
+{
+	struct pcmig_env_opts o = {
+		.npages = 16, .listen = true, .events = true, .seed = 0x4e5,
+		.transport = PCMIG_TRANSPORT_TCP, .tag = "reset",
+	};
+
+	pcmig_env_init(&self->env);
+	ASSERT_EQ(0, pcmig_env_setup(&self->env, &o))
+		TH_LOG("%s", pcmig_lib_error());
+}
+
+FIXTURE_TEARDOWN(reset)
+{
+	pcmig_env_cleanup(&self->env);
+}
+
+TEST_F(reset, tcp_reset_pauses_with_channel_error)
+{
+	struct pcmig_env *e = &self->env;
+	struct pcmig_status st;
+	struct pcmig_event ev;
+	int i;
+
+	ASSERT_EQ(-1, pcmig_env_check(e, 0, 1, 0x4e5, NULL));
+	pcmig_source_reset(e->src);
+	ASSERT_EQ(0, pcmig_wait_state(e->fd, PCMIG_STATE_PAUSED, PCMIG_WAIT_MS,
+				      &st)) TH_LOG("%s", pcmig_lib_error());
+	EXPECT_EQ(PCMIG_REASON_CHANNEL_ERROR, st.reason)
+		TH_LOG("reason %s", pcmig_reason_name(st.reason));
+	EXPECT_EQ(-ECONNRESET, st.error);
+	i = pcmig_events_find(e->ev, 0, e->id, PCMIG_CMD_EVENT_PAUSED, 0,
+			      PCMIG_WAIT_MS, &ev);
+	ASSERT_LE(0, i) TH_LOG("%s", pcmig_lib_error());
+	EXPECT_EQ(PCMIG_REASON_CHANNEL_ERROR, ev.s.reason);
+	EXPECT_EQ(-ECONNRESET, ev.s.error);
+
+	ASSERT_EQ(0, pcmig_set_state(e->fd, PCMIG_STATE_RECOVER));
+	ASSERT_EQ(0, pcmig_env_new_source(e, PCMIG_TRANSPORT_TCP, false,
+					  0x4e5));
+	ASSERT_EQ(0, pcmig_set_state(e->fd, PCMIG_STATE_LISTEN));
+	EXPECT_EQ(-1, pcmig_env_check(e, 1, 1, 0x4e5, NULL));
+	ASSERT_EQ(0, pcmig_env_status(e, &st));
+	EXPECT_EQ(PCMIG_STATE_LISTEN, st.state);
+	EXPECT_EQ(2, st.pages_present);
+}
+
+PCMIG_HARNESS_MAIN
