@@ -94,8 +94,11 @@ static int pcmig_rx_duplicate(struct pcmig_rx *rx, unsigned long idx,
 
 static void pcmig_rx_installed(struct pcmig_rx *rx, unsigned long idx)
 {
-	if (!test_and_set_bit(idx, rx->s->present))
+	if (!test_and_set_bit(idx, rx->s->present)) {
 		atomic64_inc(&rx->s->nr_present);
+		/* Pairs with smp_rmb() in pcmig_session_status(). */
+		smp_mb__after_atomic();
+	}
 	pcmig_wake_page(rx->s, idx);
 }
 
@@ -407,20 +410,6 @@ static int pcmig_sock_check(struct socket *sock)
 	}
 }
 
-static bool pcmig_attach_state(enum pcmig_state state)
-{
-	switch (state) {
-	case PCMIG_STATE_ADVISE:
-	case PCMIG_STATE_DISCARD:
-	case PCMIG_STATE_LISTEN:
-	case PCMIG_STATE_RUNNING:
-	case PCMIG_STATE_RECOVER:
-		return true;
-	default:
-		return false;
-	}
-}
-
 /**
  * pcmig_channel_attach() - hand a connected stream socket to a session
  * @s: session; the caller holds @s->ctl_lock
@@ -460,7 +449,7 @@ int pcmig_channel_attach(struct pcmig_session *s, int fd, unsigned int mask)
 		tcp_sock_set_nodelay(sock->sk);
 
 	spin_lock_irq(&s->lock);
-	if (!pcmig_attach_state(s->state)) {
+	if (!pcmig_state_active(s->state)) {
 		ret = s->state == PCMIG_STATE_PAUSED ? -EPERM : -EBUSY;
 		goto err_unlock;
 	}
@@ -480,7 +469,7 @@ int pcmig_channel_attach(struct pcmig_session *s, int fd, unsigned int mask)
 	ch->task = task;
 
 	spin_lock_irq(&s->lock);
-	if (!pcmig_attach_state(s->state) || (s->chan_mask & mask)) {
+	if (!pcmig_state_active(s->state) || (s->chan_mask & mask)) {
 		/* Paused or attached by a racing caller meanwhile. */
 		ret = s->state == PCMIG_STATE_PAUSED ? -EPERM : -EBUSY;
 		spin_unlock_irq(&s->lock);

@@ -145,20 +145,31 @@ out:
 	return ret;
 }
 
+/* The session named by the request's PCMIG_ATTR_ID, with a reference. */
+static struct pcmig_session *pcmig_genl_session(struct genl_info *info)
+{
+	struct pcmig_session *s;
+
+	if (GENL_REQ_ATTR_CHECK(info, PCMIG_ATTR_ID))
+		return ERR_PTR(-EINVAL);
+	s = pcmig_session_find(nla_get_u32(info->attrs[PCMIG_ATTR_ID]));
+	if (!s) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[PCMIG_ATTR_ID],
+				    "no such session");
+		return ERR_PTR(-ENOENT);
+	}
+	return s;
+}
+
 static int pcmig_genl_session_get(struct sk_buff *skb, struct genl_info *info)
 {
 	struct pcmig_session *s;
 	struct sk_buff *msg;
 	int ret;
 
-	if (GENL_REQ_ATTR_CHECK(info, PCMIG_ATTR_ID))
-		return -EINVAL;
-	s = pcmig_session_find(nla_get_u32(info->attrs[PCMIG_ATTR_ID]));
-	if (!s) {
-		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[PCMIG_ATTR_ID],
-				    "no such session");
-		return -ENOENT;
-	}
+	s = pcmig_genl_session(info);
+	if (IS_ERR(s))
+		return PTR_ERR(s);
 
 	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
 	if (!msg) {
@@ -201,14 +212,9 @@ static int pcmig_genl_session_destroy(struct sk_buff *skb,
 	struct pcmig_session *s;
 	int ret;
 
-	if (GENL_REQ_ATTR_CHECK(info, PCMIG_ATTR_ID))
-		return -EINVAL;
-	s = pcmig_session_find(nla_get_u32(info->attrs[PCMIG_ATTR_ID]));
-	if (!s) {
-		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[PCMIG_ATTR_ID],
-				    "no such session");
-		return -ENOENT;
-	}
+	s = pcmig_genl_session(info);
+	if (IS_ERR(s))
+		return PTR_ERR(s);
 	mutex_lock(&s->ctl_lock);
 	ret = pcmig_session_destroy(s);
 	mutex_unlock(&s->ctl_lock);
@@ -275,6 +281,23 @@ static void pcmig_event_send(struct sk_buff *msg, void *hdr)
 				PCMIG_MCGRP_EVENTS);
 }
 
+/* An event carrying the session id and two 32-bit attributes. */
+static void pcmig_event_pair(struct pcmig_session *s, u8 cmd, int attr1,
+			     u32 val1, int attr2, u32 val2)
+{
+	struct sk_buff *msg;
+	void *hdr;
+
+	msg = pcmig_event_new(s, cmd, &hdr);
+	if (!msg)
+		return;
+	if (nla_put_u32(msg, attr1, val1) || nla_put_u32(msg, attr2, val2)) {
+		nlmsg_free(msg);
+		return;
+	}
+	pcmig_event_send(msg, hdr);
+}
+
 /**
  * pcmig_event_state() - multicast a state change
  * @s: session
@@ -284,18 +307,8 @@ static void pcmig_event_send(struct sk_buff *msg, void *hdr)
 void pcmig_event_state(struct pcmig_session *s, enum pcmig_state old,
 		       enum pcmig_state state)
 {
-	struct sk_buff *msg;
-	void *hdr;
-
-	msg = pcmig_event_new(s, PCMIG_CMD_EVENT_STATE, &hdr);
-	if (!msg)
-		return;
-	if (nla_put_u32(msg, PCMIG_ATTR_STATE, state) ||
-	    nla_put_u32(msg, PCMIG_ATTR_OLD_STATE, old)) {
-		nlmsg_free(msg);
-		return;
-	}
-	pcmig_event_send(msg, hdr);
+	pcmig_event_pair(s, PCMIG_CMD_EVENT_STATE, PCMIG_ATTR_STATE, state,
+			 PCMIG_ATTR_OLD_STATE, old);
 }
 
 /**
@@ -303,23 +316,13 @@ void pcmig_event_state(struct pcmig_session *s, enum pcmig_state old,
  * @s: session
  * @cmd: %PCMIG_CMD_EVENT_PAUSED or %PCMIG_CMD_EVENT_ERROR
  * @reason: why
- * @error: negative errno, or zero
+ * @error: negative errno, or zero (an s32 attribute)
  */
 void pcmig_event_reason(struct pcmig_session *s, u8 cmd,
 			enum pcmig_reason reason, int error)
 {
-	struct sk_buff *msg;
-	void *hdr;
-
-	msg = pcmig_event_new(s, cmd, &hdr);
-	if (!msg)
-		return;
-	if (nla_put_u32(msg, PCMIG_ATTR_REASON, reason) ||
-	    nla_put_s32(msg, PCMIG_ATTR_ERROR, error)) {
-		nlmsg_free(msg);
-		return;
-	}
-	pcmig_event_send(msg, hdr);
+	pcmig_event_pair(s, cmd, PCMIG_ATTR_REASON, reason, PCMIG_ATTR_ERROR,
+			 (u32)error);
 }
 
 /**

@@ -213,6 +213,7 @@ int pcmig_channels_wait_gone(struct pcmig_session *s);
 /* state.c */
 const char *pcmig_state_name(enum pcmig_state state);
 const char *pcmig_reason_name(enum pcmig_reason reason);
+bool pcmig_state_active(enum pcmig_state state);
 int pcmig_set_state(struct pcmig_session *s, enum pcmig_state to);
 int pcmig_enter_discard(struct pcmig_session *s);
 void pcmig_pause(struct pcmig_session *s, enum pcmig_reason reason,

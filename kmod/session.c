@@ -42,13 +42,9 @@ void pcmig_session_get(struct pcmig_session *s)
 	kref_get(&s->kref);
 }
 
-static void pcmig_session_free(struct kref *kref)
+/* Undo pcmig_session_alloc(). */
+static void pcmig_session_unalloc(struct pcmig_session *s)
 {
-	struct pcmig_session *s = container_of(kref, struct pcmig_session,
-					       kref);
-
-	WARN_ON_ONCE(!list_empty(&s->channels));
-	pcmig_tx_release(s);
 	fput(s->backing);
 	mem_cgroup_put(s->memcg);
 	free_percpu(s->stats);
@@ -56,6 +52,16 @@ static void pcmig_session_free(struct kref *kref)
 	kvfree(s->requested);
 	kvfree(s->present);
 	kfree(s);
+}
+
+static void pcmig_session_free(struct kref *kref)
+{
+	struct pcmig_session *s = container_of(kref, struct pcmig_session,
+					       kref);
+
+	WARN_ON_ONCE(!list_empty(&s->channels));
+	pcmig_tx_release(s);
+	pcmig_session_unalloc(s);
 	atomic_dec(&pcmig_nr_alive);
 	/* Every caller runs with a reference on the module of its own. */
 	module_put(THIS_MODULE);
@@ -163,17 +169,6 @@ err_free:
 	kvfree(s->present);
 	kfree(s);
 	return -ENOMEM;
-}
-
-static void pcmig_session_unalloc(struct pcmig_session *s)
-{
-	fput(s->backing);
-	mem_cgroup_put(s->memcg);
-	free_percpu(s->stats);
-	kfree(s->tx_buf);
-	kvfree(s->requested);
-	kvfree(s->present);
-	kfree(s);
 }
 
 /**
@@ -344,7 +339,6 @@ void pcmig_session_status(struct pcmig_session *s, struct pcmig_status *st)
 	st->id = s->id;
 	st->size = s->size;
 	st->pages_total = s->npages;
-	st->pages_present = atomic64_read(&s->nr_present);
 
 	spin_lock_irqsave(&s->lock, flags);
 	st->state = s->state;
@@ -370,6 +364,12 @@ void pcmig_session_status(struct pcmig_session *s, struct pcmig_status *st)
 		for (i = 0; i < PCMIG_HIST_BUCKETS; i++)
 			st->hist[i] += c->hist[i];
 	}
+	/*
+	 * A page is counted present before its received/zero counter moves:
+	 * read the counters first, so that pages_present is never behind.
+	 */
+	smp_rmb();
+	st->pages_present = atomic64_read(&s->nr_present);
 	st->in_flight = pcmig_in_flight(s);
 }
 

@@ -75,7 +75,14 @@ static bool pcmig_state_final(enum pcmig_state state)
 	return state == PCMIG_STATE_END || state == PCMIG_STATE_FAILED;
 }
 
-static bool pcmig_state_active(enum pcmig_state state)
+/**
+ * pcmig_state_active() - whether a session in @state moves pages
+ * @state: state
+ *
+ * Return: true for ADVISE, DISCARD, LISTEN, RUNNING and RECOVER: the
+ * states that can pause and in which channels may be attached.
+ */
+bool pcmig_state_active(enum pcmig_state state)
 {
 	switch (state) {
 	case PCMIG_STATE_ADVISE:
