@@ -437,8 +437,33 @@ again:
 	return VM_FAULT_LOCKED;
 }
 
+/*
+ * Fault-around: map the present neighbours of a present page along with
+ * it, without any sleeping lock (filemap_map_pages() only trylocks). The
+ * window is cut down to the run of present pages around the fault: a page
+ * that is not present may be in the page cache (holding zeros) and must
+ * never be mapped. A page that DISCARD makes missing meanwhile is unmapped
+ * again by the truncation that follows.
+ */
+static vm_fault_t pcmig_map_pages(struct vm_fault *vmf, pgoff_t start,
+				  pgoff_t end)
+{
+	struct pcmig_session *s = vmf->vma->vm_private_data;
+	pgoff_t idx = vmf->pgoff, lo, hi;
+
+	if (idx >= s->npages || !pcmig_page_present(s, idx))
+		return 0;
+	end = min_t(pgoff_t, end, s->npages - 1);
+	for (lo = idx; lo > start && pcmig_page_present(s, lo - 1); lo--)
+		;
+	for (hi = idx; hi < end && pcmig_page_present(s, hi + 1); hi++)
+		;
+	return filemap_map_pages(vmf, lo, hi);
+}
+
 static const struct vm_operations_struct pcmig_vm_ops = {
-	.fault	= pcmig_fault,
+	.fault		= pcmig_fault,
+	.map_pages	= pcmig_map_pages,
 };
 
 /**

@@ -8,6 +8,7 @@
  * are sent again and the blocked faults complete.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -604,6 +605,85 @@ TEST_F(truncated, pauses_then_page_arrives_after_recover)
 	EXPECT_EQ(PCMIG_STATE_LISTEN, st.state);
 	EXPECT_EQ(1, pcmig_source_requests(e->src, 5));
 	EXPECT_EQ(1, pcmig_source_total_requests(e->src));
+}
+
+/* Whether the page at @addr is mapped in this process (pagemap bit 63). */
+static int page_mapped(const void *addr)
+{
+	uint64_t entry;
+	int fd, ret;
+
+	fd = open("/proc/self/pagemap", O_RDONLY);
+	if (fd < 0)
+		return -1;
+	ret = pread(fd, &entry, sizeof(entry),
+		    (uintptr_t)addr / PS * sizeof(entry));
+	close(fd);
+	if (ret != sizeof(entry))
+		return -1;
+	return !!(entry >> 63);
+}
+
+/*
+ * A partly received page stays in the page cache (cleared) but is not
+ * present: fault-around on a present neighbour must not map it, and it is
+ * requested again after recovery.
+ */
+TEST_F(truncated, partial_page_not_mapped_by_fault_around)
+{
+	const struct pcmig_frame_desc d = {
+		.magic = PCMIG_FRAME_MAGIC, .version = PCMIG_FRAME_VERSION,
+		.type = PCMIG_FRAME_PAGES, .flags = PCMIG_FRAME_F_REQUESTED,
+		.npages = 1, .len = PS, .offset = 5 * PS,
+	};
+	unsigned char frame[PCMIG_FRAME_HDR_LEN + PS];
+	struct pcmig_env *e = &self->env;
+	struct pcmig_status st;
+	volatile unsigned char c;
+	int status;
+	pid_t kid;
+
+	/* Page 5 requested by a child and held; 3, 4 and 6 pushed. */
+	pcmig_source_hold(e->src, 5, 1);
+	kid = pcmig_env_kid(e, pcmig_fork_check(e->map, 5, 1, 0x7a, false));
+	ASSERT_EQ(0, pcmig_source_wait_requests(e->src, 5, 1, PCMIG_WAIT_MS));
+	ASSERT_EQ(0, pcmig_source_send_pages(e->src, PCMIG_CHANNEL_BULK, 3, 2,
+					     0));
+	ASSERT_EQ(0, pcmig_source_send_pages(e->src, PCMIG_CHANNEL_BULK, 6, 1,
+					     0));
+	ASSERT_EQ(0, PCMIG_WAIT_FIELD(e->fd, pages_present, 3, PCMIG_WAIT_MS,
+				      &st)) TH_LOG("%s", pcmig_lib_error());
+
+	pcmig_frame_encode(frame, &d);
+	pcmig_pattern_fill(frame + PCMIG_FRAME_HDR_LEN, PS, 0x7a, 5);
+	ASSERT_EQ(0, pcmig_source_send_raw(e->src, PCMIG_CHANNEL_URGENT, frame,
+					   variant->bytes));
+	pcmig_source_close(e->src);
+	ASSERT_EQ(0, pcmig_wait_state(e->fd, PCMIG_STATE_PAUSED, PCMIG_WAIT_MS,
+				      &st)) TH_LOG("%s", pcmig_lib_error());
+	EXPECT_EQ(3, st.pages_present);
+
+	/*
+	 * Read page 4: fault-around maps its present neighbour 3 with it,
+	 * but not 5, and so nothing past 5 either.
+	 */
+	c = e->map[4 * PS];
+	(void)c;
+	EXPECT_EQ(1, page_mapped(e->map + 4 * PS));
+	EXPECT_EQ(1, page_mapped(e->map + 3 * PS));
+	EXPECT_EQ(0, page_mapped(e->map + 5 * PS));
+	EXPECT_EQ(0, page_mapped(e->map + 6 * PS));
+	EXPECT_EQ(-1, pcmig_env_check(e, 3, 2, 0x7a, NULL));
+	EXPECT_EQ(-1, pcmig_env_check(e, 6, 1, 0x7a, NULL));
+
+	ASSERT_EQ(0, pcmig_set_state(e->fd, PCMIG_STATE_RECOVER));
+	ASSERT_EQ(0, pcmig_env_new_source(e, variant->transport, false, 0x7a))
+		TH_LOG("%s", pcmig_lib_error());
+	ASSERT_EQ(0, pcmig_set_state(e->fd, PCMIG_STATE_LISTEN));
+	status = reap(e, kid, PCMIG_WAIT_MS);
+	EXPECT_TRUE(exited_ok(status)) TH_LOG("child: %s", st_str(status));
+	EXPECT_EQ(-1, pcmig_env_check(e, 5, 1, 0x7a, NULL));
+	EXPECT_EQ(1, pcmig_source_requests(e->src, 5));
 }
 
 /* End of file, RECOVER, a new socket: the requests go out again. */
