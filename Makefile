@@ -31,8 +31,8 @@ KBUILD_EXTRA := KCFLAGS=-Werror
 endif
 CFLAGS  ?= -O2 -g
 CPPFLAGS += -I$(srctree)/uapi -D_GNU_SOURCE
-NL_CFLAGS = $(shell $(PKG_CONFIG) --cflags libnl-genl-3.0)
-NL_LIBS   = $(shell $(PKG_CONFIG) --libs libnl-genl-3.0)
+NL_CFLAGS = $(shell $(PKG_CONFIG) --cflags libnl-genl-3.0 libcrypto)
+NL_LIBS   = $(shell $(PKG_CONFIG) --libs libnl-genl-3.0 libcrypto)
 
 TOOL     := $(BUILD)/pcmig-tool
 TOOL_SRC := $(wildcard tools/pcmig/*.c)
@@ -88,7 +88,8 @@ unit: $(UNIT_PROGS)
 $(UNIT_DIR)/%: tools/pcmig/tests/%.c $(filter-out tools/pcmig/main.c,$(TOOL_SRC)) $(TOOL_HDR)
 	@mkdir -p $(UNIT_DIR)
 	$(CC) $(CPPFLAGS) -Itools/pcmig $(NL_CFLAGS) $(CFLAGS) $(WARNFLAGS) \
-		-o $@ $< $(filter-out tools/pcmig/main.c,$(TOOL_SRC)) $(NL_LIBS)
+		-o $@ $< $(filter-out tools/pcmig/main.c,$(TOOL_SRC)) $(NL_LIBS) \
+		-lpthread
 
 $(BUILD):
 	@mkdir -p $@
