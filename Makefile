@@ -38,6 +38,11 @@ TOOL     := $(BUILD)/pcmig-tool
 TOOL_SRC := $(wildcard tools/pcmig/*.c)
 TOOL_HDR := $(wildcard tools/pcmig/*.h) uapi/linux/pcmig.h
 
+# The demo's stand-in VMM: tools/demo/*.c, with the tool's pure helpers.
+DEMO_VMM := $(BUILD)/pcmig-demo-vmm
+DEMO_SRC := $(wildcard tools/demo/*.c)
+DEMO_HDR := $(wildcard tools/demo/*.h) uapi/linux/pcmig.h
+
 KFILES   := $(BUILD)/kernel
 HARNESS  := $(KFILES)/tools/testing/selftests
 ST_DIR   := $(BUILD)/selftests
@@ -52,10 +57,10 @@ UNIT_DIR   := $(BUILD)/unit
 UNIT_SRC   := $(wildcard tools/pcmig/tests/*_test.c)
 UNIT_PROGS := $(patsubst tools/pcmig/tests/%.c,$(UNIT_DIR)/%,$(UNIT_SRC))
 
-.PHONY: all module tool selftests unit kernel-files deps check demo \
+.PHONY: all module tool demo-vmm selftests unit kernel-files deps check demo \
 	checkpatch clean help
 
-all: module tool selftests unit
+all: module tool demo-vmm selftests unit
 
 help:
 	@sed -n '3,14p' Makefile | sed 's/^# \{0,1\}//'
@@ -66,6 +71,12 @@ module:
 		$(KBUILD_EXTRA) modules
 
 tool: $(TOOL)
+
+demo-vmm: $(if $(DEMO_SRC),$(DEMO_VMM))
+
+$(DEMO_VMM): $(DEMO_SRC) $(DEMO_HDR) | $(BUILD)
+	$(CC) $(CPPFLAGS) -Itools/pcmig $(CFLAGS) $(WARNFLAGS) -o $@ \
+		$(DEMO_SRC) -lpthread
 
 $(TOOL): $(TOOL_SRC) $(TOOL_HDR) | $(BUILD)
 	$(CC) $(CPPFLAGS) $(NL_CFLAGS) $(CFLAGS) $(WARNFLAGS) -o $@ \

@@ -579,6 +579,15 @@ static int cmd_monitor(int argc, char **argv)
 }
 
 static const struct command commands[] = {
+	{ "migrate", cmd_migrate, "migrate a VM: the source side", migrate_usage },
+	{ "incoming", cmd_incoming, "receive a VM: the whole destination side",
+	  incoming_usage },
+	{ "advise", cmd_advise, "destination step 1: handshake and ADVISE",
+	  advise_usage },
+	{ "listen", cmd_listen, "destination step 2: LISTEN and device state",
+	  listen_usage },
+	{ "run", cmd_run, "destination step 3: RUN and follow to END",
+	  run_usage },
 	{
 		"version", cmd_version,
 		"show the loaded module's version and ABI",

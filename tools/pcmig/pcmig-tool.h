@@ -158,4 +158,19 @@ void pcmig_show_session_details(FILE *f, const struct pcmig_session *s);
 void pcmig_show_event(FILE *f, const struct pcmig_session *ev,
 		      const struct timespec *ts, bool json);
 
+/*
+ * Migration commands: the source in source*.c, the destination in dest*.c.
+ * Each usage text starts with its synopsis line.
+ */
+int cmd_migrate(int argc, char **argv);
+int cmd_incoming(int argc, char **argv);
+int cmd_advise(int argc, char **argv);
+int cmd_listen(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+extern const char migrate_usage[];
+extern const char incoming_usage[];
+extern const char advise_usage[];
+extern const char listen_usage[];
+extern const char run_usage[];
+
 #endif /* _PCMIG_TOOL_H */
