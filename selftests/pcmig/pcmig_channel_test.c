@@ -13,7 +13,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -25,31 +24,6 @@
 static void __attribute__((constructor)) channel_test_init(void)
 {
 	pcmig_leak_guard_install();
-}
-
-static int reap(struct pcmig_env *e, pid_t pid, int timeout_ms)
-{
-	int status;
-
-	if (pcmig_wait_child(pid, timeout_ms, &status))
-		return -1;
-	pcmig_env_forget(e, pid);
-	return status;
-}
-
-static bool exited_ok(int status)
-{
-	return status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
-
-static bool died_of(int status, int sig)
-{
-	return status >= 0 && WIFSIGNALED(status) && WTERMSIG(status) == sig;
-}
-
-static const char *st_str(int status)
-{
-	return status < 0 ? "still running" : pcmig_status_str(status);
 }
 
 /* Malformed frames */
@@ -71,13 +45,7 @@ FIXTURE(malformed) {
 };
 
 FIXTURE_VARIANT(malformed) {
-	uint32_t magic;
-	uint8_t version;
-	uint8_t type;
-	uint16_t flags;
-	uint32_t npages;
-	uint32_t len;
-	uint64_t offset;
+	struct pcmig_frame_desc frame;	/* sent on the urgent channel */
 	enum payload payload;
 	uint32_t plen;
 	uint32_t reason;
@@ -87,201 +55,222 @@ FIXTURE_VARIANT(malformed) {
 #define GOOD	.magic = PCMIG_FRAME_MAGIC, .version = PCMIG_FRAME_VERSION
 
 FIXTURE_VARIANT_ADD(malformed, bad_magic) {
-	.magic = 0x50434d47, .version = PCMIG_FRAME_VERSION,
-	.type = PCMIG_FRAME_PAGES, .npages = 1, .len = PS, .offset = 20 * PS,
+	.frame = { .magic = 0x50434d47, .version = PCMIG_FRAME_VERSION,
+		   .type = PCMIG_FRAME_PAGES, .npages = 1, .len = PS,
+		   .offset = 20 * PS },
 	.payload = PL_BAD, .plen = PS, .reason = PCMIG_REASON_BAD_MAGIC,
 };
 
 FIXTURE_VARIANT_ADD(malformed, bad_magic_byteswapped) {
-	.magic = 0x464d4350, .version = PCMIG_FRAME_VERSION,
-	.type = PCMIG_FRAME_ZERO, .npages = 1, .offset = 20 * PS,
+	.frame = { .magic = 0x464d4350, .version = PCMIG_FRAME_VERSION,
+		   .type = PCMIG_FRAME_ZERO, .npages = 1, .offset = 20 * PS },
 	.reason = PCMIG_REASON_BAD_MAGIC,
 };
 
 FIXTURE_VARIANT_ADD(malformed, bad_version_0) {
-	.magic = PCMIG_FRAME_MAGIC, .version = 0,
-	.type = PCMIG_FRAME_PAGES, .npages = 1, .len = PS, .offset = 20 * PS,
+	.frame = { .magic = PCMIG_FRAME_MAGIC, .version = 0,
+		   .type = PCMIG_FRAME_PAGES, .npages = 1, .len = PS,
+		   .offset = 20 * PS },
 	.payload = PL_BAD, .plen = PS, .reason = PCMIG_REASON_BAD_VERSION,
 };
 
 FIXTURE_VARIANT_ADD(malformed, bad_version_2) {
-	.magic = PCMIG_FRAME_MAGIC, .version = 2,
-	.type = PCMIG_FRAME_ZERO, .npages = 1, .offset = 20 * PS,
+	.frame = { .magic = PCMIG_FRAME_MAGIC, .version = 2,
+		   .type = PCMIG_FRAME_ZERO, .npages = 1, .offset = 20 * PS },
 	.reason = PCMIG_REASON_BAD_VERSION,
 };
 
 FIXTURE_VARIANT_ADD(malformed, unknown_type_0) {
-	GOOD, .type = 0, .reason = PCMIG_REASON_BAD_TYPE,
+	.frame = { GOOD, .type = 0 },
+	.reason = PCMIG_REASON_BAD_TYPE,
 };
 
 FIXTURE_VARIANT_ADD(malformed, unknown_type_5) {
-	GOOD, .type = 5, .reason = PCMIG_REASON_BAD_TYPE,
+	.frame = { GOOD, .type = 5 },
+	.reason = PCMIG_REASON_BAD_TYPE,
 };
 
 FIXTURE_VARIANT_ADD(malformed, unknown_type_255) {
-	GOOD, .type = 255, .npages = 1, .offset = 20 * PS,
+	.frame = { GOOD, .type = 255, .npages = 1, .offset = 20 * PS },
 	.reason = PCMIG_REASON_BAD_TYPE,
 };
 
 FIXTURE_VARIANT_ADD(malformed, request_to_destination) {
-	GOOD, .type = PCMIG_FRAME_REQUEST, .npages = 1, .len = 8,
+	.frame = { GOOD, .type = PCMIG_FRAME_REQUEST, .npages = 1, .len = 8 },
 	.payload = PL_REQ, .plen = 8, .reason = PCMIG_REASON_BAD_TYPE,
 };
 
 FIXTURE_VARIANT_ADD(malformed, unknown_flag_on_pages) {
-	GOOD, .type = PCMIG_FRAME_PAGES, .flags = 0x2, .npages = 1, .len = PS,
-	.offset = 20 * PS, .payload = PL_BAD, .plen = PS,
-	.reason = PCMIG_REASON_BAD_FLAGS,
+	.frame = { GOOD, .type = PCMIG_FRAME_PAGES, .flags = 0x2, .npages = 1,
+		   .len = PS, .offset = 20 * PS },
+	.payload = PL_BAD, .plen = PS, .reason = PCMIG_REASON_BAD_FLAGS,
 };
 
 FIXTURE_VARIANT_ADD(malformed, unknown_high_flag_on_pages) {
-	GOOD, .type = PCMIG_FRAME_PAGES, .flags = 0x8000, .npages = 1,
-	.len = PS, .offset = 20 * PS, .payload = PL_BAD, .plen = PS,
-	.reason = PCMIG_REASON_BAD_FLAGS,
+	.frame = { GOOD, .type = PCMIG_FRAME_PAGES, .flags = 0x8000,
+		   .npages = 1, .len = PS, .offset = 20 * PS },
+	.payload = PL_BAD, .plen = PS, .reason = PCMIG_REASON_BAD_FLAGS,
 };
 
 FIXTURE_VARIANT_ADD(malformed, unknown_flag_on_zero) {
-	GOOD, .type = PCMIG_FRAME_ZERO, .flags = 0x4, .npages = 1,
-	.offset = 20 * PS, .reason = PCMIG_REASON_BAD_FLAGS,
+	.frame = { GOOD, .type = PCMIG_FRAME_ZERO, .flags = 0x4, .npages = 1,
+		   .offset = 20 * PS },
+	.reason = PCMIG_REASON_BAD_FLAGS,
 };
 
 FIXTURE_VARIANT_ADD(malformed, requested_flag_on_zero) {
-	GOOD, .type = PCMIG_FRAME_ZERO, .flags = PCMIG_FRAME_F_REQUESTED,
-	.npages = 1, .offset = MAL_HELD * PS,
+	.frame = { GOOD, .type = PCMIG_FRAME_ZERO,
+		   .flags = PCMIG_FRAME_F_REQUESTED, .npages = 1,
+		   .offset = MAL_HELD * PS },
 	.reason = PCMIG_REASON_BAD_FLAGS,
 };
 
 FIXTURE_VARIANT_ADD(malformed, unaligned_offset) {
-	GOOD, .type = PCMIG_FRAME_PAGES, .npages = 1, .len = PS,
-	.offset = 20 * PS + 512, .payload = PL_BAD, .plen = PS,
-	.reason = PCMIG_REASON_BAD_RANGE,
+	.frame = { GOOD, .type = PCMIG_FRAME_PAGES, .npages = 1, .len = PS,
+		   .offset = 20 * PS + 512 },
+	.payload = PL_BAD, .plen = PS, .reason = PCMIG_REASON_BAD_RANGE,
 };
 
 FIXTURE_VARIANT_ADD(malformed, unaligned_offset_zero) {
-	GOOD, .type = PCMIG_FRAME_ZERO, .npages = 1, .offset = 20 * PS + 8,
+	.frame = { GOOD, .type = PCMIG_FRAME_ZERO, .npages = 1,
+		   .offset = 20 * PS + 8 },
 	.reason = PCMIG_REASON_BAD_RANGE,
 };
 
 FIXTURE_VARIANT_ADD(malformed, offset_past_the_end) {
-	GOOD, .type = PCMIG_FRAME_PAGES, .npages = 1, .len = PS,
-	.offset = MAL_PAGES * PS, .payload = PL_BAD, .plen = PS,
-	.reason = PCMIG_REASON_BAD_RANGE,
+	.frame = { GOOD, .type = PCMIG_FRAME_PAGES, .npages = 1, .len = PS,
+		   .offset = MAL_PAGES * PS },
+	.payload = PL_BAD, .plen = PS, .reason = PCMIG_REASON_BAD_RANGE,
 };
 
 FIXTURE_VARIANT_ADD(malformed, range_crosses_the_end) {
-	GOOD, .type = PCMIG_FRAME_PAGES, .npages = 2, .len = 2 * PS,
-	.offset = (MAL_PAGES - 1) * PS, .payload = PL_BAD, .plen = 2 * PS,
-	.reason = PCMIG_REASON_BAD_RANGE,
+	.frame = { GOOD, .type = PCMIG_FRAME_PAGES, .npages = 2, .len = 2 * PS,
+		   .offset = (MAL_PAGES - 1) * PS },
+	.payload = PL_BAD, .plen = 2 * PS, .reason = PCMIG_REASON_BAD_RANGE,
 };
 
 FIXTURE_VARIANT_ADD(malformed, zero_range_crosses_the_end) {
-	GOOD, .type = PCMIG_FRAME_ZERO, .npages = 13,
-	.offset = (MAL_PAGES - 12) * PS, .reason = PCMIG_REASON_BAD_RANGE,
-};
-
-FIXTURE_VARIANT_ADD(malformed, huge_offset) {
-	GOOD, .type = PCMIG_FRAME_PAGES, .npages = 1, .len = PS,
-	.offset = 1ULL << 62, .payload = PL_BAD, .plen = PS,
+	.frame = { GOOD, .type = PCMIG_FRAME_ZERO, .npages = 13,
+		   .offset = (MAL_PAGES - 12) * PS },
 	.reason = PCMIG_REASON_BAD_RANGE,
 };
 
+FIXTURE_VARIANT_ADD(malformed, huge_offset) {
+	.frame = { GOOD, .type = PCMIG_FRAME_PAGES, .npages = 1, .len = PS,
+		   .offset = 1ULL << 62 },
+	.payload = PL_BAD, .plen = PS, .reason = PCMIG_REASON_BAD_RANGE,
+};
+
 FIXTURE_VARIANT_ADD(malformed, zero_npages_overflow) {
-	GOOD, .type = PCMIG_FRAME_ZERO, .npages = 0xffffffff,
-	.offset = 20 * PS, .reason = PCMIG_REASON_BAD_RANGE,
+	.frame = { GOOD, .type = PCMIG_FRAME_ZERO, .npages = 0xffffffff,
+		   .offset = 20 * PS },
+	.reason = PCMIG_REASON_BAD_RANGE,
 };
 
 FIXTURE_VARIANT_ADD(malformed, no_pages) {
-	GOOD, .type = PCMIG_FRAME_PAGES, .npages = 0, .len = 0,
-	.offset = 20 * PS, .reason = PCMIG_REASON_BAD_RANGE,
+	.frame = { GOOD, .type = PCMIG_FRAME_PAGES, .npages = 0, .len = 0,
+		   .offset = 20 * PS },
+	.reason = PCMIG_REASON_BAD_RANGE,
 };
 
 FIXTURE_VARIANT_ADD(malformed, no_zero_pages) {
-	GOOD, .type = PCMIG_FRAME_ZERO, .npages = 0, .offset = 20 * PS,
+	.frame = { GOOD, .type = PCMIG_FRAME_ZERO, .npages = 0,
+		   .offset = 20 * PS },
 	.reason = PCMIG_REASON_BAD_RANGE,
 };
 
 FIXTURE_VARIANT_ADD(malformed, too_many_pages) {
-	GOOD, .type = PCMIG_FRAME_PAGES, .npages = PCMIG_FRAME_MAX_PAGES + 1,
-	.len = (PCMIG_FRAME_MAX_PAGES + 1) * PS, .offset = 100 * PS,
+	.frame = { GOOD, .type = PCMIG_FRAME_PAGES,
+		   .npages = PCMIG_FRAME_MAX_PAGES + 1,
+		   .len = (PCMIG_FRAME_MAX_PAGES + 1) * PS,
+		   .offset = 100 * PS },
 	.payload = PL_BAD, .plen = (PCMIG_FRAME_MAX_PAGES + 1) * PS,
 	.reason = PCMIG_REASON_BAD_RANGE,
 };
 
 FIXTURE_VARIANT_ADD(malformed, len_short) {
-	GOOD, .type = PCMIG_FRAME_PAGES, .npages = 1, .len = PS - 1,
-	.offset = 20 * PS, .payload = PL_BAD, .plen = PS - 1,
-	.reason = PCMIG_REASON_BAD_LENGTH,
+	.frame = { GOOD, .type = PCMIG_FRAME_PAGES, .npages = 1, .len = PS - 1,
+		   .offset = 20 * PS },
+	.payload = PL_BAD, .plen = PS - 1, .reason = PCMIG_REASON_BAD_LENGTH,
 };
 
 FIXTURE_VARIANT_ADD(malformed, len_long) {
-	GOOD, .type = PCMIG_FRAME_PAGES, .npages = 1, .len = 2 * PS,
-	.offset = 20 * PS, .payload = PL_BAD, .plen = 2 * PS,
-	.reason = PCMIG_REASON_BAD_LENGTH,
+	.frame = { GOOD, .type = PCMIG_FRAME_PAGES, .npages = 1, .len = 2 * PS,
+		   .offset = 20 * PS },
+	.payload = PL_BAD, .plen = 2 * PS, .reason = PCMIG_REASON_BAD_LENGTH,
 };
 
 FIXTURE_VARIANT_ADD(malformed, len_huge) {
-	GOOD, .type = PCMIG_FRAME_PAGES, .npages = 1, .len = 0xffffffff,
-	.offset = 20 * PS, .reason = PCMIG_REASON_BAD_LENGTH,
-};
-
-FIXTURE_VARIANT_ADD(malformed, len_on_zero) {
-	GOOD, .type = PCMIG_FRAME_ZERO, .npages = 1, .len = PS,
-	.offset = 20 * PS, .payload = PL_BAD, .plen = PS,
+	.frame = { GOOD, .type = PCMIG_FRAME_PAGES, .npages = 1,
+		   .len = 0xffffffff, .offset = 20 * PS },
 	.reason = PCMIG_REASON_BAD_LENGTH,
 };
 
+FIXTURE_VARIANT_ADD(malformed, len_on_zero) {
+	.frame = { GOOD, .type = PCMIG_FRAME_ZERO, .npages = 1, .len = PS,
+		   .offset = 20 * PS },
+	.payload = PL_BAD, .plen = PS, .reason = PCMIG_REASON_BAD_LENGTH,
+};
+
 FIXTURE_VARIANT_ADD(malformed, len_on_end) {
-	GOOD, .type = PCMIG_FRAME_END, .len = 8, .payload = PL_REQ,
-	.plen = 8, .reason = PCMIG_REASON_BAD_LENGTH,
+	.frame = { GOOD, .type = PCMIG_FRAME_END, .len = 8 },
+	.payload = PL_REQ, .plen = 8, .reason = PCMIG_REASON_BAD_LENGTH,
 };
 
 FIXTURE_VARIANT_ADD(malformed, requested_page_never_requested) {
-	GOOD, .type = PCMIG_FRAME_PAGES, .flags = PCMIG_FRAME_F_REQUESTED,
-	.npages = 1, .len = PS, .offset = 20 * PS, .payload = PL_GOOD,
-	.plen = PS, .reason = PCMIG_REASON_NOT_REQUESTED,
+	.frame = { GOOD, .type = PCMIG_FRAME_PAGES,
+		   .flags = PCMIG_FRAME_F_REQUESTED, .npages = 1, .len = PS,
+		   .offset = 20 * PS },
+	.payload = PL_GOOD, .plen = PS, .reason = PCMIG_REASON_NOT_REQUESTED,
 };
 
 FIXTURE_VARIANT_ADD(malformed, requested_pages_one_never_requested) {
 	/* Page 9 never requested, page 10 requested: neither installed. */
-	GOOD, .type = PCMIG_FRAME_PAGES, .flags = PCMIG_FRAME_F_REQUESTED,
-	.npages = 2, .len = 2 * PS, .offset = (MAL_HELD - 1) * PS,
+	.frame = { GOOD, .type = PCMIG_FRAME_PAGES,
+		   .flags = PCMIG_FRAME_F_REQUESTED, .npages = 2, .len = 2 * PS,
+		   .offset = (MAL_HELD - 1) * PS },
 	.payload = PL_GOOD, .plen = 2 * PS,
 	.reason = PCMIG_REASON_NOT_REQUESTED,
 };
 
 FIXTURE_VARIANT_ADD(malformed, requested_pages_last_never_requested) {
 	/* Page 10 requested, page 11 not: validated before 10 is written. */
-	GOOD, .type = PCMIG_FRAME_PAGES, .flags = PCMIG_FRAME_F_REQUESTED,
-	.npages = 2, .len = 2 * PS, .offset = MAL_HELD * PS,
+	.frame = { GOOD, .type = PCMIG_FRAME_PAGES,
+		   .flags = PCMIG_FRAME_F_REQUESTED, .npages = 2, .len = 2 * PS,
+		   .offset = MAL_HELD * PS },
 	.payload = PL_GOOD, .plen = 2 * PS,
 	.reason = PCMIG_REASON_NOT_REQUESTED,
 };
 
 FIXTURE_VARIANT_ADD(malformed, duplicate_pushed_page) {
-	GOOD, .type = PCMIG_FRAME_PAGES, .npages = 1, .len = PS,
-	.offset = 5 * PS, .payload = PL_BAD, .plen = PS,
-	.reason = PCMIG_REASON_DUPLICATE,
+	.frame = { GOOD, .type = PCMIG_FRAME_PAGES, .npages = 1, .len = PS,
+		   .offset = 5 * PS },
+	.payload = PL_BAD, .plen = PS, .reason = PCMIG_REASON_DUPLICATE,
 };
 
 FIXTURE_VARIANT_ADD(malformed, duplicate_in_the_middle_of_a_frame) {
 	/* Page 4 missing, page 5 present: page 5 must not be written. */
-	GOOD, .type = PCMIG_FRAME_PAGES, .npages = 2, .len = 2 * PS,
-	.offset = 4 * PS, .payload = PL_BAD, .plen = 2 * PS,
-	.reason = PCMIG_REASON_DUPLICATE, .skip_present_count = true,
+	.frame = { GOOD, .type = PCMIG_FRAME_PAGES, .npages = 2, .len = 2 * PS,
+		   .offset = 4 * PS },
+	.payload = PL_BAD, .plen = 2 * PS, .reason = PCMIG_REASON_DUPLICATE,
+	.skip_present_count = true,
 };
 
 FIXTURE_VARIANT_ADD(malformed, duplicate_zero_page) {
-	GOOD, .type = PCMIG_FRAME_ZERO, .npages = 1, .offset = 7 * PS,
+	.frame = { GOOD, .type = PCMIG_FRAME_ZERO, .npages = 1,
+		   .offset = 7 * PS },
 	.reason = PCMIG_REASON_DUPLICATE,
 };
 
 FIXTURE_VARIANT_ADD(malformed, zero_over_a_pushed_page) {
-	GOOD, .type = PCMIG_FRAME_ZERO, .npages = 1, .offset = 6 * PS,
+	.frame = { GOOD, .type = PCMIG_FRAME_ZERO, .npages = 1,
+		   .offset = 6 * PS },
 	.reason = PCMIG_REASON_DUPLICATE,
 };
 
 FIXTURE_VARIANT_ADD(malformed, end_with_pages_missing) {
-	GOOD, .type = PCMIG_FRAME_END, .reason = PCMIG_REASON_INCOMPLETE,
+	.frame = { GOOD, .type = PCMIG_FRAME_END },
+	.reason = PCMIG_REASON_INCOMPLETE,
 };
 
 /*
@@ -301,8 +290,7 @@ FIXTURE_SETUP(malformed)
 	struct pcmig_status st;
 	uint64_t f0;
 
-	pcmig_env_init(e);
-	ASSERT_EQ(0, pcmig_env_setup(e, &o)) TH_LOG("%s", pcmig_lib_error());
+	pcmig_env_start(_metadata, e, &o);
 	ASSERT_EQ(-1, pcmig_env_check(e, 0, 4, MAL_SEED, NULL));
 	ASSERT_EQ(0, pcmig_source_push_range(e->src, 5, 2));
 	ASSERT_EQ(0, pcmig_source_send_zero(e->src, PCMIG_CHANNEL_BULK, 7, 1));
@@ -329,7 +317,7 @@ FIXTURE_TEARDOWN(malformed)
 static void *mal_payload(const FIXTURE_VARIANT(malformed) *v)
 {
 	size_t pages = (v->plen + PS - 1) / PS, i;
-	uint64_t first = v->offset / PS;
+	uint64_t first = v->frame.offset / PS;
 	unsigned char *p;
 
 	p = calloc(1, pages * PS + 8);
@@ -344,12 +332,6 @@ static void *mal_payload(const FIXTURE_VARIANT(malformed) *v)
 
 TEST_F_TIMEOUT(malformed, fails_session, 45)
 {
-	const struct pcmig_frame_desc d = {
-		.magic = variant->magic, .version = variant->version,
-		.type = variant->type, .flags = variant->flags,
-		.npages = variant->npages, .len = variant->len,
-		.offset = variant->offset,
-	};
 	struct pcmig_env *e = &self->env;
 	struct pcmig_status st;
 	struct pcmig_event ev;
@@ -360,7 +342,7 @@ TEST_F_TIMEOUT(malformed, fails_session, 45)
 	payload = mal_payload(variant);
 	ASSERT_NE(NULL, payload);
 	/* The destination may drop the socket before the payload: no check. */
-	pcmig_source_send_frame(e->src, PCMIG_CHANNEL_URGENT, &d,
+	pcmig_source_send_frame(e->src, PCMIG_CHANNEL_URGENT, &variant->frame,
 				variant->payload == PL_NONE ? NULL : payload,
 				variant->plen);
 	free(payload);
@@ -387,9 +369,9 @@ TEST_F_TIMEOUT(malformed, fails_session, 45)
 	EXPECT_EQ(PCMIG_STATE_LISTEN, ev.s.old_state);
 	EXPECT_LT(i, j) TH_LOG("EVENT_STATE(FAILED) before EVENT_ERROR");
 
-	status = reap(e, self->kid, PCMIG_WAIT_MS);
-	EXPECT_TRUE(died_of(status, SIGBUS)) TH_LOG("blocked child: %s",
-						    st_str(status));
+	status = pcmig_env_reap(e, self->kid, PCMIG_WAIT_MS);
+	EXPECT_TRUE(pcmig_died_of(status, SIGBUS))
+		TH_LOG("blocked child: %s", pcmig_status_str(status));
 
 	/* No present page was written. */
 	for (p = 0; p < 8; p++) {
@@ -433,9 +415,7 @@ FIXTURE_SETUP(dup)
 		.tag = "dup",
 	};
 
-	pcmig_env_init(&self->env);
-	ASSERT_EQ(0, pcmig_env_setup(&self->env, &o))
-		TH_LOG("%s", pcmig_lib_error());
+	pcmig_env_start(_metadata, &self->env, &o);
 }
 
 FIXTURE_TEARDOWN(dup)
@@ -457,8 +437,9 @@ TEST_F(dup, push_then_reply_is_dropped)
 	/* The background push arrives first and wakes the fault. */
 	ASSERT_EQ(0, pcmig_source_send_pages(e->src, PCMIG_CHANNEL_BULK, 6, 1,
 					     0));
-	status = reap(e, kid, PCMIG_WAIT_MS);
-	EXPECT_TRUE(exited_ok(status)) TH_LOG("child: %s", st_str(status));
+	status = pcmig_env_reap(e, kid, PCMIG_WAIT_MS);
+	EXPECT_TRUE(pcmig_exited_ok(status))
+		TH_LOG("child: %s", pcmig_status_str(status));
 	ASSERT_EQ(0, PCMIG_WAIT_FIELD(e->fd, pages_pushed, 1, PCMIG_WAIT_MS,
 				      &st));
 	/* The reply follows, with other contents: dropped. */
@@ -535,9 +516,7 @@ FIXTURE_SETUP(truncated)
 		.transport = variant->transport, .tag = "trunc",
 	};
 
-	pcmig_env_init(&self->env);
-	ASSERT_EQ(0, pcmig_env_setup(&self->env, &o))
-		TH_LOG("%s", pcmig_lib_error());
+	pcmig_env_start(_metadata, &self->env, &o);
 }
 
 FIXTURE_TEARDOWN(truncated)
@@ -545,7 +524,11 @@ FIXTURE_TEARDOWN(truncated)
 	pcmig_env_cleanup(&self->env);
 }
 
-TEST_F(truncated, pauses_then_page_arrives_after_recover)
+/*
+ * The first @bytes of a REQUESTED PAGES frame for page 5 (seed 0x7a), on
+ * the urgent channel; 0 or -errno.
+ */
+static int send_truncated(struct pcmig_env *e, size_t bytes)
 {
 	const struct pcmig_frame_desc d = {
 		.magic = PCMIG_FRAME_MAGIC, .version = PCMIG_FRAME_VERSION,
@@ -553,6 +536,26 @@ TEST_F(truncated, pauses_then_page_arrives_after_recover)
 		.npages = 1, .len = PS, .offset = 5 * PS,
 	};
 	unsigned char frame[PCMIG_FRAME_HDR_LEN + PS];
+
+	pcmig_frame_encode(frame, &d);
+	pcmig_pattern_fill(frame + PCMIG_FRAME_HDR_LEN, PS, 0x7a, 5);
+	return pcmig_source_send_raw(e->src, PCMIG_CHANNEL_URGENT, frame,
+				     bytes);
+}
+
+/* After a pause: RECOVER, a new source on a fresh socket, LISTEN again. */
+static void recover_listen(struct __test_metadata *_metadata,
+			   struct pcmig_env *e, enum pcmig_transport transport,
+			   uint64_t seed)
+{
+	ASSERT_EQ(0, pcmig_set_state(e->fd, PCMIG_STATE_RECOVER));
+	ASSERT_EQ(0, pcmig_env_new_source(e, transport, false, seed))
+		TH_LOG("%s", pcmig_lib_error());
+	ASSERT_EQ(0, pcmig_set_state(e->fd, PCMIG_STATE_LISTEN));
+}
+
+TEST_F(truncated, pauses_then_page_arrives_after_recover)
+{
 	struct pcmig_env *e = &self->env;
 	struct pcmig_status st;
 	struct pcmig_event ev;
@@ -564,14 +567,8 @@ TEST_F(truncated, pauses_then_page_arrives_after_recover)
 	kid = pcmig_env_kid(e, pcmig_fork_check(e->map, 5, 1, 0x7a, false));
 	ASSERT_EQ(0, pcmig_source_wait_requests(e->src, 5, 1, PCMIG_WAIT_MS));
 
-	pcmig_frame_encode(frame, &d);
-	pcmig_pattern_fill(frame + PCMIG_FRAME_HDR_LEN, PS, 0x7a, 5);
-	ASSERT_EQ(0, pcmig_source_send_raw(e->src, PCMIG_CHANNEL_URGENT, frame,
-					   variant->bytes));
-	pcmig_source_close(e->src);
-
-	ASSERT_EQ(0, pcmig_wait_state(e->fd, PCMIG_STATE_PAUSED, PCMIG_WAIT_MS,
-				      &st)) TH_LOG("%s", pcmig_lib_error());
+	ASSERT_EQ(0, send_truncated(e, variant->bytes));
+	pcmig_close_source_paused(_metadata, e, &st);
 	EXPECT_EQ(PCMIG_REASON_CHANNEL_EOF, st.reason);
 	EXPECT_EQ(0, st.error);
 	EXPECT_EQ(1, st.pauses);
@@ -587,17 +584,15 @@ TEST_F(truncated, pauses_then_page_arrives_after_recover)
 	EXPECT_LT(i, j);
 	/* The partial page was not installed: the fault still waits. */
 	pcmig_msleep(PCMIG_SHORT_MS);
-	status = reap(e, kid, 0);
-	EXPECT_EQ(-1, status) TH_LOG("child: %s", st_str(status));
+	status = pcmig_env_reap(e, kid, 0);
+	EXPECT_EQ(-1, status) TH_LOG("child: %s", pcmig_status_str(status));
 
-	ASSERT_EQ(0, pcmig_set_state(e->fd, PCMIG_STATE_RECOVER));
-	ASSERT_EQ(0, pcmig_env_new_source(e, variant->transport, false, 0x7a))
-		TH_LOG("%s", pcmig_lib_error());
-	ASSERT_EQ(0, pcmig_set_state(e->fd, PCMIG_STATE_LISTEN));
+	recover_listen(_metadata, e, variant->transport, 0x7a);
 	EXPECT_EQ(0, pcmig_source_wait_requests(e->src, 5, 1, PCMIG_WAIT_MS))
 		TH_LOG("%s", pcmig_lib_error());
-	status = reap(e, kid, PCMIG_WAIT_MS);
-	EXPECT_TRUE(exited_ok(status)) TH_LOG("child: %s", st_str(status));
+	status = pcmig_env_reap(e, kid, PCMIG_WAIT_MS);
+	EXPECT_TRUE(pcmig_exited_ok(status))
+		TH_LOG("child: %s", pcmig_status_str(status));
 	EXPECT_EQ(-1, pcmig_env_check(e, 5, 1, 0x7a, NULL));
 	ASSERT_EQ(0, pcmig_env_status(e, &st));
 	EXPECT_EQ(3, st.pages_present);
@@ -631,12 +626,6 @@ static int page_mapped(const void *addr)
  */
 TEST_F(truncated, partial_page_not_mapped_by_fault_around)
 {
-	const struct pcmig_frame_desc d = {
-		.magic = PCMIG_FRAME_MAGIC, .version = PCMIG_FRAME_VERSION,
-		.type = PCMIG_FRAME_PAGES, .flags = PCMIG_FRAME_F_REQUESTED,
-		.npages = 1, .len = PS, .offset = 5 * PS,
-	};
-	unsigned char frame[PCMIG_FRAME_HDR_LEN + PS];
 	struct pcmig_env *e = &self->env;
 	struct pcmig_status st;
 	volatile unsigned char c;
@@ -654,13 +643,8 @@ TEST_F(truncated, partial_page_not_mapped_by_fault_around)
 	ASSERT_EQ(0, PCMIG_WAIT_FIELD(e->fd, pages_present, 3, PCMIG_WAIT_MS,
 				      &st)) TH_LOG("%s", pcmig_lib_error());
 
-	pcmig_frame_encode(frame, &d);
-	pcmig_pattern_fill(frame + PCMIG_FRAME_HDR_LEN, PS, 0x7a, 5);
-	ASSERT_EQ(0, pcmig_source_send_raw(e->src, PCMIG_CHANNEL_URGENT, frame,
-					   variant->bytes));
-	pcmig_source_close(e->src);
-	ASSERT_EQ(0, pcmig_wait_state(e->fd, PCMIG_STATE_PAUSED, PCMIG_WAIT_MS,
-				      &st)) TH_LOG("%s", pcmig_lib_error());
+	ASSERT_EQ(0, send_truncated(e, variant->bytes));
+	pcmig_close_source_paused(_metadata, e, &st);
 	EXPECT_EQ(3, st.pages_present);
 
 	/*
@@ -676,12 +660,10 @@ TEST_F(truncated, partial_page_not_mapped_by_fault_around)
 	EXPECT_EQ(-1, pcmig_env_check(e, 3, 2, 0x7a, NULL));
 	EXPECT_EQ(-1, pcmig_env_check(e, 6, 1, 0x7a, NULL));
 
-	ASSERT_EQ(0, pcmig_set_state(e->fd, PCMIG_STATE_RECOVER));
-	ASSERT_EQ(0, pcmig_env_new_source(e, variant->transport, false, 0x7a))
-		TH_LOG("%s", pcmig_lib_error());
-	ASSERT_EQ(0, pcmig_set_state(e->fd, PCMIG_STATE_LISTEN));
-	status = reap(e, kid, PCMIG_WAIT_MS);
-	EXPECT_TRUE(exited_ok(status)) TH_LOG("child: %s", st_str(status));
+	recover_listen(_metadata, e, variant->transport, 0x7a);
+	status = pcmig_env_reap(e, kid, PCMIG_WAIT_MS);
+	EXPECT_TRUE(pcmig_exited_ok(status))
+		TH_LOG("child: %s", pcmig_status_str(status));
 	EXPECT_EQ(-1, pcmig_env_check(e, 5, 1, 0x7a, NULL));
 	EXPECT_EQ(1, pcmig_source_requests(e->src, 5));
 }
@@ -724,9 +706,7 @@ FIXTURE_SETUP(recover)
 		.tag = "recover",
 	};
 
-	pcmig_env_init(&self->env);
-	ASSERT_EQ(0, pcmig_env_setup(&self->env, &o))
-		TH_LOG("%s", pcmig_lib_error());
+	pcmig_env_start(_metadata, &self->env, &o);
 	if (variant->from == PCMIG_STATE_RUNNING) {
 		ASSERT_EQ(0, pcmig_set_state(self->env.fd,
 					     PCMIG_STATE_RUNNING));
@@ -756,9 +736,7 @@ TEST_F(recover, eof_then_inflight_requests_resent)
 	ASSERT_EQ(0, pcmig_source_wait_requests(e->src, 9, 1, PCMIG_WAIT_MS));
 	ASSERT_EQ(0, PCMIG_WAIT_FAULTS(e->fd, f0, 1, &st));
 
-	pcmig_source_close(e->src);
-	ASSERT_EQ(0, pcmig_wait_state(e->fd, PCMIG_STATE_PAUSED, PCMIG_WAIT_MS,
-				      &st)) TH_LOG("%s", pcmig_lib_error());
+	pcmig_close_source_paused(_metadata, e, &st);
 	EXPECT_EQ(PCMIG_REASON_CHANNEL_EOF, st.reason);
 	EXPECT_EQ(0, st.error);
 	EXPECT_EQ(1, st.pauses);
@@ -800,10 +778,12 @@ TEST_F(recover, eof_then_inflight_requests_resent)
 		TH_LOG("%s", pcmig_lib_error());
 	EXPECT_EQ(0, pcmig_source_wait_requests(e->src, 12, 1, PCMIG_WAIT_MS))
 		TH_LOG("%s", pcmig_lib_error());
-	s1 = reap(e, k1, PCMIG_WAIT_MS);
-	s2 = reap(e, k2, PCMIG_WAIT_MS);
-	EXPECT_TRUE(exited_ok(s1)) TH_LOG("child 1: %s", st_str(s1));
-	EXPECT_TRUE(exited_ok(s2)) TH_LOG("child 2: %s", st_str(s2));
+	s1 = pcmig_env_reap(e, k1, PCMIG_WAIT_MS);
+	s2 = pcmig_env_reap(e, k2, PCMIG_WAIT_MS);
+	EXPECT_TRUE(pcmig_exited_ok(s1))
+		TH_LOG("child 1: %s", pcmig_status_str(s1));
+	EXPECT_TRUE(pcmig_exited_ok(s2))
+		TH_LOG("child 2: %s", pcmig_status_str(s2));
 	EXPECT_EQ(1, pcmig_source_requests(e->src, 9));
 	EXPECT_EQ(1, pcmig_source_requests(e->src, 12));
 	EXPECT_EQ(2, pcmig_source_total_requests(e->src));
@@ -842,9 +822,7 @@ FIXTURE_SETUP(split)
 		.tag = "split",
 	};
 
-	pcmig_env_init(&self->env);
-	ASSERT_EQ(0, pcmig_env_setup(&self->env, &o))
-		TH_LOG("%s", pcmig_lib_error());
+	pcmig_env_start(_metadata, &self->env, &o);
 }
 
 FIXTURE_TEARDOWN(split)
@@ -899,9 +877,7 @@ FIXTURE_SETUP(reset)
 		.transport = PCMIG_TRANSPORT_TCP, .tag = "reset",
 	};
 
-	pcmig_env_init(&self->env);
-	ASSERT_EQ(0, pcmig_env_setup(&self->env, &o))
-		TH_LOG("%s", pcmig_lib_error());
+	pcmig_env_start(_metadata, &self->env, &o);
 }
 
 FIXTURE_TEARDOWN(reset)
@@ -929,10 +905,7 @@ TEST_F(reset, tcp_reset_pauses_with_channel_error)
 	EXPECT_EQ(PCMIG_REASON_CHANNEL_ERROR, ev.s.reason);
 	EXPECT_EQ(-ECONNRESET, ev.s.error);
 
-	ASSERT_EQ(0, pcmig_set_state(e->fd, PCMIG_STATE_RECOVER));
-	ASSERT_EQ(0, pcmig_env_new_source(e, PCMIG_TRANSPORT_TCP, false,
-					  0x4e5));
-	ASSERT_EQ(0, pcmig_set_state(e->fd, PCMIG_STATE_LISTEN));
+	recover_listen(_metadata, e, PCMIG_TRANSPORT_TCP, 0x4e5);
 	EXPECT_EQ(-1, pcmig_env_check(e, 1, 1, 0x4e5, NULL));
 	ASSERT_EQ(0, pcmig_env_status(e, &st));
 	EXPECT_EQ(PCMIG_STATE_LISTEN, st.state);

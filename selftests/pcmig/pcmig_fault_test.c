@@ -17,7 +17,6 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -29,32 +28,6 @@
 static void __attribute__((constructor)) fault_test_init(void)
 {
 	pcmig_leak_guard_install();
-}
-
-/* Wait for the child @pid of @e to end; its status, or -1 on timeout. */
-static int reap(struct pcmig_env *e, pid_t pid, int timeout_ms)
-{
-	int status;
-
-	if (pcmig_wait_child(pid, timeout_ms, &status))
-		return -1;
-	pcmig_env_forget(e, pid);
-	return status;
-}
-
-static bool exited_ok(int status)
-{
-	return status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
-
-static bool died_of(int status, int sig)
-{
-	return status >= 0 && WIFSIGNALED(status) && WTERMSIG(status) == sig;
-}
-
-static const char *st_str(int status)
-{
-	return status < 0 ? "still running" : pcmig_status_str(status);
 }
 
 /*
@@ -187,11 +160,13 @@ TEST_F(fault, advise_holds_requests_until_listen)
 	ASSERT_EQ(0, pcmig_env_status(e, &st));
 	EXPECT_EQ(0, st.requests_sent);
 	EXPECT_EQ(0, st.pages_present);
-	EXPECT_EQ(-1, reap(e, kid, 0)) TH_LOG("the fault did not wait");
+	EXPECT_EQ(-1, pcmig_env_reap(e, kid, 0))
+		TH_LOG("the fault did not wait");
 
 	ASSERT_EQ(0, pcmig_set_state(e->fd, PCMIG_STATE_LISTEN));
-	status = reap(e, kid, PCMIG_WAIT_MS);
-	EXPECT_TRUE(exited_ok(status)) TH_LOG("child: %s", st_str(status));
+	status = pcmig_env_reap(e, kid, PCMIG_WAIT_MS);
+	EXPECT_TRUE(pcmig_exited_ok(status))
+		TH_LOG("child: %s", pcmig_status_str(status));
 	EXPECT_EQ(1, pcmig_source_requests(e->src, 3));
 	EXPECT_EQ(1, pcmig_source_total_requests(e->src));
 	ASSERT_EQ(0, PCMIG_WAIT_FIELD(e->fd, pages_present, 1, PCMIG_WAIT_MS,
@@ -227,8 +202,8 @@ TEST_F(fault, same_page_16_threads_one_request)
 	ret = pcmig_readers_wait(&r, PCMIG_WAIT_MS);
 	pcmig_env_forget(e, r.pid);
 	EXPECT_EQ(0, ret) TH_LOG("%s", pcmig_lib_error());
-	EXPECT_TRUE(exited_ok(r.status)) TH_LOG("readers: %s",
-						st_str(r.status));
+	EXPECT_TRUE(pcmig_exited_ok(r.status))
+		TH_LOG("readers: %s", pcmig_status_str(r.status));
 	for (t = 0; t < 16; t++) {
 		EXPECT_EQ(1, r.res[t].checked) TH_LOG("thread %u", t);
 		EXPECT_EQ(0, r.res[t].bad) TH_LOG("thread %u: byte %lld", t,
@@ -283,8 +258,9 @@ TEST_F(fault, zero_frames_need_no_request)
 						PCMIG_WAIT_MS));
 	ASSERT_EQ(0, pcmig_source_send_zero(e->src, PCMIG_CHANNEL_BULK, 400,
 					    2));
-	status = reap(e, kid, PCMIG_WAIT_MS);
-	EXPECT_TRUE(exited_ok(status)) TH_LOG("child: %s", st_str(status));
+	status = pcmig_env_reap(e, kid, PCMIG_WAIT_MS);
+	EXPECT_TRUE(pcmig_exited_ok(status))
+		TH_LOG("child: %s", pcmig_status_str(status));
 	ASSERT_EQ(0, PCMIG_WAIT_FIELD(e->fd, pages_zero, 302, PCMIG_WAIT_MS,
 				      &st));
 	EXPECT_EQ(302, st.pages_present);
@@ -379,14 +355,15 @@ TEST_F(fault, discard_then_refault)
 	ASSERT_EQ(0, PCMIG_WAIT_FAULTS(e->fd, f0, 1, &st))
 		TH_LOG("%s", pcmig_lib_error());
 	pcmig_msleep(PCMIG_SHORT_MS);
-	status = reap(e, kid, 0);
+	status = pcmig_env_reap(e, kid, 0);
 	EXPECT_EQ(-1, status) TH_LOG("child: %s (1: first read, 3: stale page 8)",
-				     st_str(status));
+				     pcmig_status_str(status));
 	EXPECT_EQ(0, pcmig_source_total_requests(e->src));
 
 	ASSERT_EQ(0, pcmig_set_state(e->fd, PCMIG_STATE_LISTEN));
-	status = reap(e, kid, PCMIG_WAIT_MS);
-	EXPECT_TRUE(exited_ok(status)) TH_LOG("child: %s", st_str(status));
+	status = pcmig_env_reap(e, kid, PCMIG_WAIT_MS);
+	EXPECT_TRUE(pcmig_exited_ok(status))
+		TH_LOG("child: %s", pcmig_status_str(status));
 
 	for (i = 0; i < 32; i++) {
 		bool gone = (i >= 8 && i < 16) || i == 20 || i == 21;
@@ -432,9 +409,9 @@ TEST_F(fault, sigkill_of_a_blocked_fault)
 
 	t0 = pcmig_now_ms();
 	ASSERT_EQ(0, kill(kid, SIGKILL));
-	status = reap(e, kid, 5000);
-	EXPECT_TRUE(died_of(status, SIGKILL)) TH_LOG("child: %s",
-						     st_str(status));
+	status = pcmig_env_reap(e, kid, 5000);
+	EXPECT_TRUE(pcmig_died_of(status, SIGKILL))
+		TH_LOG("child: %s", pcmig_status_str(status));
 	TH_LOG("SIGKILL reaped after %llu ms",
 	       (unsigned long long)(pcmig_now_ms() - t0));
 
@@ -480,9 +457,9 @@ TEST_F(fault, destroy_and_close_while_blocked_sigbus)
 	pcmig_source_free(e->src);
 	e->src = NULL;
 
-	status = reap(e, kid, PCMIG_WAIT_MS);
-	EXPECT_TRUE(died_of(status, SIGBUS)) TH_LOG("child: %s",
-						    st_str(status));
+	status = pcmig_env_reap(e, kid, PCMIG_WAIT_MS);
+	EXPECT_TRUE(pcmig_died_of(status, SIGBUS))
+		TH_LOG("child: %s", pcmig_status_str(status));
 	/* The child's mapping was the last reference. */
 	deadline = pcmig_now_ms() + PCMIG_WAIT_MS;
 	do {
@@ -513,9 +490,7 @@ TEST_F(fault, source_eof_pauses_fault_waits_until_destroy)
 		TH_LOG("%s", pcmig_lib_error());
 	ASSERT_EQ(0, pcmig_source_wait_requests(e->src, 2, 1, PCMIG_WAIT_MS));
 
-	pcmig_source_close(e->src);
-	ASSERT_EQ(0, pcmig_wait_state(e->fd, PCMIG_STATE_PAUSED, PCMIG_WAIT_MS,
-				      &st)) TH_LOG("%s", pcmig_lib_error());
+	pcmig_close_source_paused(_metadata, e, &st);
 	EXPECT_EQ(PCMIG_REASON_CHANNEL_EOF, st.reason);
 	EXPECT_EQ(0, st.error);
 	EXPECT_EQ(1, st.pauses);
@@ -527,14 +502,14 @@ TEST_F(fault, source_eof_pauses_fault_waits_until_destroy)
 
 	/* Paused: the fault keeps waiting; present pages stay readable. */
 	pcmig_msleep(500);
-	status = reap(e, kid, 0);
-	EXPECT_EQ(-1, status) TH_LOG("child: %s", st_str(status));
+	status = pcmig_env_reap(e, kid, 0);
+	EXPECT_EQ(-1, status) TH_LOG("child: %s", pcmig_status_str(status));
 	EXPECT_EQ(-1, pcmig_env_check(e, 0, 1, 0x8008, NULL));
 
 	ASSERT_EQ(0, pcmig_env_destroy(e));
-	status = reap(e, kid, PCMIG_WAIT_MS);
-	EXPECT_TRUE(died_of(status, SIGBUS)) TH_LOG("child: %s",
-						    st_str(status));
+	status = pcmig_env_reap(e, kid, PCMIG_WAIT_MS);
+	EXPECT_TRUE(pcmig_died_of(status, SIGBUS))
+		TH_LOG("child: %s", pcmig_status_str(status));
 	ASSERT_EQ(0, pcmig_env_status(e, &st));
 	EXPECT_EQ(PCMIG_STATE_FAILED, st.state);
 	EXPECT_EQ(PCMIG_REASON_DESTROYED, st.reason);
@@ -648,8 +623,8 @@ TEST_F(fault, end_by_itself_in_running)
 	ret = pcmig_readers_wait(&r, 30000);
 	pcmig_env_forget(e, r.pid);
 	EXPECT_EQ(0, ret) TH_LOG("%s", pcmig_lib_error());
-	EXPECT_TRUE(exited_ok(r.status)) TH_LOG("readers: %s",
-						st_str(r.status));
+	EXPECT_TRUE(pcmig_exited_ok(r.status))
+		TH_LOG("readers: %s", pcmig_status_str(r.status));
 	for (t = 0; t < 4; t++) {
 		EXPECT_EQ(64, r.res[t].checked);
 		EXPECT_EQ(0, r.res[t].bad) TH_LOG("thread %u: page %lld",
@@ -707,8 +682,8 @@ TEST_F_TIMEOUT(big, all_pages_64m_4_threads_random_order, 150)
 				 (unsigned long long)n);
 	TH_LOG("64 MiB faulted in by 4 threads in %llu ms",
 	       (unsigned long long)(pcmig_now_ms() - t0));
-	EXPECT_TRUE(exited_ok(r.status)) TH_LOG("readers: %s",
-						st_str(r.status));
+	EXPECT_TRUE(pcmig_exited_ok(r.status))
+		TH_LOG("readers: %s", pcmig_status_str(r.status));
 	for (t = 0; t < 4; t++) {
 		EXPECT_EQ(n, r.res[t].checked) TH_LOG("thread %u", t);
 		EXPECT_EQ(0, r.res[t].bad)
@@ -749,10 +724,8 @@ FIXTURE_SETUP(kctx)
 	struct pcmig_env_opts o = { .npages = 64, .listen = true,
 				    .seed = 0xcc, .tag = "kctx" };
 
-	pcmig_env_init(&self->env);
 	self->file = -1;
-	ASSERT_EQ(0, pcmig_env_setup(&self->env, &o))
-		TH_LOG("%s", pcmig_lib_error());
+	pcmig_env_start(_metadata, &self->env, &o);
 }
 
 FIXTURE_TEARDOWN(kctx)
@@ -877,9 +850,9 @@ TEST_F(kctx, process_vm_readv_from_a_child)
 		_exit(0);
 	}
 	pcmig_env_kid(e, kid);
-	status = reap(e, kid, PCMIG_WAIT_MS);
-	EXPECT_TRUE(exited_ok(status)) TH_LOG("child: %s (2: short read)",
-					      st_str(status));
+	status = pcmig_env_reap(e, kid, PCMIG_WAIT_MS);
+	EXPECT_TRUE(pcmig_exited_ok(status))
+		TH_LOG("child: %s (2: short read)", pcmig_status_str(status));
 	EXPECT_EQ(1, pcmig_source_requests(e->src, 30));
 	EXPECT_EQ(1, pcmig_source_requests(e->src, 31));
 	EXPECT_EQ(-1, pcmig_env_check(e, 30, 2, 0xcc, NULL));
@@ -905,8 +878,9 @@ TEST_F(kctx, process_vm_writev_from_a_child)
 		      sizeof(msg) ? 0 : 2);
 	}
 	pcmig_env_kid(e, kid);
-	status = reap(e, kid, PCMIG_WAIT_MS);
-	EXPECT_TRUE(exited_ok(status)) TH_LOG("child: %s", st_str(status));
+	status = pcmig_env_reap(e, kid, PCMIG_WAIT_MS);
+	EXPECT_TRUE(pcmig_exited_ok(status))
+		TH_LOG("child: %s", pcmig_status_str(status));
 	pcmig_pattern_fill(pg, PS, 0xcc, 33);
 	memcpy(pg + 64, msg, sizeof(msg));
 	EXPECT_EQ(0, memcmp(pg, e->map + 33 * PS, PS));
@@ -1050,12 +1024,13 @@ TEST_F(kctx, user_fault_wait_runs_signal_handlers)
 	ASSERT_EQ(0, kill(kid, SIGUSR1));
 	EXPECT_TRUE(got_byte(p[0], 5000)) TH_LOG("the handler did not run again");
 	pcmig_msleep(100);
-	status = reap(e, kid, 0);
-	EXPECT_EQ(-1, status) TH_LOG("child: %s", st_str(status));
+	status = pcmig_env_reap(e, kid, 0);
+	EXPECT_EQ(-1, status) TH_LOG("child: %s", pcmig_status_str(status));
 
 	pcmig_source_release(e->src, 50, 1);
-	status = reap(e, kid, PCMIG_WAIT_MS);
-	EXPECT_TRUE(exited_ok(status)) TH_LOG("child: %s", st_str(status));
+	status = pcmig_env_reap(e, kid, PCMIG_WAIT_MS);
+	EXPECT_TRUE(pcmig_exited_ok(status))
+		TH_LOG("child: %s", pcmig_status_str(status));
 	close(p[0]);
 	EXPECT_EQ(1, pcmig_source_requests(e->src, 50));
 }
@@ -1091,14 +1066,15 @@ TEST_F(kctx, kernel_fault_wait_not_interrupted_by_signals)
 	ASSERT_EQ(0, kill(kid, SIGUSR1));
 	EXPECT_FALSE(got_byte(p[0], 500))
 		TH_LOG("the handler ran while read() waited for the page");
-	status = reap(e, kid, 0);
+	status = pcmig_env_reap(e, kid, 0);
 	EXPECT_EQ(-1, status) TH_LOG("child: %s (2: short read, 3: bad data)",
-				     st_str(status));
+				     pcmig_status_str(status));
 
 	pcmig_source_release(e->src, 51, 1);
-	status = reap(e, kid, PCMIG_WAIT_MS);
-	EXPECT_TRUE(exited_ok(status)) TH_LOG("child: %s (2: short read, 3: bad data)",
-					      st_str(status));
+	status = pcmig_env_reap(e, kid, PCMIG_WAIT_MS);
+	EXPECT_TRUE(pcmig_exited_ok(status))
+		TH_LOG("child: %s (2: short read, 3: bad data)",
+		       pcmig_status_str(status));
 	close(p[0]);
 	EXPECT_EQ(1, pcmig_source_requests(e->src, 51));
 }
@@ -1120,9 +1096,9 @@ TEST_F(kctx, kernel_fault_wait_is_killable)
 	ASSERT_EQ(0, pcmig_source_wait_requests(e->src, 52, 1, PCMIG_WAIT_MS));
 	pcmig_msleep(100);
 	ASSERT_EQ(0, kill(kid, SIGKILL));
-	status = reap(e, kid, 5000);
-	EXPECT_TRUE(died_of(status, SIGKILL)) TH_LOG("child: %s",
-						     st_str(status));
+	status = pcmig_env_reap(e, kid, 5000);
+	EXPECT_TRUE(pcmig_died_of(status, SIGKILL))
+		TH_LOG("child: %s", pcmig_status_str(status));
 	/* The page still comes, the session is fine. */
 	pcmig_source_release(e->src, 52, 1);
 	ASSERT_EQ(0, PCMIG_WAIT_FIELD(e->fd, pages_present, 1, PCMIG_WAIT_MS,
@@ -1179,8 +1155,10 @@ TEST_F_TIMEOUT(two, sessions_faulted_concurrently, 60)
 	pcmig_env_forget(&self->b, rb.pid);
 	EXPECT_EQ(0, reta);
 	EXPECT_EQ(0, retb);
-	EXPECT_TRUE(exited_ok(ra.status)) TH_LOG("a: %s", st_str(ra.status));
-	EXPECT_TRUE(exited_ok(rb.status)) TH_LOG("b: %s", st_str(rb.status));
+	EXPECT_TRUE(pcmig_exited_ok(ra.status))
+		TH_LOG("a: %s", pcmig_status_str(ra.status));
+	EXPECT_TRUE(pcmig_exited_ok(rb.status))
+		TH_LOG("b: %s", pcmig_status_str(rb.status));
 	for (t = 0; t < 2; t++) {
 		EXPECT_EQ(256, ra.res[t].checked);
 		EXPECT_EQ(0, ra.res[t].bad);
@@ -1216,10 +1194,8 @@ FIXTURE_SETUP(qemu)
 	struct pcmig_env_opts o = { .npages = 256, .listen = true,
 				    .seed = 0x9e40, .tag = "qemu" };
 
-	pcmig_env_init(&self->env);
 	self->fd = -1;
-	ASSERT_EQ(0, pcmig_env_setup(&self->env, &o))
-		TH_LOG("%s", pcmig_lib_error());
+	pcmig_env_start(_metadata, &self->env, &o);
 }
 
 FIXTURE_TEARDOWN(qemu)
@@ -1319,10 +1295,10 @@ TEST_F(qemu, node_mapped_like_a_memory_backend_file)
 	if (kid == 0)
 		qemu_child(e->id, e->size, marker);
 	pcmig_env_kid(e, kid);
-	status = reap(e, kid, PCMIG_WAIT_MS);
-	EXPECT_TRUE(exited_ok(status))
+	status = pcmig_env_reap(e, kid, PCMIG_WAIT_MS);
+	EXPECT_TRUE(pcmig_exited_ok(status))
 		TH_LOG("child: %s (2 open, 3 mmap, 4 no marker, 5 page 50)",
-		       st_str(status));
+		       pcmig_status_str(status));
 	pcmig_pattern_fill(pg, PS, 0x9e40, 100);
 	v = ~marker;
 	memcpy(pg + 8, &v, 8);

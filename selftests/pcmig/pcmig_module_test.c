@@ -14,11 +14,6 @@
 #include "kselftest_harness.h"
 #include "pcmig_test.h"
 
-static int delete_module(const char *name, unsigned int flags)
-{
-	return syscall(__NR_delete_module, name, flags);
-}
-
 static int load_module(const char *path)
 {
 	int fd, ret;
@@ -44,7 +39,7 @@ TEST(open_fd_pins_module)
 	ASSERT_TRUE(module_loaded());
 	fd = open(PCMIG_CTL_PATH, O_RDWR);
 	ASSERT_LE(0, fd);
-	EXPECT_EQ(-1, delete_module("pcmig", O_NONBLOCK));
+	EXPECT_EQ(-1, pcmig_delete_module("pcmig", O_NONBLOCK));
 	EXPECT_EQ(EWOULDBLOCK, errno);
 	EXPECT_TRUE(module_loaded());
 	/* The fd still works after the refused unload. */
@@ -63,14 +58,14 @@ TEST(unload_and_reload)
 		SKIP(return, "PCMIG_TREE not set: cannot reload the module");
 	ASSERT_EQ(0, access(ko, R_OK));
 
-	ASSERT_EQ(0, delete_module("pcmig", O_NONBLOCK))
+	ASSERT_EQ(0, pcmig_delete_module("pcmig", O_NONBLOCK))
 		TH_LOG("delete_module: %s", strerror(errno));
 	EXPECT_FALSE(module_loaded());
 	EXPECT_EQ(-1, stat(PCMIG_CTL_PATH, &st));
 	EXPECT_EQ(ENOENT, errno);
 
 	/* A second unload finds nothing. */
-	EXPECT_EQ(-1, delete_module("pcmig", O_NONBLOCK));
+	EXPECT_EQ(-1, pcmig_delete_module("pcmig", O_NONBLOCK));
 	EXPECT_EQ(ENOENT, errno);
 
 	ASSERT_EQ(0, load_module(ko))

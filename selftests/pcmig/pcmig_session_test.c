@@ -19,9 +19,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -351,9 +349,7 @@ FIXTURE_SETUP(sess)
 		.npages = 16, .no_source = true, .events = true, .tag = "sess",
 	};
 
-	pcmig_env_init(&self->env);
-	ASSERT_EQ(0, pcmig_env_setup(&self->env, &o))
-		TH_LOG("%s", pcmig_lib_error());
+	pcmig_env_start(_metadata, &self->env, &o);
 }
 
 FIXTURE_TEARDOWN(sess)
@@ -913,9 +909,7 @@ TEST_F(state, legal_moves_and_their_events)
 	EXPECT_EQ(PCMIG_STATE_RUNNING, st.state);
 
 	/* Pause (the source goes away), recover, resume. */
-	pcmig_source_close(e->src);
-	ASSERT_EQ(0, pcmig_wait_state(e->fd, PCMIG_STATE_PAUSED, PCMIG_WAIT_MS,
-				      &st)) TH_LOG("%s", pcmig_lib_error());
+	pcmig_close_source_paused(_metadata, e, &st);
 	EXPECT_EQ(PCMIG_REASON_CHANNEL_EOF, st.reason);
 	EXPECT_EQ(1, st.pauses);
 	j = pcmig_events_find(e->ev, i, e->id, PCMIG_CMD_EVENT_PAUSED, 0,
@@ -945,6 +939,28 @@ TEST_F(state, legal_moves_and_their_events)
 	EXPECT_LT(j, i) TH_LOG("EVENT_STATE(FAILED) before EVENT_ERROR");
 }
 
+/*
+ * The end of listen_needs_an_urgent_channel and its RECOVER twin: with the
+ * bulk channel (pair @b) attached, attach an urgent one and LISTEN works;
+ * then close both pairs.
+ */
+static void listen_once_urgent(struct __test_metadata *_metadata,
+			       struct pcmig_env *e, int b[2])
+{
+	struct pcmig_status st;
+	int u[2];
+
+	ASSERT_EQ(0, pcmig_stream_pair(PCMIG_TRANSPORT_UNIX, u));
+	ASSERT_EQ(0, pcmig_attach(e->fd, u[0], PCMIG_CHANNEL_URGENT));
+	EXPECT_EQ(0, pcmig_set_state(e->fd, PCMIG_STATE_LISTEN));
+	ASSERT_EQ(0, pcmig_get_status(e->fd, &st));
+	EXPECT_EQ(PCMIG_STATE_LISTEN, st.state);
+	close(b[0]);
+	close(b[1]);
+	close(u[0]);
+	close(u[1]);
+}
+
 TEST_F(state, listen_needs_an_urgent_channel)
 {
 	struct pcmig_env_opts o = {
@@ -952,7 +968,7 @@ TEST_F(state, listen_needs_an_urgent_channel)
 	};
 	struct pcmig_env *e = &self->env;
 	struct pcmig_status st;
-	int b[2], u[2];
+	int b[2];
 
 	ASSERT_EQ(0, pcmig_env_setup(e, &o)) TH_LOG("%s", pcmig_lib_error());
 	EXPECT_EQ(-ENOTCONN, pcmig_set_state(e->fd, PCMIG_STATE_LISTEN));
@@ -968,15 +984,7 @@ TEST_F(state, listen_needs_an_urgent_channel)
 	ASSERT_EQ(0, pcmig_get_status(e->fd, &st));
 	EXPECT_EQ(PCMIG_STATE_DISCARD, st.state);
 
-	ASSERT_EQ(0, pcmig_stream_pair(PCMIG_TRANSPORT_UNIX, u));
-	ASSERT_EQ(0, pcmig_attach(e->fd, u[0], PCMIG_CHANNEL_URGENT));
-	EXPECT_EQ(0, pcmig_set_state(e->fd, PCMIG_STATE_LISTEN));
-	ASSERT_EQ(0, pcmig_get_status(e->fd, &st));
-	EXPECT_EQ(PCMIG_STATE_LISTEN, st.state);
-	close(b[0]);
-	close(b[1]);
-	close(u[0]);
-	close(u[1]);
+	listen_once_urgent(_metadata, e, b);
 }
 
 TEST_F(state, recover_needs_an_urgent_channel)
@@ -985,12 +993,10 @@ TEST_F(state, recover_needs_an_urgent_channel)
 				    .tag = "recurg" };
 	struct pcmig_env *e = &self->env;
 	struct pcmig_status st;
-	int b[2], u[2];
+	int b[2];
 
 	ASSERT_EQ(0, pcmig_env_setup(e, &o)) TH_LOG("%s", pcmig_lib_error());
-	pcmig_source_close(e->src);
-	ASSERT_EQ(0, pcmig_wait_state(e->fd, PCMIG_STATE_PAUSED, PCMIG_WAIT_MS,
-				      &st)) TH_LOG("%s", pcmig_lib_error());
+	pcmig_close_source_paused(_metadata, e, &st);
 	/* Attaching in PAUSED is refused; RECOVER first. */
 	ASSERT_EQ(0, pcmig_stream_pair(PCMIG_TRANSPORT_UNIX, b));
 	EXPECT_EQ(-EPERM, pcmig_attach(e->fd, b[0], PCMIG_CHANNEL_BULK));
@@ -1001,15 +1007,7 @@ TEST_F(state, recover_needs_an_urgent_channel)
 	ASSERT_EQ(0, pcmig_get_status(e->fd, &st));
 	EXPECT_EQ(PCMIG_STATE_RECOVER, st.state);
 	/* Keep the bulk peer open: its end of file would pause again. */
-	ASSERT_EQ(0, pcmig_stream_pair(PCMIG_TRANSPORT_UNIX, u));
-	ASSERT_EQ(0, pcmig_attach(e->fd, u[0], PCMIG_CHANNEL_URGENT));
-	EXPECT_EQ(0, pcmig_set_state(e->fd, PCMIG_STATE_LISTEN));
-	ASSERT_EQ(0, pcmig_get_status(e->fd, &st));
-	EXPECT_EQ(PCMIG_STATE_LISTEN, st.state);
-	close(b[0]);
-	close(b[1]);
-	close(u[0]);
-	close(u[1]);
+	listen_once_urgent(_metadata, e, b);
 }
 
 TEST_F(state, recover_returns_to_advise_or_discard)
@@ -1024,16 +1022,11 @@ TEST_F(state, recover_returns_to_advise_or_discard)
 					PCMIG_STATE_ADVISE;
 
 		pcmig_env_cleanup(e);
-		pcmig_env_init(e);
-		ASSERT_EQ(0, pcmig_env_setup(e, &o))
-			TH_LOG("%s", pcmig_lib_error());
+		pcmig_env_start(_metadata, e, &o);
 		if (round) {
 			ASSERT_EQ(0, pcmig_set_state(e->fd, from));
 		}
-		pcmig_source_close(e->src);
-		ASSERT_EQ(0, pcmig_wait_state(e->fd, PCMIG_STATE_PAUSED,
-					      PCMIG_WAIT_MS, &st))
-			TH_LOG("%s", pcmig_lib_error());
+		pcmig_close_source_paused(_metadata, e, &st);
 		EXPECT_EQ(PCMIG_REASON_CHANNEL_EOF, st.reason);
 		ASSERT_EQ(0, pcmig_set_state(e->fd, PCMIG_STATE_RECOVER));
 		/* Not where it paused from. */
@@ -1069,17 +1062,17 @@ TEST_F(state, failed_gets_sigbus_keeps_present_pages)
 	ASSERT_EQ(0, PCMIG_WAIT_FAULTS(e->fd, 0, 1, &st))
 		TH_LOG("%s", pcmig_lib_error());
 	ASSERT_EQ(0, pcmig_set_state(e->fd, PCMIG_STATE_FAILED));
-	ASSERT_EQ(0, pcmig_wait_child(kid, PCMIG_WAIT_MS, &status))
+	status = pcmig_env_reap(e, kid, PCMIG_WAIT_MS);
+	ASSERT_LE(0, status)
 		TH_LOG("the blocked fault did not end after FAILED");
-	pcmig_env_forget(e, kid);
-	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS)
+	EXPECT_TRUE(pcmig_died_of(status, SIGBUS))
 		TH_LOG("child: %s", pcmig_status_str(status));
 	/* Present pages stay readable, missing ones SIGBUS at once. */
 	EXPECT_EQ(-1, pcmig_env_check(e, 0, 2, 77, NULL));
 	kid = pcmig_env_kid(e, pcmig_fork_check(e->map, 6, 1, 77, false));
-	ASSERT_EQ(0, pcmig_wait_child(kid, PCMIG_WAIT_MS, &status));
-	pcmig_env_forget(e, kid);
-	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS)
+	status = pcmig_env_reap(e, kid, PCMIG_WAIT_MS);
+	ASSERT_LE(0, status);
+	EXPECT_TRUE(pcmig_died_of(status, SIGBUS))
 		TH_LOG("child: %s", pcmig_status_str(status));
 	ASSERT_EQ(0, pcmig_get_status(e->fd, &st));
 	EXPECT_EQ(PCMIG_REASON_ABORTED, st.reason);
@@ -1107,9 +1100,7 @@ FIXTURE_SETUP(attach)
 	struct pcmig_env_opts o = { .npages = 8, .no_source = true,
 				    .tag = "attach" };
 
-	pcmig_env_init(&self->env);
-	ASSERT_EQ(0, pcmig_env_setup(&self->env, &o))
-		TH_LOG("%s", pcmig_lib_error());
+	pcmig_env_start(_metadata, &self->env, &o);
 }
 
 FIXTURE_TEARDOWN(attach)
@@ -1233,9 +1224,7 @@ TEST_F(attach, channel_taken_ebusy)
 	EXPECT_EQ(-EBUSY, pcmig_attach(fd, p[2][0], PCMIG_CHANNELS_ALL));
 
 	/* One socket serving both channels. */
-	pcmig_env_init(&e2);
-	ASSERT_EQ(0, pcmig_env_setup(&e2, &o)) TH_LOG("%s",
-						       pcmig_lib_error());
+	pcmig_env_start(_metadata, &e2, &o);
 	EXPECT_EQ(0, pcmig_attach(e2.fd, p[3][0], PCMIG_CHANNELS_ALL));
 	EXPECT_EQ(-EBUSY, pcmig_attach(e2.fd, p[2][0], PCMIG_CHANNEL_URGENT));
 	EXPECT_EQ(-EBUSY, pcmig_attach(e2.fd, p[2][0], PCMIG_CHANNEL_BULK));
@@ -1284,9 +1273,7 @@ TEST_F(attach, allowed_states_only)
 	int sv[2], i;
 
 	for (i = 0; i < 3; i++) {
-		pcmig_env_init(&e2);
-		ASSERT_EQ(0, pcmig_env_setup(&e2, &o))
-			TH_LOG("%s", pcmig_lib_error());
+		pcmig_env_start(_metadata, &e2, &o);
 		ASSERT_EQ(0, pcmig_set_state(e2.fd, PCMIG_STATE_LISTEN));
 		if (i == 0) {
 			pcmig_source_close(e2.src);
@@ -1321,9 +1308,7 @@ TEST_F(attach, allowed_states_only)
 	/* DISCARD, LISTEN and RUNNING take a late bulk channel. */
 	o.no_source = true;
 	for (i = 0; i < 3; i++) {
-		pcmig_env_init(&e2);
-		ASSERT_EQ(0, pcmig_env_setup(&e2, &o))
-			TH_LOG("%s", pcmig_lib_error());
+		pcmig_env_start(_metadata, &e2, &o);
 		ASSERT_EQ(0, pcmig_stream_pair(PCMIG_TRANSPORT_UNIX, sv));
 		afd(self, sv[0]);
 		afd(self, sv[1]);
@@ -1360,9 +1345,7 @@ FIXTURE_SETUP(genl)
 	struct pcmig_env_opts o = { .npages = 12, .no_source = true,
 				    .tag = "genl" };
 
-	pcmig_env_init(&self->env);
-	ASSERT_EQ(0, pcmig_env_setup(&self->env, &o))
-		TH_LOG("%s", pcmig_lib_error());
+	pcmig_env_start(_metadata, &self->env, &o);
 }
 
 FIXTURE_TEARDOWN(genl)
@@ -1420,9 +1403,7 @@ TEST_F(genl, dump_lists_live_sessions)
 	struct pcmig_env e2;
 	unsigned int n;
 
-	pcmig_env_init(&e2);
-	ASSERT_EQ(0, pcmig_env_setup(&e2, &o)) TH_LOG("%s",
-						       pcmig_lib_error());
+	pcmig_env_start(_metadata, &e2, &o);
 	ASSERT_EQ(0, pcmig_genl_session_dump(s, 64, &n))
 		TH_LOG("%s", pcmig_lib_error());
 	EXPECT_TRUE(dump_has(s, n, self->env.id, self->env.name));
@@ -1467,7 +1448,7 @@ TEST_F(genl, destroy_needs_cap_net_admin)
 		_exit(r == -EPERM ? 0 : r == 0 ? 11 : 12);
 	}
 	ASSERT_EQ(0, pcmig_wait_child(pid, PCMIG_WAIT_MS, &status));
-	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+	EXPECT_TRUE(pcmig_exited_ok(status))
 		TH_LOG("unprivileged destroy: %s (11: it worked, 12: other error)",
 		       pcmig_status_str(status));
 	ASSERT_EQ(0, pcmig_get_status(self->env.fd, &st));
@@ -1510,7 +1491,7 @@ TEST_F(genl, events_reach_other_network_namespaces)
 	}
 	close(p[0]);
 	ASSERT_EQ(0, pcmig_wait_child(pid, 2 * PCMIG_WAIT_MS, &status));
-	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+	EXPECT_TRUE(pcmig_exited_ok(status))
 		TH_LOG("listener: %s (10 unshare, 11 no family or group, 13 no event)",
 		       pcmig_status_str(status));
 }
@@ -1678,11 +1659,6 @@ TEST_F_TIMEOUT(lifetime, shmem_returns_to_baseline, 120)
 		       base, full, now);
 }
 
-static int delete_module(const char *name, unsigned int flags)
-{
-	return syscall(__NR_delete_module, name, flags);
-}
-
 TEST_F(lifetime, rmmod_refused_while_a_session_lives)
 {
 	long base, held, now = -1;
@@ -1706,7 +1682,7 @@ TEST_F(lifetime, rmmod_refused_while_a_session_lives)
 	ASSERT_LT(base, held)
 		TH_LOG("refcnt %ld with a live session, %ld without: not trying delete_module",
 		       held, base);
-	EXPECT_EQ(-1, delete_module("pcmig", O_NONBLOCK));
+	EXPECT_EQ(-1, pcmig_delete_module("pcmig", O_NONBLOCK));
 	EXPECT_EQ(EWOULDBLOCK, errno);
 	ASSERT_EQ(0, access("/sys/module/pcmig", F_OK));
 	EXPECT_TRUE(node_exists(id));

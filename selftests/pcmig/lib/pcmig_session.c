@@ -12,20 +12,20 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "pcmig_session.h"
 
-#define CTL_PATH	"/dev/" PCMIG_NAME
-
 int pcmig_ctl_open(void)
 {
-	int fd = open(CTL_PATH, O_RDWR | O_CLOEXEC);
+	int fd = open(PCMIG_CTL_PATH, O_RDWR | O_CLOEXEC);
 
 	if (fd < 0) {
-		pcmig_lib_set_error("open %s: %s", CTL_PATH, strerror(errno));
+		pcmig_lib_set_error("open %s: %s", PCMIG_CTL_PATH,
+				    strerror(errno));
 		return -errno;
 	}
 	return fd;
@@ -166,54 +166,79 @@ static void status_error(const struct pcmig_status *st, const char *what)
 			    (unsigned long long)st->faults_blocked);
 }
 
-int pcmig_wait_u64(int fd, size_t field, uint64_t min, int timeout_ms,
-		   struct pcmig_status *st)
+/*
+ * One round of a polling loop that starts with *@nap 1: false once @deadline
+ * has passed, else sleep *@nap ms (1, 2, 4 ... 32), double it and go on.
+ */
+static bool nap_until(uint64_t deadline, unsigned int *nap)
+{
+	if (pcmig_now_ms() >= deadline)
+		return false;
+	pcmig_msleep(*nap);
+	if (*nap < 20)
+		*nap *= 2;
+	return true;
+}
+
+/*
+ * Poll PCMIG_IOC_STATUS of @fd into @st until @reached(@st, @arg) or the
+ * deadline: 0, -errno, or -ETIMEDOUT with an error message naming @what.
+ */
+static int wait_status(int fd, int timeout_ms, struct pcmig_status *st,
+		       bool (*reached)(const struct pcmig_status *st,
+				       const void *arg),
+		       const void *arg, const char *what)
 {
 	uint64_t deadline = pcmig_now_ms() + timeout_ms;
 	unsigned int nap = 1;
-	char what[64];
 
-	for (;;) {
-		uint64_t v;
-
+	do {
 		if (pcmig_get_status(fd, st))
 			return -errno;
-		memcpy(&v, (char *)st + field, sizeof(v));
-		if (v >= min)
+		if (reached(st, arg))
 			return 0;
-		if (pcmig_now_ms() >= deadline)
-			break;
-		pcmig_msleep(nap);
-		if (nap < 20)
-			nap *= 2;
-	}
-	snprintf(what, sizeof(what), "status field @%zu >= %llu", field,
-		 (unsigned long long)min);
+	} while (nap_until(deadline, &nap));
 	status_error(st, what);
 	return -ETIMEDOUT;
+}
+
+struct u64_goal {
+	size_t field;
+	uint64_t min;
+};
+
+static bool u64_reached(const struct pcmig_status *st, const void *arg)
+{
+	const struct u64_goal *g = arg;
+	uint64_t v;
+
+	memcpy(&v, (const char *)st + g->field, sizeof(v));
+	return v >= g->min;
+}
+
+int pcmig_wait_u64(int fd, size_t field, uint64_t min, int timeout_ms,
+		   struct pcmig_status *st)
+{
+	const struct u64_goal g = { .field = field, .min = min };
+	char what[64];
+
+	snprintf(what, sizeof(what), "status field @%zu >= %llu", field,
+		 (unsigned long long)min);
+	return wait_status(fd, timeout_ms, st, u64_reached, &g, what);
+}
+
+static bool state_reached(const struct pcmig_status *st, const void *arg)
+{
+	return st->state == *(const uint32_t *)arg;
 }
 
 int pcmig_wait_state(int fd, uint32_t state, int timeout_ms,
 		     struct pcmig_status *st)
 {
-	uint64_t deadline = pcmig_now_ms() + timeout_ms;
-	unsigned int nap = 1;
 	char what[64];
 
-	for (;;) {
-		if (pcmig_get_status(fd, st))
-			return -errno;
-		if (st->state == state)
-			return 0;
-		if (pcmig_now_ms() >= deadline)
-			break;
-		pcmig_msleep(nap);
-		if (nap < 20)
-			nap *= 2;
-	}
 	snprintf(what, sizeof(what), "state %s", pcmig_state_name(state));
-	status_error(st, what);
-	return -ETIMEDOUT;
+	return wait_status(fd, timeout_ms, st, state_reached, &state, what);
 }
 
 /* Children */
@@ -226,18 +251,14 @@ int pcmig_wait_child(pid_t pid, int timeout_ms, int *status)
 
 	if (pid <= 0)
 		return -ECHILD;
-	for (;;) {
+	do {
 		r = waitpid(pid, status, WNOHANG);
 		if (r == pid)
 			return 0;
 		if (r < 0 && errno != EINTR)
 			return -errno;
-		if (pcmig_now_ms() >= deadline)
-			return -ETIMEDOUT;
-		pcmig_msleep(nap);
-		if (nap < 20)
-			nap *= 2;
-	}
+	} while (nap_until(deadline, &nap));
+	return -ETIMEDOUT;
 }
 
 void pcmig_kill_child(pid_t pid)
@@ -251,10 +272,22 @@ void pcmig_kill_child(pid_t pid)
 		;
 }
 
+bool pcmig_exited_ok(int status)
+{
+	return status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+bool pcmig_died_of(int status, int sig)
+{
+	return status >= 0 && WIFSIGNALED(status) && WTERMSIG(status) == sig;
+}
+
 const char *pcmig_status_str(int status)
 {
 	static __thread char buf[64];
 
+	if (status < 0)
+		return "still running";
 	if (WIFEXITED(status))
 		snprintf(buf, sizeof(buf), "exit %d", WEXITSTATUS(status));
 	else if (WIFSIGNALED(status))
@@ -455,6 +488,11 @@ long pcmig_module_refcnt(void)
 	return v;
 }
 
+int pcmig_delete_module(const char *name, unsigned int flags)
+{
+	return syscall(__NR_delete_module, name, flags);
+}
+
 int pcmig_smaps_vmflags(const void *addr, char *buf, size_t len)
 {
 	unsigned long start = (unsigned long)addr, s, e;
@@ -530,6 +568,16 @@ void pcmig_env_forget(struct pcmig_env *env, pid_t pid)
 	for (i = 0; i < PCMIG_ENV_MAX_KIDS; i++)
 		if (env->kids[i] == pid)
 			env->kids[i] = 0;
+}
+
+int pcmig_env_reap(struct pcmig_env *env, pid_t pid, int timeout_ms)
+{
+	int status;
+
+	if (pcmig_wait_child(pid, timeout_ms, &status))
+		return -1;
+	pcmig_env_forget(env, pid);
+	return status;
 }
 
 int pcmig_env_new_source(struct pcmig_env *env, enum pcmig_transport t,

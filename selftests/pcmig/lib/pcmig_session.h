@@ -19,6 +19,9 @@
 #include "pcmig_genl.h"
 #include "pcmig_source.h"
 
+/* The control node. */
+#define PCMIG_CTL_PATH	"/dev/" PCMIG_NAME
+
 /* Page size of session memory (x86_64: 4 KiB). */
 #define PCMIG_PS	4096u
 
@@ -83,7 +86,13 @@ void pcmig_msleep(unsigned int ms);
  */
 int pcmig_wait_child(pid_t pid, int timeout_ms, int *status);
 void pcmig_kill_child(pid_t pid);
-/* "exit 3", "signal 7 (Bus error)" etc. */
+/*
+ * A wait status, or -1 for a child that has not ended (pcmig_env_reap()):
+ * exited with 0, killed by @sig, and as text ("exit 3", "signal 7 (Bus
+ * error)", "still running" etc.).
+ */
+bool pcmig_exited_ok(int status);
+bool pcmig_died_of(int status, int sig);
 const char *pcmig_status_str(int status);
 
 /*
@@ -127,6 +136,8 @@ void pcmig_readers_cleanup(struct pcmig_readers *r);
 long pcmig_meminfo_kb(const char *key);
 /* /sys/module/pcmig/refcnt, or -1. */
 long pcmig_module_refcnt(void);
+/* delete_module(2): 0 or -1 with errno set. */
+int pcmig_delete_module(const char *name, unsigned int flags);
 /*
  * The VmFlags line of the /proc/self/smaps entry that starts at @addr,
  * copied to @buf; 0 or -ENOENT.
@@ -182,6 +193,11 @@ void pcmig_env_cleanup(struct pcmig_env *env);
 pid_t pcmig_env_kid(struct pcmig_env *env, pid_t pid);
 /* Forget (after reaping it) a child. */
 void pcmig_env_forget(struct pcmig_env *env, pid_t pid);
+/*
+ * Wait up to @timeout_ms for the child @pid and forget it: its wait status,
+ * or -1 if it still runs (it stays remembered then).
+ */
+int pcmig_env_reap(struct pcmig_env *env, pid_t pid, int timeout_ms);
 /* Destroy now (status stays readable); 0 or -errno. */
 int pcmig_env_destroy(struct pcmig_env *env);
 int pcmig_env_status(struct pcmig_env *env, struct pcmig_status *st);

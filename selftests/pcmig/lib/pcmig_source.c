@@ -478,6 +478,13 @@ static void enqueue(struct pcmig_source *src, uint64_t page)
 	pthread_cond_broadcast(&src->cond);
 }
 
+/* Forget that @page has a pending request; lock held. */
+static void unpend(struct pcmig_source *src, uint64_t page)
+{
+	src->pg[page] &= ~PG_PENDING;
+	src->npending--;
+}
+
 static void *writer_main(void *arg)
 {
 	struct pcmig_source *src = arg;
@@ -694,6 +701,25 @@ static void *reader_main(void *arg)
 	return NULL;
 }
 
+/* Free @src and its per-page arrays. */
+static void free_source(struct pcmig_source *src)
+{
+	free(src->pg);
+	free(src->req);
+	free(src->seed);
+	free(src->queue);
+	free(src);
+}
+
+/* Tell the threads to stop (the writer waits on the condition). */
+static void set_stop(struct pcmig_source *src)
+{
+	pthread_mutex_lock(&src->lock);
+	src->stop = true;
+	pthread_cond_broadcast(&src->cond);
+	pthread_mutex_unlock(&src->lock);
+}
+
 struct pcmig_source *pcmig_source_start(int urgent, int bulk, uint64_t size,
 					uint32_t page_size, uint64_t seed)
 {
@@ -723,11 +749,7 @@ struct pcmig_source *pcmig_source_start(int urgent, int bulk, uint64_t size,
 	if (!src->pg || !src->req || !src->seed || !src->queue ||
 	    pipe2(src->stop_pipe, O_CLOEXEC)) {
 		pcmig_lib_set_error("source: out of memory or pipe");
-		free(src->pg);
-		free(src->req);
-		free(src->seed);
-		free(src->queue);
-		free(src);
+		free_source(src);
 		return NULL;
 	}
 	for (i = 0; i < src->npages; i++)
@@ -750,10 +772,7 @@ struct pcmig_source *pcmig_source_start(int urgent, int bulk, uint64_t size,
 	}
 	if (pthread_create(&src->reader, NULL, reader_main, src)) {
 		pcmig_lib_set_error("source: cannot start the reader");
-		pthread_mutex_lock(&src->lock);
-		src->stop = true;
-		pthread_cond_broadcast(&src->cond);
-		pthread_mutex_unlock(&src->lock);
+		set_stop(src);
 		pthread_join(src->writer, NULL);
 		goto fail;
 	}
@@ -762,11 +781,7 @@ struct pcmig_source *pcmig_source_start(int urgent, int bulk, uint64_t size,
 fail:
 	close(src->stop_pipe[0]);
 	close(src->stop_pipe[1]);
-	free(src->pg);
-	free(src->req);
-	free(src->seed);
-	free(src->queue);
-	free(src);
+	free_source(src);
 	return NULL;
 }
 
@@ -774,10 +789,7 @@ static void stop_threads(struct pcmig_source *src)
 {
 	if (!src->threads)
 		return;
-	pthread_mutex_lock(&src->lock);
-	src->stop = true;
-	pthread_cond_broadcast(&src->cond);
-	pthread_mutex_unlock(&src->lock);
+	set_stop(src);
 	if (write(src->stop_pipe[1], "x", 1) != 1)
 		src_error(src, "cannot write the stop pipe");
 	pthread_join(src->reader, NULL);
@@ -840,11 +852,7 @@ void pcmig_source_free(struct pcmig_source *src)
 	pthread_cond_destroy(&src->cond);
 	pthread_mutex_destroy(&src->wlock[0]);
 	pthread_mutex_destroy(&src->wlock[1]);
-	free(src->pg);
-	free(src->req);
-	free(src->seed);
-	free(src->queue);
-	free(src);
+	free_source(src);
 }
 
 static void clamp_range(struct pcmig_source *src, uint64_t *first,
@@ -868,16 +876,20 @@ void pcmig_source_set_seed(struct pcmig_source *src, uint64_t first,
 	pthread_mutex_unlock(&src->lock);
 }
 
+/* *@v, a counter or the like of @src's, read under its lock. */
+static uint64_t read_locked(struct pcmig_source *src, const uint64_t *v)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&src->lock);
+	n = *v;
+	pthread_mutex_unlock(&src->lock);
+	return n;
+}
+
 uint64_t pcmig_source_seed(struct pcmig_source *src, uint64_t page)
 {
-	uint64_t s;
-
-	if (page >= src->npages)
-		return 0;
-	pthread_mutex_lock(&src->lock);
-	s = src->seed[page];
-	pthread_mutex_unlock(&src->lock);
-	return s;
+	return page < src->npages ? read_locked(src, &src->seed[page]) : 0;
 }
 
 void pcmig_source_hold(struct pcmig_source *src, uint64_t first, uint64_t n)
@@ -901,8 +913,7 @@ void pcmig_source_hold_all(struct pcmig_source *src, bool hold)
 		for (i = 0; i < src->npages; i++) {
 			if ((src->pg[i] & (PG_PENDING | PG_HELD)) ==
 			    PG_PENDING) {
-				src->pg[i] &= ~PG_PENDING;
-				src->npending--;
+				unpend(src, i);
 				enqueue(src, i);
 			}
 		}
@@ -910,38 +921,35 @@ void pcmig_source_hold_all(struct pcmig_source *src, bool hold)
 	pthread_mutex_unlock(&src->lock);
 }
 
-void pcmig_source_release(struct pcmig_source *src, uint64_t first,
-			  uint64_t n)
+/* Stop holding [first, first + n) and queue its pending answers; lock held. */
+static void release_locked(struct pcmig_source *src, uint64_t first,
+			   uint64_t n)
 {
 	uint64_t i;
 
-	clamp_range(src, &first, &n);
-	pthread_mutex_lock(&src->lock);
 	for (i = first; i < first + n; i++) {
 		src->pg[i] &= ~PG_HELD;
 		if ((src->pg[i] & PG_PENDING) && !src->hold_all) {
-			src->pg[i] &= ~PG_PENDING;
-			src->npending--;
+			unpend(src, i);
 			enqueue(src, i);
 		}
 	}
+}
+
+void pcmig_source_release(struct pcmig_source *src, uint64_t first,
+			  uint64_t n)
+{
+	clamp_range(src, &first, &n);
+	pthread_mutex_lock(&src->lock);
+	release_locked(src, first, n);
 	pthread_mutex_unlock(&src->lock);
 }
 
 void pcmig_source_release_all(struct pcmig_source *src)
 {
-	uint64_t i;
-
 	pthread_mutex_lock(&src->lock);
 	src->hold_all = false;
-	for (i = 0; i < src->npages; i++) {
-		src->pg[i] &= ~PG_HELD;
-		if (src->pg[i] & PG_PENDING) {
-			src->pg[i] &= ~PG_PENDING;
-			src->npending--;
-			enqueue(src, i);
-		}
-	}
+	release_locked(src, 0, src->npages);
 	pthread_mutex_unlock(&src->lock);
 }
 
@@ -952,12 +960,9 @@ void pcmig_source_drop_pending(struct pcmig_source *src, uint64_t first,
 
 	clamp_range(src, &first, &n);
 	pthread_mutex_lock(&src->lock);
-	for (i = first; i < first + n; i++) {
-		if (src->pg[i] & PG_PENDING) {
-			src->pg[i] &= ~PG_PENDING;
-			src->npending--;
-		}
-	}
+	for (i = first; i < first + n; i++)
+		if (src->pg[i] & PG_PENDING)
+			unpend(src, i);
 	pthread_mutex_unlock(&src->lock);
 }
 
@@ -975,12 +980,7 @@ uint32_t pcmig_source_requests(struct pcmig_source *src, uint64_t page)
 
 uint64_t pcmig_source_total_requests(struct pcmig_source *src)
 {
-	uint64_t n;
-
-	pthread_mutex_lock(&src->lock);
-	n = src->total_req;
-	pthread_mutex_unlock(&src->lock);
-	return n;
+	return read_locked(src, &src->total_req);
 }
 
 uint32_t pcmig_source_max_requests(struct pcmig_source *src,
@@ -1004,12 +1004,7 @@ uint32_t pcmig_source_max_requests(struct pcmig_source *src,
 
 uint64_t pcmig_source_request_frames(struct pcmig_source *src)
 {
-	uint64_t n;
-
-	pthread_mutex_lock(&src->lock);
-	n = src->req_frames;
-	pthread_mutex_unlock(&src->lock);
-	return n;
+	return read_locked(src, &src->req_frames);
 }
 
 uint64_t pcmig_source_pending(struct pcmig_source *src)
@@ -1109,11 +1104,8 @@ bool pcmig_source_eof(struct pcmig_source *src)
 
 uint64_t pcmig_source_errors(struct pcmig_source *src, const char **first)
 {
-	uint64_t n;
+	uint64_t n = read_locked(src, &src->errors);
 
-	pthread_mutex_lock(&src->lock);
-	n = src->errors;
-	pthread_mutex_unlock(&src->lock);
 	if (first)
 		*first = n ? src->first_error : "";
 	return n;
@@ -1121,10 +1113,5 @@ uint64_t pcmig_source_errors(struct pcmig_source *src, const char **first)
 
 uint64_t pcmig_source_write_errors(struct pcmig_source *src)
 {
-	uint64_t n;
-
-	pthread_mutex_lock(&src->lock);
-	n = src->write_errors;
-	pthread_mutex_unlock(&src->lock);
-	return n;
+	return read_locked(src, &src->write_errors);
 }

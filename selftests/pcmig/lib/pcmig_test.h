@@ -11,7 +11,7 @@
 #include <string.h>
 #include <linux/pcmig.h>
 
-#define PCMIG_CTL_PATH	"/dev/" PCMIG_NAME
+#include "pcmig_session.h"
 
 /*
  * PCMIG_HARNESS_MAIN - like TEST_HARNESS_MAIN, but honours $PCMIG_TEST: a
@@ -69,6 +69,32 @@ static inline void pcmig_filter_tests(struct __fixture_metadata *list,
 			head->prev = tail;
 		f->tests = head;
 	}
+}
+
+/*
+ * Zero @env and set it up from @o, or fail the test (ASSERT) with the
+ * library's message: the FIXTURE_SETUP of a fixture around an environment.
+ */
+static inline void pcmig_env_start(struct __test_metadata *_metadata,
+				   struct pcmig_env *env,
+				   const struct pcmig_env_opts *o)
+{
+	pcmig_env_init(env);
+	ASSERT_EQ(0, pcmig_env_setup(env, o)) TH_LOG("%s", pcmig_lib_error());
+}
+
+/*
+ * Close @env's source the way a source process would and wait (ASSERT) for
+ * the session to pause; @st then holds its status.
+ */
+static inline void pcmig_close_source_paused(struct __test_metadata *_metadata,
+					     struct pcmig_env *env,
+					     struct pcmig_status *st)
+{
+	pcmig_source_close(env->src);
+	ASSERT_EQ(0, pcmig_wait_state(env->fd, PCMIG_STATE_PAUSED,
+				      PCMIG_WAIT_MS, st))
+		TH_LOG("%s", pcmig_lib_error());
 }
 
 /* Path of the pcmig.ko under test, or NULL if the tree is not known. */
