@@ -9,51 +9,38 @@
 
 #include "format.h"
 #include "pcmig-tool.h"
+#include "unit.h"
 
-static int passed, failed;
+/* A value of an enumeration and its name. */
+struct named {
+	uint32_t value;
+	const char *name;
+};
 
-#define CHECK(cond)							\
-	do {								\
-		if (cond) {						\
-			passed++;					\
-		} else {						\
-			failed++;					\
-			fprintf(stderr, "%s:%d: FAIL: %s\n", __FILE__,	\
-				__LINE__, #cond);			\
-		}							\
-	} while (0)
+/*
+ * The @n entries of @tab, every value below @max in order, through the
+ * enumeration's name(), str() and parse(); and @max has no name.
+ */
+static void check_names(const struct named *tab, size_t n, uint32_t max,
+			const char *(*name)(uint32_t),
+			const char *(*str)(uint32_t, char *, size_t),
+			int (*parse)(const char *))
+{
+	char buf[PCMIG_FMT_LEN];
+	size_t i;
 
-#define CHECK_STR(got, want)						\
-	do {								\
-		const char *g_ = (got), *w_ = (want);			\
-		if (g_ && !strcmp(g_, w_)) {				\
-			passed++;					\
-		} else {						\
-			failed++;					\
-			fprintf(stderr, "%s:%d: FAIL: %s: got \"%s\", want \"%s\"\n", \
-				__FILE__, __LINE__, #got,		\
-				g_ ? g_ : "(null)", w_);		\
-		}							\
-	} while (0)
-
-#define CHECK_U64(got, want)						\
-	do {								\
-		unsigned long long g_ = (got), w_ = (want);		\
-		if (g_ == w_) {						\
-			passed++;					\
-		} else {						\
-			failed++;					\
-			fprintf(stderr, "%s:%d: FAIL: %s: got %llu, want %llu\n", \
-				__FILE__, __LINE__, #got, g_, w_);	\
-		}							\
-	} while (0)
+	CHECK(n == max);
+	for (i = 0; i < n; i++) {
+		CHECK_STR(name(tab[i].value), tab[i].name);
+		CHECK_STR(str(tab[i].value, buf, sizeof(buf)), tab[i].name);
+		CHECK(parse(tab[i].name) == (int)tab[i].value);
+	}
+	CHECK(!name(max));
+}
 
 static void test_states(void)
 {
-	static const struct {
-		uint32_t state;
-		const char *name;
-	} states[] = {
+	static const struct named states[] = {
 		{ PCMIG_STATE_NONE, "none" },
 		{ PCMIG_STATE_ADVISE, "advise" },
 		{ PCMIG_STATE_DISCARD, "discard" },
@@ -65,17 +52,9 @@ static void test_states(void)
 		{ PCMIG_STATE_FAILED, "failed" },
 	};
 	char buf[PCMIG_FMT_LEN];
-	size_t i;
 
-	CHECK(ARRAY_SIZE(states) == __PCMIG_STATE_MAX);
-	for (i = 0; i < ARRAY_SIZE(states); i++) {
-		CHECK_STR(pcmig_state_name(states[i].state), states[i].name);
-		CHECK_STR(pcmig_state_str(states[i].state, buf, sizeof(buf)),
-			  states[i].name);
-		CHECK(pcmig_state_parse(states[i].name) ==
-		      (int)states[i].state);
-	}
-	CHECK(!pcmig_state_name(__PCMIG_STATE_MAX));
+	check_names(states, ARRAY_SIZE(states), __PCMIG_STATE_MAX,
+		    pcmig_state_name, pcmig_state_str, pcmig_state_parse);
 	CHECK_STR(pcmig_state_str(__PCMIG_STATE_MAX, buf, sizeof(buf)),
 		  "unknown(9)");
 	CHECK_STR(pcmig_state_str(UINT32_MAX, buf, sizeof(buf)),
@@ -92,10 +71,7 @@ static void test_states(void)
 
 static void test_reasons(void)
 {
-	static const struct {
-		uint32_t reason;
-		const char *name;
-	} reasons[] = {
+	static const struct named reasons[] = {
 		{ PCMIG_REASON_NONE, "none" },
 		{ PCMIG_REASON_CHANNEL_EOF, "channel_eof" },
 		{ PCMIG_REASON_CHANNEL_ERROR, "channel_error" },
@@ -112,18 +88,9 @@ static void test_reasons(void)
 		{ PCMIG_REASON_DESTROYED, "destroyed" },
 	};
 	char buf[PCMIG_FMT_LEN];
-	size_t i;
 
-	CHECK(ARRAY_SIZE(reasons) == __PCMIG_REASON_MAX);
-	for (i = 0; i < ARRAY_SIZE(reasons); i++) {
-		CHECK_STR(pcmig_reason_name(reasons[i].reason),
-			  reasons[i].name);
-		CHECK_STR(pcmig_reason_str(reasons[i].reason, buf,
-					   sizeof(buf)), reasons[i].name);
-		CHECK(pcmig_reason_parse(reasons[i].name) ==
-		      (int)reasons[i].reason);
-	}
-	CHECK(!pcmig_reason_name(__PCMIG_REASON_MAX));
+	check_names(reasons, ARRAY_SIZE(reasons), __PCMIG_REASON_MAX,
+		    pcmig_reason_name, pcmig_reason_str, pcmig_reason_parse);
 	CHECK_STR(pcmig_reason_str(__PCMIG_REASON_MAX, buf, sizeof(buf)),
 		  "unknown(14)");
 	CHECK_STR(pcmig_reason_str(1000, buf, sizeof(buf)), "unknown(1000)");
@@ -224,56 +191,83 @@ static void test_percentiles(void)
 	CHECK_U64(pcmig_hist_percentile(h, n, 51), 512);
 }
 
-static void test_size(void)
+/* An input of a unit formatter and what it must give. */
+struct fmt_case {
+	uint64_t in;
+	const char *want;
+};
+
+/* Every case of @cases through @fmt (called @what), with room to spare. */
+static void check_fmt(char *(*fmt)(uint64_t, char *, size_t),
+		      const char *what, const struct fmt_case *cases,
+		      size_t n)
 {
 	char buf[PCMIG_FMT_LEN];
+	size_t i;
 
-	CHECK_STR(pcmig_fmt_size(0, buf, sizeof(buf)), "0 B");
-	CHECK_STR(pcmig_fmt_size(1, buf, sizeof(buf)), "1 B");
-	CHECK_STR(pcmig_fmt_size(1023, buf, sizeof(buf)), "1023 B");
-	CHECK_STR(pcmig_fmt_size(1024, buf, sizeof(buf)), "1 KiB");
-	CHECK_STR(pcmig_fmt_size(1025, buf, sizeof(buf)), "1.0 KiB");
-	CHECK_STR(pcmig_fmt_size(1075, buf, sizeof(buf)), "1.0 KiB");
-	CHECK_STR(pcmig_fmt_size(1076, buf, sizeof(buf)), "1.1 KiB");
-	CHECK_STR(pcmig_fmt_size(1536, buf, sizeof(buf)), "1.5 KiB");
-	CHECK_STR(pcmig_fmt_size(4096, buf, sizeof(buf)), "4 KiB");
-	CHECK_STR(pcmig_fmt_size(1023 * 1024, buf, sizeof(buf)), "1023 KiB");
-	CHECK_STR(pcmig_fmt_size(1023 * 1024 + 1000, buf, sizeof(buf)),
-		  "1.0 MiB");
-	CHECK_STR(pcmig_fmt_size((1 << 20) - 1, buf, sizeof(buf)), "1.0 MiB");
-	CHECK_STR(pcmig_fmt_size(1 << 20, buf, sizeof(buf)), "1 MiB");
-	CHECK_STR(pcmig_fmt_size(256ULL << 20, buf, sizeof(buf)), "256 MiB");
-	CHECK_STR(pcmig_fmt_size(4ULL << 30, buf, sizeof(buf)), "4 GiB");
-	CHECK_STR(pcmig_fmt_size(3ULL << 29, buf, sizeof(buf)), "1.5 GiB");
-	CHECK_STR(pcmig_fmt_size(PCMIG_MAX_SIZE, buf, sizeof(buf)), "4 TiB");
-	CHECK_STR(pcmig_fmt_size(1ULL << 50, buf, sizeof(buf)), "1 PiB");
-	CHECK_STR(pcmig_fmt_size(1ULL << 60, buf, sizeof(buf)), "1 EiB");
-	CHECK_STR(pcmig_fmt_size(UINT64_MAX, buf, sizeof(buf)), "16.0 EiB");
+	for (i = 0; i < n; i++) {
+		const char *got = fmt(cases[i].in, buf, sizeof(buf));
+
+		CHECK_MSG(got && !strcmp(got, cases[i].want),
+			  "%s(%llu): got \"%s\", want \"%s\"", what,
+			  (unsigned long long)cases[i].in,
+			  got ? got : "(null)", cases[i].want);
+	}
+}
+
+static void test_size(void)
+{
+	static const struct fmt_case sizes[] = {
+		{ 0, "0 B" },
+		{ 1, "1 B" },
+		{ 1023, "1023 B" },
+		{ 1024, "1 KiB" },
+		{ 1025, "1.0 KiB" },
+		{ 1075, "1.0 KiB" },
+		{ 1076, "1.1 KiB" },
+		{ 1536, "1.5 KiB" },
+		{ 4096, "4 KiB" },
+		{ 1023 * 1024, "1023 KiB" },
+		{ 1023 * 1024 + 1000, "1.0 MiB" },
+		{ (1 << 20) - 1, "1.0 MiB" },
+		{ 1 << 20, "1 MiB" },
+		{ 256ULL << 20, "256 MiB" },
+		{ 4ULL << 30, "4 GiB" },
+		{ 3ULL << 29, "1.5 GiB" },
+		{ PCMIG_MAX_SIZE, "4 TiB" },
+		{ 1ULL << 50, "1 PiB" },
+		{ 1ULL << 60, "1 EiB" },
+		{ UINT64_MAX, "16.0 EiB" },
+	};
+	char buf[PCMIG_FMT_LEN];
+
+	check_fmt(pcmig_fmt_size, "pcmig_fmt_size", sizes, ARRAY_SIZE(sizes));
 	/* A small buffer truncates, never overflows. */
 	CHECK_STR(pcmig_fmt_size(1536, buf, 4), "1.5");
 }
 
 static void test_ns(void)
 {
-	char buf[PCMIG_FMT_LEN];
+	static const struct fmt_case times[] = {
+		{ 0, "0 ns" },
+		{ 999, "999 ns" },
+		{ 1000, "1 us" },
+		{ 1024, "1.0 us" },
+		{ 1500, "1.5 us" },
+		{ 1949, "1.9 us" },
+		{ 1950, "2.0 us" },
+		{ 999999, "1.0 ms" },
+		{ 999949, "999.9 us" },
+		{ 1000000, "1 ms" },
+		{ 65536, "65.5 us" },
+		{ 999999999, "1.0 s" },
+		{ 1000000000, "1 s" },
+		{ 60000000000ULL, "60 s" },
+		{ 1ULL << 40, "1099.5 s" },
+		{ UINT64_MAX, "18446744073.7 s" },
+	};
 
-	CHECK_STR(pcmig_fmt_ns(0, buf, sizeof(buf)), "0 ns");
-	CHECK_STR(pcmig_fmt_ns(999, buf, sizeof(buf)), "999 ns");
-	CHECK_STR(pcmig_fmt_ns(1000, buf, sizeof(buf)), "1 us");
-	CHECK_STR(pcmig_fmt_ns(1024, buf, sizeof(buf)), "1.0 us");
-	CHECK_STR(pcmig_fmt_ns(1500, buf, sizeof(buf)), "1.5 us");
-	CHECK_STR(pcmig_fmt_ns(1949, buf, sizeof(buf)), "1.9 us");
-	CHECK_STR(pcmig_fmt_ns(1950, buf, sizeof(buf)), "2.0 us");
-	CHECK_STR(pcmig_fmt_ns(999999, buf, sizeof(buf)), "1.0 ms");
-	CHECK_STR(pcmig_fmt_ns(999949, buf, sizeof(buf)), "999.9 us");
-	CHECK_STR(pcmig_fmt_ns(1000000, buf, sizeof(buf)), "1 ms");
-	CHECK_STR(pcmig_fmt_ns(65536, buf, sizeof(buf)), "65.5 us");
-	CHECK_STR(pcmig_fmt_ns(999999999, buf, sizeof(buf)), "1.0 s");
-	CHECK_STR(pcmig_fmt_ns(1000000000, buf, sizeof(buf)), "1 s");
-	CHECK_STR(pcmig_fmt_ns(60000000000ULL, buf, sizeof(buf)), "60 s");
-	CHECK_STR(pcmig_fmt_ns(1ULL << 40, buf, sizeof(buf)), "1099.5 s");
-	CHECK_STR(pcmig_fmt_ns(UINT64_MAX, buf, sizeof(buf)),
-		  "18446744073.7 s");
+	check_fmt(pcmig_fmt_ns, "pcmig_fmt_ns", times, ARRAY_SIZE(times));
 }
 
 static void test_json(void)
@@ -361,6 +355,5 @@ int main(void)
 	test_ns();
 	test_json();
 
-	printf("format_test: %d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return unit_report("format_test");
 }

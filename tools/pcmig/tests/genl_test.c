@@ -13,45 +13,7 @@
 
 #include "format.h"
 #include "pcmig-tool.h"
-
-static int passed, failed;
-
-#define CHECK(cond)							\
-	do {								\
-		if (cond) {						\
-			passed++;					\
-		} else {						\
-			failed++;					\
-			fprintf(stderr, "%s:%d: FAIL: %s\n", __FILE__,	\
-				__LINE__, #cond);			\
-		}							\
-	} while (0)
-
-#define CHECK_STR(got, want)						\
-	do {								\
-		const char *g_ = (got), *w_ = (want);			\
-		if (g_ && !strcmp(g_, w_)) {				\
-			passed++;					\
-		} else {						\
-			failed++;					\
-			fprintf(stderr, "%s:%d: FAIL: %s: got \"%s\", want \"%s\"\n", \
-				__FILE__, __LINE__, #got,		\
-				g_ ? g_ : "(null)", w_);		\
-		}							\
-	} while (0)
-
-/* @hay contains @needle; prints both when not. */
-#define CHECK_HAS(hay, needle)						\
-	do {								\
-		const char *h_ = (hay), *n_ = (needle);			\
-		if (h_ && strstr(h_, n_)) {				\
-			passed++;					\
-		} else {						\
-			failed++;					\
-			fprintf(stderr, "%s:%d: FAIL: no \"%s\" in:\n%s\n", \
-				__FILE__, __LINE__, n_, h_ ? h_ : "(null)"); \
-		}							\
-	} while (0)
+#include "unit.h"
 
 #define FAMILY	0x42
 
@@ -355,13 +317,26 @@ static void test_show_table(void)
 	free(mem);
 }
 
+/* pcmig_show_event() of @ev as text, then as JSON: the output, to free. */
+static char *show_event_both(const struct pcmig_session *ev,
+			     const struct timespec *ts)
+{
+	size_t len;
+	char *mem;
+	FILE *f;
+
+	capture_start(&f, &mem, &len);
+	pcmig_show_event(f, ev, ts, false);
+	pcmig_show_event(f, ev, ts, true);
+	fclose(f);
+	return mem;
+}
+
 static void test_show_event(void)
 {
 	struct timespec ts = { .tv_sec = 86400 + 3661, .tv_nsec = 5000000 };
 	struct pcmig_session ev;
-	size_t len;
 	char *mem;
-	FILE *f;
 
 	memset(&ev, 0, sizeof(ev));
 	ev.cmd = PCMIG_CMD_EVENT_STATE;
@@ -370,10 +345,7 @@ static void test_show_event(void)
 	ev.id = 4;
 	ev.state = PCMIG_STATE_RUNNING;
 	ev.old_state = PCMIG_STATE_LISTEN;
-	capture_start(&f, &mem, &len);
-	pcmig_show_event(f, &ev, &ts, false);
-	pcmig_show_event(f, &ev, &ts, true);
-	fclose(f);
+	mem = show_event_both(&ev, &ts);
 	CHECK_HAS(mem, " session 4 state listen->running\n");
 	CHECK_HAS(mem, "{\"time\":\"1970-01-02T01:01:01.005000Z\",\"event\":\"state\",\"id\":4,\"old_state\":\"listen\",\"state\":\"running\"}\n");
 	free(mem);
@@ -383,10 +355,7 @@ static void test_show_event(void)
 		  (1ULL << PCMIG_ATTR_ERROR);
 	ev.reason = PCMIG_REASON_CHANNEL_ERROR;
 	ev.error = -104;
-	capture_start(&f, &mem, &len);
-	pcmig_show_event(f, &ev, &ts, false);
-	pcmig_show_event(f, &ev, &ts, true);
-	fclose(f);
+	mem = show_event_both(&ev, &ts);
 	CHECK_HAS(mem, " session 4 paused reason=channel_error error=-104 (Connection reset by peer)\n");
 	CHECK_HAS(mem, "\"event\":\"paused\",\"id\":4,\"reason\":\"channel_error\",\"error\":-104,\"error_str\":\"Connection reset by peer\"}\n");
 	free(mem);
@@ -394,10 +363,7 @@ static void test_show_event(void)
 	ev.cmd = PCMIG_CMD_EVENT_ERROR;
 	ev.reason = PCMIG_REASON_BAD_MAGIC;
 	ev.error = 0;
-	capture_start(&f, &mem, &len);
-	pcmig_show_event(f, &ev, &ts, false);
-	pcmig_show_event(f, &ev, &ts, true);
-	fclose(f);
+	mem = show_event_both(&ev, &ts);
 	CHECK_HAS(mem, " session 4 error reason=bad_magic\n");
 	CHECK_HAS(mem, "\"event\":\"error\",\"id\":4,\"reason\":\"bad_magic\",\"error\":0,\"error_str\":null}\n");
 	free(mem);
@@ -411,10 +377,7 @@ static void test_show_event(void)
 	ev.pages_present = 256;
 	ev.faults_blocked = 2;
 	ev.blocked_ns = 3000;
-	capture_start(&f, &mem, &len);
-	pcmig_show_event(f, &ev, &ts, false);
-	pcmig_show_event(f, &ev, &ts, true);
-	fclose(f);
+	mem = show_event_both(&ev, &ts);
 	CHECK_HAS(mem, " session 4 complete pages_total=256 pages_present=256 faults_blocked=2 blocked_ns=3000 mean_blocked=1.5 us\n");
 	CHECK_HAS(mem, "\"event\":\"complete\",\"id\":4,\"pages_total\":256,\"pages_present\":256,\"faults_blocked\":2,\"blocked_ns\":3000,\"mean_blocked_ns\":1500}\n");
 	free(mem);
@@ -422,10 +385,7 @@ static void test_show_event(void)
 	/* An event this tool does not know, without an id. */
 	ev.cmd = 77;
 	ev.have = 0;
-	capture_start(&f, &mem, &len);
-	pcmig_show_event(f, &ev, &ts, false);
-	pcmig_show_event(f, &ev, &ts, true);
-	fclose(f);
+	mem = show_event_both(&ev, &ts);
 	CHECK_HAS(mem, " session - unknown(77)\n");
 	CHECK_HAS(mem, "\"event\":\"unknown(77)\"}\n");
 	free(mem);
@@ -440,6 +400,5 @@ int main(void)
 	test_show_table();
 	test_show_event();
 
-	printf("genl_test: %d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return unit_report("genl_test");
 }

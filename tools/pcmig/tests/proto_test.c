@@ -18,18 +18,7 @@
 
 #include "net.h"
 #include "proto.h"
-
-static int passed, failed;
-
-#define CHECK(cond) do {						\
-	if (cond) {							\
-		passed++;						\
-	} else {							\
-		failed++;						\
-		fprintf(stderr, "%s:%d: FAIL: %s\n", __FILE__, __LINE__, \
-			#cond);						\
-	}								\
-} while (0)
+#include "unit.h"
 
 static uint8_t buf[1 << 16];
 
@@ -583,6 +572,5 @@ int main(void)
 	test_keys();
 	test_handshake();
 	test_version_mismatch();
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return unit_report("proto_test");
 }
