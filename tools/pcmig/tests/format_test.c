@@ -272,10 +272,25 @@ static void test_ns(void)
 
 static void test_json(void)
 {
+	/* Escaped into @size bytes: the full length and what fits. */
+	static const struct {
+		size_t size;
+		const char *src;
+		size_t len;
+		const char *want;
+	} cut[] = {
+		{ 4, "ab\"cd", 6, "ab" },
+		{ 5, "ab\"cd", 6, "ab\\\"" },
+		{ 6, "ab\"cd", 6, "ab\\\"c" },
+		{ 7, "ab\"cd", 6, "ab\\\"cd" },
+		{ 3, "\x01", 6, "" },
+		{ 1, "abc", 3, "" },
+	};
 	char buf[64];
 	char *mem = NULL;
 	size_t memlen = 0;
 	char big[600];
+	size_t i;
 	FILE *f;
 
 	CHECK(pcmig_json_escape(buf, sizeof(buf), "plain") == 5);
@@ -303,18 +318,11 @@ static void test_json(void)
 	CHECK_STR(buf, "</script> {}[]:,'");
 
 	/* Truncation: like snprintf(), never half an escape. */
-	CHECK(pcmig_json_escape(buf, 4, "ab\"cd") == 6);
-	CHECK_STR(buf, "ab");
-	CHECK(pcmig_json_escape(buf, 5, "ab\"cd") == 6);
-	CHECK_STR(buf, "ab\\\"");
-	CHECK(pcmig_json_escape(buf, 6, "ab\"cd") == 6);
-	CHECK_STR(buf, "ab\\\"c");
-	CHECK(pcmig_json_escape(buf, 7, "ab\"cd") == 6);
-	CHECK_STR(buf, "ab\\\"cd");
-	CHECK(pcmig_json_escape(buf, 3, "\x01") == 6);
-	CHECK_STR(buf, "");
-	CHECK(pcmig_json_escape(buf, 1, "abc") == 3);
-	CHECK_STR(buf, "");
+	for (i = 0; i < ARRAY_SIZE(cut); i++) {
+		CHECK(pcmig_json_escape(buf, cut[i].size, cut[i].src) ==
+		      cut[i].len);
+		CHECK_STR(buf, cut[i].want);
+	}
 	CHECK(pcmig_json_escape(NULL, 0, "a\nb") == 4);
 
 	/* pcmig_json_fputs(): quoted, and long strings too. */
