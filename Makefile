@@ -96,7 +96,8 @@ $(ST_DIR)/%: selftests/pcmig/%.c $(ST_LIB) $(ST_HDR) $(KFILES)/.extracted
 
 unit: $(UNIT_PROGS)
 
-$(UNIT_DIR)/%: tools/pcmig/tests/%.c $(filter-out tools/pcmig/main.c,$(TOOL_SRC)) $(TOOL_HDR)
+$(UNIT_DIR)/%: tools/pcmig/tests/%.c $(filter-out tools/pcmig/main.c,$(TOOL_SRC)) \
+		$(TOOL_HDR) $(wildcard tools/pcmig/tests/*.h)
 	@mkdir -p $(UNIT_DIR)
 	$(CC) $(CPPFLAGS) -Itools/pcmig $(NL_CFLAGS) $(CFLAGS) $(WARNFLAGS) \
 		-o $@ $< $(filter-out tools/pcmig/main.c,$(TOOL_SRC)) $(NL_LIBS) \

@@ -199,8 +199,7 @@ TEST_F(fault, same_page_16_threads_one_request)
 	EXPECT_EQ(0, st.pages_present);
 
 	pcmig_source_release(e->src, 7, 1);
-	ret = pcmig_readers_wait(&r, PCMIG_WAIT_MS);
-	pcmig_env_forget(e, r.pid);
+	ret = pcmig_env_readers_wait(e, &r, PCMIG_WAIT_MS);
 	EXPECT_EQ(0, ret) TH_LOG("%s", pcmig_lib_error());
 	EXPECT_TRUE(pcmig_exited_ok(r.status))
 		TH_LOG("readers: %s", pcmig_status_str(r.status));
@@ -620,8 +619,7 @@ TEST_F(fault, end_by_itself_in_running)
 	ASSERT_EQ(0, pcmig_readers_start(&r, e->map, 0, 64, 0xa00a, 4, true,
 					 1));
 	pcmig_env_kid(e, r.pid);
-	ret = pcmig_readers_wait(&r, 30000);
-	pcmig_env_forget(e, r.pid);
+	ret = pcmig_env_readers_wait(e, &r, 30000);
 	EXPECT_EQ(0, ret) TH_LOG("%s", pcmig_lib_error());
 	EXPECT_TRUE(pcmig_exited_ok(r.status))
 		TH_LOG("readers: %s", pcmig_status_str(r.status));
@@ -673,8 +671,7 @@ TEST_F_TIMEOUT(big, all_pages_64m_4_threads_random_order, 150)
 	ASSERT_EQ(0, pcmig_readers_start(&r, e->map, 0, n, 0xb16, 4, true,
 					 0x5eed));
 	pcmig_env_kid(e, r.pid);
-	ret = pcmig_readers_wait(&r, 120000);
-	pcmig_env_forget(e, r.pid);
+	ret = pcmig_env_readers_wait(e, &r, 120000);
 	pcmig_env_status(e, &st);
 	ASSERT_EQ(0, ret) TH_LOG("%s; %llu of %llu pages present",
 				 pcmig_lib_error(),
@@ -1149,10 +1146,8 @@ TEST_F_TIMEOUT(two, sessions_faulted_concurrently, 60)
 	ASSERT_EQ(0, pcmig_readers_start(&rb, self->b.map, 0, 256, 0xbbbb, 2,
 					 true, 22));
 	pcmig_env_kid(&self->b, rb.pid);
-	reta = pcmig_readers_wait(&ra, 40000);
-	pcmig_env_forget(&self->a, ra.pid);
-	retb = pcmig_readers_wait(&rb, 40000);
-	pcmig_env_forget(&self->b, rb.pid);
+	reta = pcmig_env_readers_wait(&self->a, &ra, 40000);
+	retb = pcmig_env_readers_wait(&self->b, &rb, 40000);
 	EXPECT_EQ(0, reta);
 	EXPECT_EQ(0, retb);
 	EXPECT_TRUE(pcmig_exited_ok(ra.status))

@@ -441,6 +441,17 @@ int pcmig_readers_wait(struct pcmig_readers *r, int timeout_ms)
 	return ret;
 }
 
+int pcmig_env_readers_wait(struct pcmig_env *env, struct pcmig_readers *r,
+			   int timeout_ms)
+{
+	pid_t pid = r->pid;
+	int ret = pcmig_readers_wait(r, timeout_ms);
+
+	/* Reaped (or killed and reaped): cleanup must not kill it again. */
+	pcmig_env_forget(env, pid);
+	return ret;
+}
+
 void pcmig_readers_cleanup(struct pcmig_readers *r)
 {
 	if (r->pid > 0)

@@ -201,6 +201,9 @@ int pcmig_env_reap(struct pcmig_env *env, pid_t pid, int timeout_ms);
 /* Destroy now (status stays readable); 0 or -errno. */
 int pcmig_env_destroy(struct pcmig_env *env);
 int pcmig_env_status(struct pcmig_env *env, struct pcmig_status *st);
+/* pcmig_readers_wait() for readers registered with pcmig_env_kid(). */
+int pcmig_env_readers_wait(struct pcmig_env *env, struct pcmig_readers *r,
+			   int timeout_ms);
 /*
  * Compare pages [first, first + n) of the mapping with @seed's pattern in
  * this process: -1 if they match, else the first bad page (and @off).
