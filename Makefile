@@ -89,10 +89,15 @@ $(KFILES)/.extracted:
 
 selftests: $(ST_PROGS)
 
-$(ST_DIR)/%: selftests/pcmig/%.c $(ST_LIB) $(ST_HDR) $(KFILES)/.extracted
+# Selftests also get the tool's protocol code, to play a peer that lies.
+ST_TOOL_SRC := $(addprefix tools/pcmig/,proto.c net.c handshake.c auth.c ram.c)
+
+$(ST_DIR)/%: selftests/pcmig/%.c $(ST_LIB) $(ST_HDR) $(ST_TOOL_SRC) \
+		$(KFILES)/.extracted
 	@mkdir -p $(ST_DIR)
-	$(CC) $(CPPFLAGS) -I$(HARNESS) -Iselftests/pcmig/lib $(NL_CFLAGS) \
-		$(CFLAGS) $(ST_WARNFLAGS) -o $@ $< $(ST_LIB) $(NL_LIBS) -lpthread
+	$(CC) $(CPPFLAGS) -I$(HARNESS) -Iselftests/pcmig/lib -Itools/pcmig \
+		$(NL_CFLAGS) $(CFLAGS) $(ST_WARNFLAGS) -o $@ $< $(ST_LIB) \
+		$(ST_TOOL_SRC) $(NL_LIBS) -lpthread
 
 unit: $(UNIT_PROGS)
 
