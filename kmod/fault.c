@@ -272,16 +272,13 @@ void pcmig_tx_release(struct pcmig_session *s)
 	pcmig_tx_drop_queue(s);
 }
 
-/*
- * Mark a missing page requested; the first to do so queues the request.
- * Return: 0 or -ENOMEM.
- */
-static int pcmig_request(struct pcmig_session *s, unsigned long idx)
+/* Mark a missing page requested; the first to do so queues the request. */
+static void pcmig_request(struct pcmig_session *s, unsigned long idx)
 {
 	struct pcmig_req *req;
 
 	if (test_and_set_bit(idx, s->requested))
-		return 0;
+		return;
 	this_cpu_inc(s->stats->pages_requested);
 
 	/*
@@ -292,17 +289,17 @@ static int pcmig_request(struct pcmig_session *s, unsigned long idx)
 	 * duplicate.
 	 */
 	if (!pcmig_sending_state(READ_ONCE(s->state)))
-		return 0;
+		return;
 
 	req = kmem_cache_alloc(pcmig_req_cache, GFP_KERNEL);
 	if (!req) {
-		clear_bit(idx, s->requested);
-		return -ENOMEM;
+		/* The bitmap scan needs no memory and finds our bit. */
+		pcmig_tx_resend(s);
+		return;
 	}
 	req->idx = idx;
 	llist_add(&req->node, &s->tx_queue);
 	queue_work(pcmig_wq, &s->tx_work);
-	return 0;
 }
 
 static void pcmig_account_wait(struct pcmig_session *s, u64 ns)
@@ -362,8 +359,7 @@ static vm_fault_t pcmig_fault_missing(struct pcmig_session *s,
 	this_cpu_inc(s->stats->faults);
 	if (pcmig_failed(s))
 		return VM_FAULT_SIGBUS;
-	if (pcmig_request(s, idx))
-		return VM_FAULT_OOM;
+	pcmig_request(s, idx);
 
 	if (vmf->flags & FAULT_FLAG_RETRY_NOWAIT)
 		return VM_FAULT_RETRY;
