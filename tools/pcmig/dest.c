@@ -1,39 +1,445 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * pcmig-tool: the destination side of a migration (being written).
+ * pcmig-tool: the destination side of a migration: the incoming command
+ * and the steps advise, listen and run (Documentation/migration.rst).
  */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
-#include "pcmig-tool.h"
+#include "dest.h"
+#include "format.h"
+#include "ram.h"
+
+#define DEST_COMMON_HELP						\
+	"  -l, --listen HOST:PORT  address to listen on (required)\n"	\
+	"  -k, --key-file FILE     pre-shared key, mode 0600 (required)\n" \
+	"  -r, --ram NAME:SIZE     a RAM block, as on the source, in order;\n" \
+	"                          SIZE takes K, M, G, T (required, repeatable)\n" \
+	"  -n, --name NAME         session name (default mig-<session id>)\n" \
+	"      --state-out FILE    write the device state to FILE\n"	\
+	"      --state-cmd CMD     run 'sh -c CMD' with the device state on its\n" \
+	"                          stdin; it must read all of it and exit 0\n" \
+	"                          (a VMM that keeps running daemonizes after\n" \
+	"                          loading); guest memory works meanwhile\n" \
+	"      --run-cmd CMD       after RUNNING, run 'sh -c CMD' and wait;\n" \
+	"                          non-zero fails the migration\n"	\
+	"  -t, --timeout SECONDS   limit of a handshake or control exchange\n" \
+	"                          (default 30)\n"			\
+	"      --hook-timeout SECONDS  limit of each hook (default 300)\n" \
+	"  -j, --json              JSON lines on stdout (the default when\n" \
+	"                          stdout is not a terminal)\n"		\
+	"  -q, --quiet             no messages but errors, no progress line\n" \
+	"      --keep              never destroy the session on failure or\n" \
+	"                          pause (a paused one stays PAUSED)\n"	\
+	"  -h, --help              this text\n"				\
+	"\n"								\
+	"Hooks see PCMIG_NODE, PCMIG_SESSION_ID and PCMIG_SESSION_NAME; their\n" \
+	"stdout goes to our stderr.\n"
 
 const char incoming_usage[] =
-	"usage: pcmig-tool incoming --listen HOST:PORT --key-file FILE --ram NAME:SIZE...\n";
-const char advise_usage[] = "usage: pcmig-tool advise --state-dir DIR ...\n";
-const char listen_usage[] = "usage: pcmig-tool listen --state-dir DIR\n";
-const char run_usage[] = "usage: pcmig-tool run --state-dir DIR\n";
+	"usage: pcmig-tool incoming --listen HOST:PORT --key-file FILE --ram NAME:SIZE... [OPTIONS]\n"
+	"\n"
+	"Receive a VM: wait for the source (pcmig-tool migrate), authenticate\n"
+	"its control, urgent and bulk connections, create the session on ADVISE\n"
+	"and print its node (/dev/pcmigN, for the VMM to map), apply DISCARDs,\n"
+	"read the device-state package whole, then LISTEN, deliver the device\n"
+	"state, RUNNING, run the run hook, and follow the session until every\n"
+	"page is present. Progress: a status line on a terminal; JSON lines.\n"
+	"\n"
+	DEST_COMMON_HELP
+	"\n"
+	"Exit status: 0 every page arrived, 1 failed, 2 bad command line,\n"
+	"3 paused (a page connection was lost; the session is destroyed unless\n"
+	"--keep).\n";
 
-static int not_yet(const char *what)
+const char advise_usage[] =
+	"usage: pcmig-tool advise --state-dir DIR --listen HOST:PORT --key-file FILE --ram NAME:SIZE... [OPTIONS]\n"
+	"\n"
+	"Destination step 1: start a daemon that does what incoming does, one\n"
+	"step at a time. advise returns once ADVISE is done, printing the node\n"
+	"(/dev/pcmigN; with --json an object), or fails. The daemon then holds\n"
+	"the device-state package until 'pcmig-tool listen', and RUN until\n"
+	"'pcmig-tool run'. It keeps DIR/pid, DIR/ctl (its control socket),\n"
+	"DIR/status (JSON, rewritten on every change), DIR/events (JSON lines)\n"
+	"and DIR/log.\n"
+	"\n"
+	"  -d, --state-dir DIR     the step directory (created 0700 if missing)\n"
+	DEST_COMMON_HELP
+	"\n"
+	"Exit status: 0 advised, 1 failed, 2 bad command line, 3 paused.\n";
+
+const char listen_usage[] =
+	"usage: pcmig-tool listen --state-dir DIR [--quiet]\n"
+	"\n"
+	"Destination step 2: LISTEN and deliver the device state (waiting for\n"
+	"the package if it has not arrived yet). Returns when it is delivered.\n"
+	"\n"
+	"  -d, --state-dir DIR     the directory given to advise\n"
+	"  -q, --quiet             no messages but errors\n"
+	"  -h, --help              this text\n"
+	"\n"
+	"Exit status: 0 delivered, 1 failed or out of order, 2 bad command line,\n"
+	"3 paused.\n";
+
+const char run_usage[] =
+	"usage: pcmig-tool run --state-dir DIR [--wait] [--quiet]\n"
+	"\n"
+	"Destination step 3: RUNNING, the run hook, PACKAGED_OK to the source.\n"
+	"With --wait, then follow the migration to its end and exit with the\n"
+	"daemon's final status.\n"
+	"\n"
+	"  -d, --state-dir DIR     the directory given to advise\n"
+	"  -w, --wait              wait until every page arrived (or failure)\n"
+	"  -q, --quiet             no messages but errors\n"
+	"  -h, --help              this text\n"
+	"\n"
+	"Exit status: 0 running (with --wait: every page arrived), 1 failed or\n"
+	"out of order, 2 bad command line, 3 paused.\n";
+
+static volatile int aborted;
+
+static void on_signal(int sig)
 {
-	fprintf(stderr, "pcmig-tool: %s: not implemented yet\n", what);
-	return 1;
+	/* A second signal: stop now, the default way. */
+	if (aborted) {
+		signal(sig, SIG_DFL);
+		raise(sig);
+	}
+	aborted = 1;
 }
 
+/**
+ * dest_signals() - SIGINT and SIGTERM stop the migration cleanly, a
+ * second one at once; SIGPIPE is ignored
+ *
+ * Return: the flag the handlers set.
+ */
+static volatile int *dest_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	return &aborted;
+}
+
+static __printf(3, 4) int usage_err(const char *cmd, const char *usage,
+				    const char *fmt, ...);
+
+/* A bad command line: the message, the synopsis, status 2. */
+static int usage_err(const char *cmd, const char *usage, const char *fmt, ...)
+{
+	const char *nl = strchr(usage, '\n');
+	va_list ap;
+
+	fprintf(stderr, "pcmig-tool %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n%.*s\nTry 'pcmig-tool %s --help' for more.\n",
+		nl ? (int)(nl - usage) : (int)strlen(usage), usage, cmd);
+	return DEST_EXIT_USAGE;
+}
+
+static int parse_seconds(const char *s, int *ms)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < 1 || v > INT_MAX / 1000)
+		return -EINVAL;
+	*ms = (int)v * 1000;
+	return 0;
+}
+
+enum {
+	OPT_STATE_OUT = 256,
+	OPT_STATE_CMD,
+	OPT_RUN_CMD,
+	OPT_HOOK_TIMEOUT,
+	OPT_KEEP,
+};
+
+/* incoming and advise: the same options (advise also --state-dir). */
+static int parse_dest_opts(int argc, char **argv, struct dest_opts *o,
+			   const char *cmd, const char *usage, bool step)
+{
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "key-file", required_argument, NULL, 'k' },
+		{ "ram", required_argument, NULL, 'r' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "state-out", required_argument, NULL, OPT_STATE_OUT },
+		{ "state-cmd", required_argument, NULL, OPT_STATE_CMD },
+		{ "run-cmd", required_argument, NULL, OPT_RUN_CMD },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "hook-timeout", required_argument, NULL, OPT_HOOK_TIMEOUT },
+		{ "json", no_argument, NULL, 'j' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "keep", no_argument, NULL, OPT_KEEP },
+		{ "state-dir", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct pcmig_ram ram;
+	char err[256];
+	bool json = false;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->cmd = cmd;
+	o->timeout_ms = PCMIG_NET_TIMEOUT_MS;
+	o->hook_timeout_ms = DEST_HOOK_TIMEOUT_MS;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "l:k:r:n:t:jqd:h", opts,
+				NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			o->listen = optarg;
+			break;
+		case 'k':
+			o->key_file = optarg;
+			break;
+		case 'r':
+			if (o->nblocks >= PCMIG_MAX_BLOCKS)
+				return usage_err(cmd, usage,
+						 "at most %d --ram blocks",
+						 PCMIG_MAX_BLOCKS);
+			if (pcmig_parse_ram_size(optarg, &ram, err,
+						 sizeof(err)))
+				return usage_err(cmd, usage, "%s", err);
+			o->blocks[o->nblocks++] = ram.block;
+			break;
+		case 'n':
+			if (dest_name_check(optarg))
+				return usage_err(cmd, usage,
+						 "--name '%s': 1 to 31 printable characters, no '/' or space",
+						 optarg);
+			o->name = optarg;
+			break;
+		case OPT_STATE_OUT:
+			o->state_out = optarg;
+			break;
+		case OPT_STATE_CMD:
+			o->state_cmd = optarg;
+			break;
+		case OPT_RUN_CMD:
+			o->run_cmd = optarg;
+			break;
+		case 't':
+			if (parse_seconds(optarg, &o->timeout_ms))
+				return usage_err(cmd, usage,
+						 "--timeout '%s': a number of seconds",
+						 optarg);
+			break;
+		case OPT_HOOK_TIMEOUT:
+			if (parse_seconds(optarg, &o->hook_timeout_ms))
+				return usage_err(cmd, usage,
+						 "--hook-timeout '%s': a number of seconds",
+						 optarg);
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'q':
+			o->quiet = true;
+			break;
+		case OPT_KEEP:
+			o->keep = true;
+			break;
+		case 'd':
+			if (!step)
+				return usage_err(cmd, usage, "%s",
+						 "--state-dir is for 'pcmig-tool advise'");
+			o->state_dir = optarg;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return -1;
+		default:
+			return usage_err(cmd, usage, "%s", "bad option");
+		}
+	}
+	if (optind < argc)
+		return usage_err(cmd, usage, "unexpected argument '%s'",
+				 argv[optind]);
+	if (!o->listen)
+		return usage_err(cmd, usage, "%s", "--listen HOST:PORT is required");
+	if (!o->key_file)
+		return usage_err(cmd, usage, "%s", "--key-file FILE is required");
+	if (!o->nblocks)
+		return usage_err(cmd, usage, "%s",
+				 "at least one --ram NAME:SIZE is required");
+	if (o->state_out && o->state_cmd)
+		return usage_err(cmd, usage, "%s",
+				 "--state-out and --state-cmd exclude each other");
+	if (step && !o->state_dir)
+		return usage_err(cmd, usage, "%s", "--state-dir DIR is required");
+	o->json = json || (!step && !isatty(STDOUT_FILENO));
+	return 0;
+}
+
+/**
+ * cmd_incoming() - pcmig-tool incoming: the whole destination side
+ * @argc: argument count (argv[0] is "incoming")
+ * @argv: arguments
+ *
+ * Return: the exit status (see incoming_usage).
+ */
 int cmd_incoming(int argc, char **argv)
 {
-	return not_yet("incoming");
+	static struct dest_opts o;
+	static struct dest d;
+	struct pollfd pfd[4];
+	char err[PCMIG_MAX_ERROR_TEXT];
+	int ret, n;
+
+	ret = parse_dest_opts(argc, argv, &o, "incoming", incoming_usage,
+			      false);
+	if (ret)
+		return ret < 0 ? 0 : ret;
+
+	dest_init(&d, &o, dest_signals());
+	ret = dest_prepare(&d);
+	if (ret) {
+		dest_finish(&d);
+		return ret;
+	}
+	if (!dest_advised(&d)) {
+		while (d.result < 0) {
+			n = dest_pollfds(&d, pfd, ARRAY_SIZE(pfd));
+			ret = poll(pfd, n, dest_poll_timeout(&d));
+			if (ret < 0 && errno != EINTR) {
+				dest_fail(&d, DEST_EXIT_FAILED,
+					  PCMIG_ERR_INTERNAL, "poll: %s",
+					  strerror(errno));
+				break;
+			}
+			dest_dispatch(&d, pfd, ret > 0 ? n : 0);
+			if (d.result < 0 && d.step == DEST_STEP_PACKAGED &&
+			    !dest_listen(&d, err, sizeof(err)))
+				dest_run(&d, err, sizeof(err));
+		}
+	}
+	dest_finish(&d);
+	return d.result;
 }
 
+/**
+ * cmd_advise() - pcmig-tool advise: start the step daemon
+ * @argc: argument count
+ * @argv: arguments
+ *
+ * Return: the exit status (see advise_usage).
+ */
 int cmd_advise(int argc, char **argv)
 {
-	return not_yet("advise");
+	static struct dest_opts o;
+	int ret;
+
+	ret = parse_dest_opts(argc, argv, &o, "advise", advise_usage, true);
+	if (ret)
+		return ret < 0 ? 0 : ret;
+	return dest_daemon_advise(&o);
 }
 
+/* listen and run: --state-dir, --quiet, and for run --wait. */
+static int parse_step(int argc, char **argv, const char *cmd,
+		      const char *usage, const char **dir, bool *wait,
+		      bool *quiet)
+{
+	static const struct option opts[] = {
+		{ "state-dir", required_argument, NULL, 'd' },
+		{ "wait", no_argument, NULL, 'w' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "d:wqh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			*dir = optarg;
+			break;
+		case 'w':
+			if (!wait)
+				return usage_err(cmd, usage, "%s",
+						 "--wait is for 'pcmig-tool run'");
+			*wait = true;
+			break;
+		case 'q':
+			*quiet = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return -1;
+		default:
+			return usage_err(cmd, usage, "%s", "bad option");
+		}
+	}
+	if (optind < argc)
+		return usage_err(cmd, usage, "unexpected argument '%s'",
+				 argv[optind]);
+	if (!*dir)
+		return usage_err(cmd, usage, "%s", "--state-dir DIR is required");
+	return 0;
+}
+
+/**
+ * cmd_listen() - pcmig-tool listen: step 2
+ * @argc: argument count
+ * @argv: arguments
+ *
+ * Return: the exit status (see listen_usage).
+ */
 int cmd_listen(int argc, char **argv)
 {
-	return not_yet("listen");
+	const char *dir = NULL;
+	bool quiet = false;
+	int ret;
+
+	ret = parse_step(argc, argv, "listen", listen_usage, &dir, NULL,
+			 &quiet);
+	if (ret)
+		return ret < 0 ? 0 : ret;
+	signal(SIGPIPE, SIG_IGN);
+	return dest_client(dir, "listen", quiet, "listen");
 }
 
+/**
+ * cmd_run() - pcmig-tool run: step 3
+ * @argc: argument count
+ * @argv: arguments
+ *
+ * Return: the exit status (see run_usage).
+ */
 int cmd_run(int argc, char **argv)
 {
-	return not_yet("run");
+	const char *dir = NULL;
+	bool quiet = false, wait = false;
+	int ret;
+
+	ret = parse_step(argc, argv, "run", run_usage, &dir, &wait, &quiet);
+	if (ret)
+		return ret < 0 ? 0 : ret;
+	signal(SIGPIPE, SIG_IGN);
+	ret = dest_client(dir, "run", quiet, "run");
+	if (ret || !wait)
+		return ret;
+	return dest_client(dir, "wait", quiet, "run");
 }
