@@ -536,16 +536,40 @@ static void *touch_thread(void *arg)
 	return NULL;
 }
 
-static void run_threads(struct vmm *v, void *(*fn)(void *))
+static bool session_ended(struct vmm *v)
+{
+	struct pcmig_status st;
+
+	memset(&st, 0, sizeof(st));
+	return !ioctl(v->fd, PCMIG_IOC_STATUS, &st) &&
+	       (st.state == PCMIG_STATE_END || st.state == PCMIG_STATE_FAILED);
+}
+
+/*
+ * Run @fn on every thread. With @watch, stop them early once the session
+ * ended: after END no access leaves the kernel, so first touches measure
+ * nothing of interest any more.
+ */
+static void run_threads(struct vmm *v, void *(*fn)(void *), bool watch)
 {
 	struct toucher t[MAX_THREADS];
 	unsigned int i;
 
+	v->stop = false;
 	for (i = 0; i < v->threads; i++) {
 		t[i].v = v;
 		t[i].id = i;
 		if (pthread_create(&t[i].th, NULL, fn, &t[i]))
 			die("pthread_create failed");
+	}
+	if (watch) {
+		uint64_t end = now_ns() + (uint64_t)v->touch_ms * 1000000;
+
+		while (now_ns() < end && !session_ended(v) &&
+		       __atomic_load_n(&v->seen_count, __ATOMIC_RELAXED) <
+		       v->pages)
+			poll(NULL, 0, 20);
+		v->stop = true;
 	}
 	for (i = 0; i < v->threads; i++)
 		pthread_join(t[i].th, NULL);
@@ -697,7 +721,7 @@ static int cmd_run(int argc, char **argv)
 	void *map;
 
 	v.threads = 4;
-	v.touch_ms = 3000;
+	v.touch_ms = 60000;
 	v.think_us = 100;
 	v.load_pages = 16;
 	v.timeout_s = 600;
@@ -790,11 +814,11 @@ static int cmd_run(int argc, char **argv)
 		daemonize(&v);
 	wait_go(&v, go_fd);
 
-	printf("go: %u threads touch guest memory for up to %u ms (%d%% of accesses in a hot %d%%)\n",
+	printf("go: %u threads touch guest memory for up to %u ms or until END (%d%% of accesses in a hot %d%%)\n",
 	       v.threads, v.touch_ms, HOT_PERCENT, HOT_FRACTION);
 	fflush(stdout);
 	t0 = now_ns();
-	run_threads(&v, touch_thread);
+	run_threads(&v, touch_thread, true);
 	v.touch_ns = now_ns() - t0;
 
 	t0 = now_ns();
@@ -802,7 +826,7 @@ static int cmd_run(int argc, char **argv)
 	v.wait_end_ns = now_ns() - t0;
 
 	t0 = now_ns();
-	run_threads(&v, verify_thread);
+	run_threads(&v, verify_thread, false);
 	v.verify_ns = now_ns() - t0;
 	report(&v);
 	munmap(map, v.size);

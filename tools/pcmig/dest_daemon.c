@@ -588,8 +588,8 @@ int dest_daemon_advise(struct dest_opts *o)
 	unlink(path);
 
 	/* Everything that can fail at once fails here, before the fork. */
-	o->json = false;	/* the daemon writes DIR/events */
 	dest_init(&d, o, &daemon_aborted);
+	d.events_out = NULL;	/* the daemon writes DIR/events */
 	d.tty = false;
 	ret = dest_prepare(&d);
 	if (ret) {

@@ -39,8 +39,13 @@
 #define KEEPALIVE_INTVL_S	5
 #define KEEPALIVE_CNT		8
 
+/* After the control connection closed: time for the session to pause. */
+#define CONTROL_LOST_GRACE_MS	1000
+
 /* How often the status is read when there is no event socket. */
 #define POLL_NO_EVENTS_MS	100
+
+static int read_status(struct dest *d);
 
 static const char *caps_str(uint64_t caps, char *buf, size_t size)
 {
@@ -335,6 +340,42 @@ static int ctl_recv(struct dest *d, struct pcmig_msg_hdr *h, void **payload,
 	return 0;
 }
 
+/*
+ * The control connection closed. When the source went away as a whole, its
+ * page connections close too and the session pauses a moment later: that
+ * is the better report (exit 3). Returns true when it was reported so.
+ */
+static bool control_lost_pause(struct dest *d)
+{
+	uint64_t until = dest_now_ms() + CONTROL_LOST_GRACE_MS;
+	char why[160];
+
+	if (d->sfd < 0)
+		return false;
+	for (;;) {
+		if (read_status(d))
+			return false;
+		if (d->kstate == PCMIG_STATE_PAUSED) {
+			close(d->cfd);
+			d->cfd = -1;
+			dest_fail(d, DEST_EXIT_PAUSED, 0,
+				  "destination session %u paused: the source closed the control connection and a page connection was lost (%s); recovery is not supported yet",
+				  d->id, dest_reason_text(d->st.reason,
+							  d->st.error, why,
+							  sizeof(why)));
+			return true;
+		}
+		if (d->kstate != PCMIG_STATE_ADVISE &&
+		    d->kstate != PCMIG_STATE_DISCARD &&
+		    d->kstate != PCMIG_STATE_LISTEN &&
+		    d->kstate != PCMIG_STATE_RUNNING)
+			return false;
+		if (dest_now_ms() >= until)
+			return false;
+		poll(NULL, 0, 50);
+	}
+}
+
 /* A receive failed: say why in terms of the migration. */
 static void ctl_recv_fail(struct dest *d, int ret,
 			  const struct pcmig_error_msg *perr, const char *what)
@@ -347,6 +388,8 @@ static void ctl_recv_fail(struct dest *d, int ret,
 			  pcmig_err_name(perr->code), perr->text);
 		return;
 	case -ECONNRESET:
+		if (control_lost_pause(d))
+			return;
 		dest_fail(d, DEST_EXIT_FAILED, 0,
 			  "the source closed the control connection %s",
 			  what);
@@ -449,8 +492,10 @@ void dest_fail(struct dest *d, int code, uint32_t err_code, const char *fmt,
 		read_status(d);
 		if (d->kstate != PCMIG_STATE_END) {
 			if (code != DEST_EXIT_PAUSED &&
-			    d->kstate != PCMIG_STATE_FAILED)
+			    d->kstate != PCMIG_STATE_FAILED) {
 				set_state(d, PCMIG_STATE_FAILED);
+				read_status(d);
+			}
 			if (!d->o->keep) {
 				if (ioctl(d->sfd, PCMIG_IOC_DESTROY))
 					dest_errmsg(d, "destroy session %u: %s",

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -120,7 +121,7 @@ int dest_hook_run(struct dest *d, const char *what, const char *cmd,
 	uint64_t start = dest_now_ms(), deadline;
 	int pfd[2] = { -1, -1 };
 	size_t written = 0;
-	int status = 0, unread = 0, ret;
+	int status = 0, unread = 0, pidfd, ret;
 	char how[128];
 	pid_t pid;
 
@@ -158,12 +159,18 @@ int dest_hook_run(struct dest *d, const char *what, const char *cmd,
 		}
 	}
 
+	/* The hook's end wakes us at once (no pidfd: within HOOK_POLL_MS). */
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+
 	for (;;) {
-		struct pollfd p = { .fd = pfd[1], .events = POLLOUT };
+		struct pollfd p[2] = {
+			{ .fd = pfd[1], .events = POLLOUT },
+			{ .fd = pidfd, .events = POLLIN },
+		};
 		ssize_t n;
 
-		ret = poll(&p, 1, HOOK_POLL_MS);
-		if (ret > 0 && (p.revents & (POLLOUT | POLLERR))) {
+		ret = poll(p, 2, HOOK_POLL_MS);
+		if (ret > 0 && (p[0].revents & (POLLOUT | POLLERR))) {
 			size_t chunk = len - written;
 
 			if (chunk > HOOK_PIPE_SIZE)
@@ -219,18 +226,18 @@ int dest_hook_run(struct dest *d, const char *what, const char *cmd,
 			 what, written - (size_t)unread, len);
 		goto fail;
 	}
-	if (pfd[0] >= 0)
-		close(pfd[0]);
-	if (pfd[1] >= 0)
-		close(pfd[1]);
-	return 0;
-
+	ret = 0;
+	goto out;
 fail:
+	ret = -1;
+out:
+	if (pidfd >= 0)
+		close(pidfd);
 	if (pfd[0] >= 0)
 		close(pfd[0]);
 	if (pfd[1] >= 0)
 		close(pfd[1]);
-	return -1;
+	return ret;
 }
 
 /**

@@ -285,7 +285,8 @@ void dest_summary(struct dest *d)
 	}
 	dest_json_end(d);
 
-	if (d->o->json || d->o->quiet || d->result != DEST_EXIT_DONE ||
+	if (d->events_out == stdout || d->o->quiet ||
+	    d->result != DEST_EXIT_DONE ||
 	    !d->have_st)
 		return;
 	printf("migration done: %llu pages (%s) in %s, running after %s\n",
