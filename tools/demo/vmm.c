@@ -310,7 +310,7 @@ struct vmm {
 	volatile uint64_t *base;
 	uint8_t *seen;			/* first touch done, per page */
 	uint64_t seen_count;		/* atomic */
-	volatile bool stop;
+	bool stop;			/* atomic */
 	uint64_t hot_start;
 	uint64_t hot_pages;
 
@@ -507,7 +507,8 @@ static void *touch_thread(void *arg)
 	uint64_t n = 0;
 	bool ok;
 
-	while (!v->stop && now_ns() < end &&
+	while (!__atomic_load_n(&v->stop, __ATOMIC_RELAXED) &&
+	       now_ns() < end &&
 	       __atomic_load_n(&v->seen_count, __ATOMIC_RELAXED) < v->pages) {
 		uint64_t r = rnd(&s);
 
@@ -555,7 +556,7 @@ static void run_threads(struct vmm *v, void *(*fn)(void *), bool watch)
 	struct toucher t[MAX_THREADS];
 	unsigned int i;
 
-	v->stop = false;
+	__atomic_store_n(&v->stop, false, __ATOMIC_RELAXED);
 	for (i = 0; i < v->threads; i++) {
 		t[i].v = v;
 		t[i].id = i;
@@ -569,7 +570,7 @@ static void run_threads(struct vmm *v, void *(*fn)(void *), bool watch)
 		       __atomic_load_n(&v->seen_count, __ATOMIC_RELAXED) <
 		       v->pages)
 			poll(NULL, 0, 20);
-		v->stop = true;
+		__atomic_store_n(&v->stop, true, __ATOMIC_RELAXED);
 	}
 	for (i = 0; i < v->threads; i++)
 		pthread_join(t[i].th, NULL);

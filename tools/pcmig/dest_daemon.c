@@ -98,7 +98,7 @@ static void reply(struct client *c, const char *fmt, ...)
 {
 	char line[PCMIG_MAX_ERROR_TEXT + 512];
 	va_list ap;
-	int n;
+	int n, i;
 
 	if (c->fd < 0)
 		return;
@@ -110,7 +110,7 @@ static void reply(struct client *c, const char *fmt, ...)
 	if ((size_t)n >= sizeof(line) - 1)
 		n = sizeof(line) - 2;
 	/* One line: no newline inside. */
-	for (int i = 0; i < n; i++)
+	for (i = 0; i < n; i++)
 		if (line[i] == '\n' || line[i] == '\r')
 			line[i] = ' ';
 	line[n++] = '\n';
@@ -228,7 +228,7 @@ static void client_read(struct daemon *dm, struct client *c)
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
-		/* Gone: a pending listen still happens, nobody to tell. */
+		/* Gone (^C): what it asked for and waits for is forgotten. */
 		client_close(c);
 		return;
 	}
@@ -276,7 +276,7 @@ static void report(struct daemon *dm, const char *fmt, ...)
 {
 	char line[PCMIG_MAX_ERROR_TEXT + 512];
 	va_list ap;
-	int n;
+	int n, i;
 
 	if (dm->report_fd < 0)
 		return;
@@ -287,7 +287,7 @@ static void report(struct daemon *dm, const char *fmt, ...)
 		return;
 	if ((size_t)n >= sizeof(line) - 1)
 		n = sizeof(line) - 2;
-	for (int i = 0; i < n; i++)
+	for (i = 0; i < n; i++)
 		if (line[i] == '\n')
 			line[i] = ' ';
 	line[n++] = '\n';
