@@ -1145,6 +1145,8 @@ fail:
  */
 void dest_finish(struct dest *d)
 {
+	/* The module's last events (pause, failure, destroy) go out too. */
+	read_events(d);
 	if (d->sfd >= 0)
 		read_status(d);
 	dest_summary(d);
