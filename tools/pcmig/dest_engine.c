@@ -42,6 +42,9 @@
 /* After the control connection closed: time for the session to pause. */
 #define CONTROL_LOST_GRACE_MS	1000
 
+/* Event datagrams read in one go (the rest waits for the next look). */
+#define EVENTS_PER_TICK		256
+
 /* How often the status is read when there is no event socket. */
 #define POLL_NO_EVENTS_MS	100
 
@@ -895,23 +898,32 @@ static void on_event(const struct pcmig_session *ev, void *arg)
 	d->changed = true;
 }
 
+/* Everything queued on the event socket (one datagram per receive). */
 static void read_events(struct dest *d)
 {
-	int ret;
+	struct pollfd p;
+	int ret, i;
 
 	if (!d->have_ev)
 		return;
 	d->changed = false;
-	ret = pcmig_events_recv(&d->ev, on_event, d);
-	if (ret == -ENOBUFS) {
-		/* Lost some: the status below tells the state anyway. */
-		d->changed = true;
-	} else if (ret && ret != -EAGAIN && ret != -EINTR) {
-		dest_warn(d, "netlink events: %s: following the session by polling",
-			    strerror(-ret));
-		pcmig_events_close(&d->ev);
-		d->have_ev = false;
-		d->changed = true;
+	for (i = 0; i < EVENTS_PER_TICK; i++) {
+		p.fd = pcmig_events_fd(&d->ev);
+		p.events = POLLIN;
+		if (poll(&p, 1, 0) <= 0)
+			return;
+		ret = pcmig_events_recv(&d->ev, on_event, d);
+		if (ret == -ENOBUFS) {
+			/* Lost some: the status tells the state anyway. */
+			d->changed = true;
+		} else if (ret && ret != -EAGAIN && ret != -EINTR) {
+			dest_warn(d, "netlink events: %s: following the session by polling",
+				  strerror(-ret));
+			pcmig_events_close(&d->ev);
+			d->have_ev = false;
+			d->changed = true;
+			return;
+		}
 	}
 }
 
