@@ -630,9 +630,12 @@ int pcmig_events_recv(struct pcmig_events *ev, pcmig_event_fn fn, void *arg)
 				  event_cb, &ctx);
 	if (ret < 0)
 		return nlerr_to_errno(ret);
-	ret = nl_recvmsgs_default(ev->sock);
+	/* Each call reads one datagram: drain the socket (non-blocking). */
+	do {
+		ret = nl_recvmsgs_default(ev->sock);
+	} while (ret >= 0);
 	nl_socket_modify_cb(ev->sock, NL_CB_VALID, NL_CB_DEFAULT, NULL, NULL);
-	if (ret >= 0)
+	if (ret == -NLE_AGAIN)
 		return 0;
 	/* libnl reports recvmsg()'s ENOBUFS as NLE_NOMEM. */
 	if (ret == -NLE_NOMEM)

@@ -48,11 +48,12 @@ static int hs_fail(int fd, struct pcmig_hs *hs, int ret, uint32_t code,
 static int hs_recv_fail(int fd, struct pcmig_hs *hs, int ret,
 			const struct pcmig_error_msg *peer, const char *what)
 {
+	/* The peer's text already says what went wrong. */
 	if (ret == -ECONNABORTED)
 		return hs_fail(fd, hs, ret, peer->code, false,
-			       "peer refused the %s connection: %s: %s",
-			       role_name(hs->role), pcmig_err_name(peer->code),
-			       peer->text);
+			       "peer refused the %s connection: %s",
+			       role_name(hs->role), peer->text[0] ? peer->text :
+			       pcmig_err_name(peer->code));
 	if (ret == -EPROTO)
 		return hs_fail(fd, hs, ret, PCMIG_ERR_PROTOCOL, true,
 			       "malformed message instead of %s", what);

@@ -150,20 +150,24 @@ int pcmig_tcp_listen(const char *spec, char *err, size_t errlen)
  * @lfd: listening socket
  * @timeout_ms: limit, or -1 for none
  *
- * Return: the connected socket, or a negative errno (-ETIMEDOUT).
+ * Return: the connected socket (TCP_NODELAY), or a negative errno
+ * (-ETIMEDOUT).
  */
 int pcmig_tcp_accept(int lfd, int timeout_ms)
 {
 	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
-	int fd, ret;
+	int fd, ret, one = 1;
 
 	for (;;) {
 		ret = wait_fd(lfd, POLLIN, deadline);
 		if (ret)
 			return ret;
 		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd >= 0)
+		if (fd >= 0) {
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+				   sizeof(one));
 			return fd;
+		}
 		if (errno != EINTR && errno != EAGAIN &&
 		    errno != ECONNABORTED)
 			return -errno;
