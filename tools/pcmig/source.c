@@ -11,13 +11,13 @@
  *          the control connection (PACKAGED_OK, DONE, ERROR), a signalfd
  *          (SIGINT, SIGTERM) and an eventfd the workers kick, prints the
  *          progress every second and tears everything down
- * reader   reads REQUEST frames from the urgent connection, checks them
- *          and queues the pages (a bounded ring; it stops reading when the
- *          ring is full)
- * urgent   answers queued requests on the urgent connection, always before
- *          anything else; without a bulk connection it also does the
- *          background push, one frame at a time between the replies
- * bulk     the background push on the bulk connection, if there is one
+ * urgent   reads REQUEST frames from the urgent connection, checks them
+ *          and answers each at once on the same connection: no hand-off to
+ *          another thread stands between a request and its reply
+ * pusher   the background push: on the bulk connection, or, without one,
+ *          on the urgent connection between the replies (a write lock
+ *          serialises the frames; while a reply waits, the pusher does
+ *          not start another frame)
  *
  * Pages sent are tracked in two bitmaps: "sent" (on any connection: the
  * push skips them) and "ended" (on the connection that carries END).
@@ -43,6 +43,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -63,10 +64,10 @@
 #define NSEC_PER_SEC	1000000000ULL
 #define NSEC_PER_MSEC	1000000ULL
 #define REPLY_BATCH	64		/* requests answered per sendmsg() */
-#define RING_SIZE	8192		/* requests queued, at most */
 #define NO_JUMP		UINT64_MAX
 #define GRACE_MS	2000		/* wait for the peer's ERROR */
 #define MINCORE_MAX	4096		/* pages per mincore() */
+#define PUSH_NICE	10		/* nice of the bulk pusher thread */
 #define NOTSENT_LOWAT	(128 << 10)	/* unsent bytes behind the push */
 
 extern char **environ;
@@ -134,11 +135,6 @@ struct src_block {
 	uint64_t npages;
 };
 
-struct src_req {
-	uint64_t page;
-	uint64_t t_ns;			/* when its REQUEST frame was read */
-};
-
 struct src_stats {
 	uint64_t pages_pushed;		/* background pages, first copy */
 	uint64_t pages_resent;		/* replies sent again before END */
@@ -151,13 +147,11 @@ struct src_stats {
 
 struct src;
 
-struct src_writer {
+struct src_pusher {
 	struct src *s;
 	const char *name;		/* "urgent" or "bulk" */
 	int fd;
-	bool replies;			/* answers requests */
-	bool push;			/* does the background push */
-	bool ends;			/* carries END: marks s->ended */
+	bool shared;			/* the urgent connection: take wlock */
 	pthread_cond_t cond;
 	bool cond_ready;
 	pthread_t thread;
@@ -171,9 +165,12 @@ struct src_writer {
 	uint64_t hole_first, hole_end;	/* pages known to be holes */
 	unsigned char vec[MINCORE_MAX];
 
-	/* Scratch for one sendmsg(). */
-	struct src_req reqs[REPLY_BATCH];
-	uint64_t pages[REPLY_BATCH];
+	uint8_t hdr[SRC_FRAME_LEN];
+	struct iovec iov[2];
+};
+
+/* Scratch of the urgent thread, for one sendmsg() of replies. */
+struct src_replier {
 	struct src_reply plan[REPLY_BATCH];
 	uint8_t hdrs[REPLY_BATCH][SRC_FRAME_LEN];
 	struct iovec iov[2 * REPLY_BATCH];
@@ -218,10 +215,10 @@ struct src {
 	int phase;			/* enum src_phase (atomic reads) */
 	struct src_stats st;		/* atomic counters */
 
+	pthread_mutex_t wlock;		/* writes on the urgent connection */
+
 	pthread_mutex_t lock;		/* everything below */
-	pthread_cond_t space_cond;	/* room in the ring */
-	struct src_req *ring;
-	unsigned int ring_head, ring_count;
+	unsigned int replying;		/* replies waiting for wlock */
 	bool stop;
 	bool precopy_done, end_sent, push_finished;
 	struct src_tb tb;		/* the pusher's only */
@@ -230,7 +227,8 @@ struct src {
 	uint32_t fail_code;
 	char fail_msg[PCMIG_MAX_ERROR_TEXT];
 
-	struct src_writer urgent_w, bulk_w;
+	struct src_pusher pusher;
+	struct src_replier replier;
 	pthread_t reader;
 	bool reader_started;
 
@@ -415,7 +413,7 @@ static const struct src_block *block_of(const struct src *s, uint64_t page)
 }
 
 /* Residency of the pages from @page on, for one push step. */
-static void probe_resident(struct src_writer *w, uint64_t page)
+static void probe_resident(struct src_pusher *w, uint64_t page)
 {
 	struct src *s = w->s;
 	uint64_t n = w->vec_valid ? MINCORE_MAX : s->batch + 1;
@@ -442,7 +440,7 @@ static void probe_resident(struct src_writer *w, uint64_t page)
  */
 static bool push_is_zero(void *ctx, uint64_t page)
 {
-	struct src_writer *w = ctx;
+	struct src_pusher *w = ctx;
 	struct src *s = w->s;
 	const struct src_block *b;
 	uint64_t at;
@@ -471,73 +469,178 @@ static bool push_is_zero(void *ctx, uint64_t page)
 	return true;
 }
 
-/* ---- writers ---- */
+/* ---- writing frames ---- */
 
-static void frame_iov(struct src_writer *w, unsigned int slot, int *niov,
-		      uint8_t type, uint16_t flags, uint64_t first,
+/* Header (and payload iovec, for PAGES) of a frame. */
+static void frame_iov(struct src *s, uint8_t *hdr, struct iovec *iov,
+		      int *niov, uint8_t type, uint16_t flags, uint64_t first,
 		      uint32_t npages)
 {
-	struct src *s = w->s;
 	uint32_t len = type == PCMIG_FRAME_PAGES ? npages * s->page_size : 0;
 
-	pcmig_frame_put(w->hdrs[slot], type, flags, npages, len,
-			first * s->page_size);
-	w->iov[*niov].iov_base = w->hdrs[slot];
-	w->iov[*niov].iov_len = SRC_FRAME_LEN;
+	pcmig_frame_put(hdr, type, flags, npages, len, first * s->page_size);
+	iov[*niov].iov_base = hdr;
+	iov[*niov].iov_len = SRC_FRAME_LEN;
 	(*niov)++;
 	if (len) {
-		w->iov[*niov].iov_base = s->mem + first * s->page_size;
-		w->iov[*niov].iov_len = len;
+		iov[*niov].iov_base = s->mem + first * s->page_size;
+		iov[*niov].iov_len = len;
 		(*niov)++;
 	}
 }
 
-/* Answer @n requests from w->reqs. */
-static int send_replies(struct src_writer *w, unsigned int n)
+/* Is a connection failure harmless? Only once every page went out. */
+static bool benign_failure(struct src *s)
 {
-	struct src *s = w->s;
+	bool stop;
+
+	pthread_mutex_lock(&s->lock);
+	stop = s->stop;
+	pthread_mutex_unlock(&s->lock);
+	if (stop)
+		return true;
+	if (!all_sent(s))
+		return false;
+	/*
+	 * The destination's kernel has every page and released its
+	 * channels. DONE comes on control.
+	 */
+	pthread_mutex_lock(&s->lock);
+	s->push_finished = true;
+	pthread_mutex_unlock(&s->lock);
+	wake_main(s);
+	return true;
+}
+
+/* ---- the urgent connection: requests and their replies ---- */
+
+/*
+ * Answer @n requested pages (at most %REPLY_BATCH), read at @t_ns, with
+ * one sendmsg(). Always answered, even a page sent already: the
+ * destination asked because it does not have it yet.
+ */
+static int reply(struct src *s, const uint64_t *pages, unsigned int n,
+		 uint64_t t_ns)
+{
+	struct src_replier *r = &s->replier;
+	bool shared = s->bulk < 0;
 	unsigned int i, nf, zero = 0;
-	uint64_t t, sum = 0, newly = 0;
+	uint64_t newly = 0;
 	int niov = 0, ret;
 
 	for (i = 0; i < n; i++) {
-		w->pages[i] = w->reqs[i].page;
-		if (!src_bit_test_and_set(s->sent, w->pages[i]))
+		if (!src_bit_test_and_set(s->sent, pages[i]))
 			newly++;
-		if (w->ends)
-			src_bit_test_and_set(s->ended, w->pages[i]);
+		/* Without bulk, the urgent connection carries END. */
+		if (shared)
+			src_bit_test_and_set(s->ended, pages[i]);
 	}
 	if (newly)
 		ADD(&s->nsent, newly);
 	/* The push goes on from just after the last page asked for. */
-	STORE(&s->jump, w->pages[n - 1] + 1);
+	STORE(&s->jump, pages[n - 1] + 1);
 
-	nf = src_plan_replies(w->pages, n, s->zero_frames ? mem_is_zero : NULL,
-			      s, w->plan);
+	nf = src_plan_replies(pages, n, s->zero_frames ? mem_is_zero : NULL,
+			      s, r->plan);
 	for (i = 0; i < nf; i++) {
-		frame_iov(w, i, &niov, w->plan[i].type, w->plan[i].flags,
-			  w->plan[i].first, w->plan[i].npages);
-		if (w->plan[i].type == PCMIG_FRAME_ZERO)
-			zero += w->plan[i].npages;
+		frame_iov(s, r->hdrs[i], r->iov, &niov, r->plan[i].type,
+			  r->plan[i].flags, r->plan[i].first,
+			  r->plan[i].npages);
+		if (r->plan[i].type == PCMIG_FRAME_ZERO)
+			zero += r->plan[i].npages;
 	}
-	ret = send_iov(s, w->fd, w->iov, niov, true);
+	if (shared) {
+		/* Announce the reply: the pusher starts no new frame. */
+		pthread_mutex_lock(&s->lock);
+		s->replying++;
+		pthread_mutex_unlock(&s->lock);
+		pthread_mutex_lock(&s->wlock);
+	}
+	ret = send_iov(s, s->urg, r->iov, niov, true);
+	if (shared) {
+		pthread_mutex_unlock(&s->wlock);
+		pthread_mutex_lock(&s->lock);
+		if (!--s->replying)
+			pthread_cond_signal(&s->pusher.cond);
+		pthread_mutex_unlock(&s->lock);
+	}
 	if (ret)
 		return ret;
-	t = now_ns();
-	for (i = 0; i < n; i++)
-		sum += t - w->reqs[i].t_ns;
-	ADD(&s->st.service_ns, sum);
+	ADD(&s->st.service_ns, (now_ns() - t_ns) * n);
 	ADD(&s->st.requests, (uint64_t)n);
 	ADD(&s->st.pages_zero, (uint64_t)zero);
 	return 0;
 }
 
+static void *urgent_main(void *arg)
+{
+	struct src *s = arg;
+	uint8_t hdr[SRC_FRAME_LEN];
+	uint8_t payload[8 * PCMIG_FRAME_MAX_REQS];
+	uint64_t pages[PCMIG_FRAME_MAX_REQS];
+	char err[256], buf[128];
+	uint32_t i, n, chunk;
+	const char *what = "";
+	uint64_t t;
+	int ret;
+
+	for (;;) {
+		ret = read_exact(s->urg, hdr, sizeof(hdr));
+		if (ret)
+			break;
+		if (src_request_check_hdr(hdr, &n, err, sizeof(err)))
+			goto violation;
+		ret = read_exact(s->urg, payload, 8 * n);
+		if (ret)
+			break;
+		t = now_ns();
+		if (src_request_parse(payload, n, s->size, s->page_size, pages,
+				      err, sizeof(err)))
+			goto violation;
+		STORE(&s->last_activity, t);
+		ADD(&s->st.request_frames, 1);
+		for (i = 0; i < n && !ret; i += chunk) {
+			chunk = n - i < REPLY_BATCH ? n - i : REPLY_BATCH;
+			ret = reply(s, pages + i, chunk, t);
+		}
+		if (ret) {
+			what = "sending a reply: ";
+			break;
+		}
+	}
+	if (!benign_failure(s))
+		src_fail(s, PCMIG_ERR_ABORTED, FAIL_TELL | FAIL_CHANNEL,
+			 "urgent connection: %s%s", what,
+			 io_error(s, ret, buf, sizeof(buf)));
+	return NULL;
+
+violation:
+	src_fail(s, PCMIG_ERR_PROTOCOL, FAIL_TELL,
+		 "protocol violation on the urgent connection: %s", err);
+	return NULL;
+}
+
+/* ---- the background push ---- */
+
+static int push_send(struct src_pusher *w, struct iovec *iov, int niov)
+{
+	struct src *s = w->s;
+	int ret;
+
+	if (!w->shared)
+		return send_iov(s, w->fd, iov, niov, true);
+	pthread_mutex_lock(&s->wlock);
+	ret = send_iov(s, w->fd, iov, niov, true);
+	pthread_mutex_unlock(&s->wlock);
+	return ret;
+}
+
 /*
- * One frame of the background push. Return: bytes sent (0 if another
- * thread took the page first), -ENODATA when nothing is left to push in
- * this phase, or an I/O error.
+ * One frame of the background push. Return: 0 (*@bytes is 0 if a reply
+ * took the page first), -ENODATA when nothing is left to push in this
+ * phase, or an I/O error.
  */
-static int push_step(struct src_writer *w, int phase, uint64_t *bytes)
+static int push_step(struct src_pusher *w, int phase, uint64_t *bytes)
 {
 	struct src *s = w->s;
 	src_zero_fn zf = s->zero_frames ? push_is_zero : NULL;
@@ -545,7 +648,7 @@ static int push_step(struct src_writer *w, int phase, uint64_t *bytes)
 					    __ATOMIC_ACQ_REL);
 	struct src_run run;
 	uint32_t i, n;
-	int niov = 0, ret;
+	int niov = 0;
 
 	*bytes = 0;
 	if (jump != NO_JUMP && !w->final)
@@ -583,25 +686,24 @@ send:
 		src_bit_test_and_set(s->ended, run.first + i);
 	if (run.zero)
 		ADD(&s->st.pages_zero, (uint64_t)run.npages);
-	frame_iov(w, 0, &niov, run.zero ? PCMIG_FRAME_ZERO : PCMIG_FRAME_PAGES,
-		  0, run.first, run.npages);
+	frame_iov(s, w->hdr, w->iov, &niov,
+		  run.zero ? PCMIG_FRAME_ZERO : PCMIG_FRAME_PAGES, 0,
+		  run.first, run.npages);
 	*bytes = SRC_FRAME_LEN + (run.zero ? 0 :
 				  (uint64_t)run.npages * s->page_size);
-	ret = send_iov(s, w->fd, w->iov, niov, true);
-	return ret;
+	return push_send(w, w->iov, niov);
 }
 
-/* The push of @phase is over: tell the main thread, send END. */
-static int push_done(struct src_writer *w, int phase)
+/* The push of @phase is over: send END (postcopy), tell the main thread. */
+static int push_done(struct src_pusher *w, int phase)
 {
 	struct src *s = w->s;
-	uint8_t end[SRC_FRAME_LEN];
-	struct iovec iov = { end, sizeof(end) };
-	int ret = 0;
+	struct iovec iov = { w->hdr, SRC_FRAME_LEN };
+	int ret;
 
 	if (phase == PH_POSTCOPY) {
-		pcmig_frame_put(end, PCMIG_FRAME_END, 0, 0, 0, 0);
-		ret = send_iov(s, w->fd, &iov, 1, true);
+		pcmig_frame_put(w->hdr, PCMIG_FRAME_END, 0, 0, 0, 0);
+		ret = push_send(w, &iov, 1);
 		if (ret)
 			return ret;
 	}
@@ -632,221 +734,92 @@ static void cond_wait_ns(pthread_cond_t *c, pthread_mutex_t *m, uint64_t ns)
 	pthread_cond_timedwait(c, m, &ts);
 }
 
-static unsigned int ring_pop(struct src *s, struct src_req *out,
-			     unsigned int max)
+static void *pusher_main(void *arg)
 {
-	unsigned int n = 0;
-
-	while (s->ring_count && n < max) {
-		out[n++] = s->ring[s->ring_head];
-		s->ring_head = (s->ring_head + 1) % RING_SIZE;
-		s->ring_count--;
-	}
-	return n;
-}
-
-static void writer_error(struct src_writer *w, int ret)
-{
-	struct src *s = w->s;
-	char buf[128];
-	bool stop;
-
-	pthread_mutex_lock(&s->lock);
-	stop = s->stop;
-	pthread_mutex_unlock(&s->lock);
-	if (stop)
-		return;
-	if (all_sent(s)) {
-		/*
-		 * Every page went out: the destination's kernel has them all
-		 * and released its channels. DONE comes on control.
-		 */
-		pthread_mutex_lock(&s->lock);
-		s->push_finished = true;
-		pthread_mutex_unlock(&s->lock);
-		wake_main(s);
-		return;
-	}
-	src_fail(s, PCMIG_ERR_ABORTED, FAIL_TELL | FAIL_CHANNEL,
-		 "%s connection: %s", w->name, io_error(s, ret, buf,
-							sizeof(buf)));
-}
-
-static void *writer_main(void *arg)
-{
-	struct src_writer *w = arg;
+	struct src_pusher *w = arg;
 	struct src *s = w->s;
 	uint64_t bytes, wait;
-	unsigned int n;
+	char buf[128];
 	int phase, ret;
 
+	/*
+	 * The push is background work: when CPUs are short, a reply must not
+	 * wait for the pusher's time slice.
+	 */
+	setpriority(PRIO_PROCESS, gettid(), PUSH_NICE);
 	for (;;) {
-		n = 0;
-		phase = PH_IDLE;
 		pthread_mutex_lock(&s->lock);
 		for (;;) {
 			if (s->stop)
 				break;
-			/* Requests first, always. */
-			if (w->replies && s->ring_count) {
-				n = ring_pop(s, w->reqs, REPLY_BATCH);
-				pthread_cond_signal(&s->space_cond);
-				break;
+			/* A reply waits for the urgent connection: let it. */
+			if (w->shared && s->replying) {
+				pthread_cond_wait(&w->cond, &s->lock);
+				continue;
 			}
-			if (w->push && push_wanted(s)) {
+			if (push_wanted(s)) {
 				wait = src_tb_wait_ns(&s->tb, now_ns());
-				if (!wait) {
-					phase = s->phase;
+				if (!wait)
 					break;
-				}
 				cond_wait_ns(&w->cond, &s->lock, wait);
 				continue;
 			}
 			pthread_cond_wait(&w->cond, &s->lock);
 		}
+		phase = s->phase;
 		if (s->stop) {
 			pthread_mutex_unlock(&s->lock);
 			break;
 		}
 		pthread_mutex_unlock(&s->lock);
 
-		if (n) {
-			ret = send_replies(w, n);
-		} else {
-			ret = push_step(w, phase, &bytes);
-			if (ret == -ENODATA)
-				ret = push_done(w, phase);
-			else if (!ret)
-				src_tb_consume(&s->tb, bytes);
-		}
+		ret = push_step(w, phase, &bytes);
+		if (ret == -ENODATA)
+			ret = push_done(w, phase);
+		else if (!ret)
+			src_tb_consume(&s->tb, bytes);
 		if (ret) {
-			writer_error(w, ret);
+			if (!benign_failure(s))
+				src_fail(s, PCMIG_ERR_ABORTED,
+					 FAIL_TELL | FAIL_CHANNEL,
+					 "%s connection: %s", w->name,
+					 io_error(s, ret, buf, sizeof(buf)));
 			break;
 		}
 	}
-	return NULL;
-}
-
-/* ---- reader ---- */
-
-static void reader_error(struct src *s, int ret)
-{
-	char buf[128];
-	bool stop;
-
-	pthread_mutex_lock(&s->lock);
-	stop = s->stop;
-	pthread_mutex_unlock(&s->lock);
-	if (stop || all_sent(s))
-		return;
-	src_fail(s, PCMIG_ERR_ABORTED, FAIL_TELL | FAIL_CHANNEL,
-		 "urgent connection: %s", io_error(s, ret, buf, sizeof(buf)));
-}
-
-static void *reader_main(void *arg)
-{
-	struct src *s = arg;
-	uint8_t hdr[SRC_FRAME_LEN];
-	uint8_t payload[8 * PCMIG_FRAME_MAX_REQS];
-	uint64_t pages[PCMIG_FRAME_MAX_REQS];
-	char err[256];
-	uint32_t i, n;
-	uint64_t t;
-	int ret;
-
-	for (;;) {
-		ret = read_exact(s->urg, hdr, sizeof(hdr));
-		if (ret)
-			break;
-		if (src_request_check_hdr(hdr, &n, err, sizeof(err)))
-			goto violation;
-		ret = read_exact(s->urg, payload, 8 * n);
-		if (ret)
-			break;
-		if (src_request_parse(payload, n, s->size, s->page_size, pages,
-				      err, sizeof(err)))
-			goto violation;
-		t = now_ns();
-		STORE(&s->last_activity, t);
-		ADD(&s->st.request_frames, 1);
-
-		pthread_mutex_lock(&s->lock);
-		for (i = 0; i < n; i++) {
-			while (s->ring_count == RING_SIZE && !s->stop)
-				pthread_cond_wait(&s->space_cond, &s->lock);
-			if (s->stop)
-				break;
-			s->ring[(s->ring_head + s->ring_count) % RING_SIZE] =
-				(struct src_req){ .page = pages[i], .t_ns = t };
-			s->ring_count++;
-			if (i % REPLY_BATCH == REPLY_BATCH - 1)
-				pthread_cond_signal(&s->urgent_w.cond);
-		}
-		pthread_cond_signal(&s->urgent_w.cond);
-		if (s->stop) {
-			pthread_mutex_unlock(&s->lock);
-			return NULL;
-		}
-		pthread_mutex_unlock(&s->lock);
-	}
-	reader_error(s, ret);
-	return NULL;
-
-violation:
-	src_fail(s, PCMIG_ERR_PROTOCOL, FAIL_TELL,
-		 "protocol violation on the urgent connection: %s", err);
 	return NULL;
 }
 
 /* ---- threads ---- */
 
-static int start_writer(struct src *s, struct src_writer *w, const char *name,
-			int fd, bool replies, bool push)
+static int start_threads(struct src *s)
 {
-	int lowat = NOTSENT_LOWAT;
+	struct src_pusher *w = &s->pusher;
+	int lowat = NOTSENT_LOWAT, ret;
 	pthread_condattr_t ca;
-	int ret;
 
+	w->s = s;
+	w->shared = s->bulk < 0;
+	w->fd = w->shared ? s->urg : s->bulk;
+	w->name = w->shared ? "urgent" : "bulk";
 	/*
 	 * Keep little unsent data queued behind the push: a reply on the
 	 * same socket waits behind it, and after a request the push should
 	 * soon carry the pages around the requested one.
 	 */
-	if (push)
-		setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat,
-			   sizeof(lowat));
-
-	w->s = s;
-	w->name = name;
-	w->fd = fd;
-	w->replies = replies;
-	w->push = push;
-	w->ends = push;		/* the pusher's connection carries END */
+	setsockopt(w->fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat,
+		   sizeof(lowat));
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&w->cond, &ca);
 	pthread_condattr_destroy(&ca);
 	w->cond_ready = true;
-	ret = pthread_create(&w->thread, NULL, writer_main, w);
-	if (ret)
-		return -ret;
-	w->started = true;
-	return 0;
-}
 
-static int start_threads(struct src *s)
-{
-	bool bulk = s->bulk >= 0;
-	int ret;
-
-	/* The urgent writer's cond must exist before the reader runs. */
-	ret = start_writer(s, &s->urgent_w, "urgent", s->urg, true, !bulk);
-	if (!ret && bulk)
-		ret = start_writer(s, &s->bulk_w, "bulk", s->bulk, false,
-				   true);
+	ret = -pthread_create(&s->reader, NULL, urgent_main, s);
+	s->reader_started = !ret;
 	if (!ret) {
-		ret = -pthread_create(&s->reader, NULL, reader_main, s);
-		s->reader_started = !ret;
+		ret = -pthread_create(&w->thread, NULL, pusher_main, w);
+		w->started = !ret;
 	}
 	if (ret)
 		src_fail(s, PCMIG_ERR_INTERNAL, FAIL_TELL,
@@ -859,10 +832,8 @@ static void set_phase(struct src *s, int phase)
 	pthread_mutex_lock(&s->lock);
 	STORE(&s->phase, phase);
 	STORE(&s->jump, 0);		/* each phase starts at page 0 */
-	if (s->urgent_w.started)
-		pthread_cond_broadcast(&s->urgent_w.cond);
-	if (s->bulk_w.started)
-		pthread_cond_broadcast(&s->bulk_w.cond);
+	if (s->pusher.cond_ready)
+		pthread_cond_broadcast(&s->pusher.cond);
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -870,11 +841,8 @@ static void stop_threads(struct src *s)
 {
 	pthread_mutex_lock(&s->lock);
 	s->stop = true;
-	pthread_cond_broadcast(&s->space_cond);
-	if (s->urgent_w.started)
-		pthread_cond_broadcast(&s->urgent_w.cond);
-	if (s->bulk_w.started)
-		pthread_cond_broadcast(&s->bulk_w.cond);
+	if (s->pusher.cond_ready)
+		pthread_cond_broadcast(&s->pusher.cond);
 	pthread_mutex_unlock(&s->lock);
 	/* Wakes a blocked read() or poll() of the workers. */
 	if (s->urg >= 0)
@@ -883,11 +851,9 @@ static void stop_threads(struct src *s)
 		shutdown(s->bulk, SHUT_RDWR);
 	if (s->reader_started)
 		pthread_join(s->reader, NULL);
-	if (s->urgent_w.started)
-		pthread_join(s->urgent_w.thread, NULL);
-	if (s->bulk_w.started)
-		pthread_join(s->bulk_w.thread, NULL);
-	s->reader_started = s->urgent_w.started = s->bulk_w.started = false;
+	if (s->pusher.started)
+		pthread_join(s->pusher.thread, NULL);
+	s->reader_started = s->pusher.started = false;
 }
 
 /* ---- progress ---- */
@@ -1581,8 +1547,7 @@ static int setup(struct src *s)
 	}
 	s->sent = calloc(src_bitmap_words(s->npages), sizeof(uint64_t));
 	s->ended = calloc(src_bitmap_words(s->npages), sizeof(uint64_t));
-	s->ring = calloc(RING_SIZE, sizeof(*s->ring));
-	if (!s->sent || !s->ended || !s->ring)
+	if (!s->sent || !s->ended)
 		goto nomem;
 	return 0;
 nomem:
@@ -1592,18 +1557,13 @@ nomem:
 
 static int src_init(struct src *s)
 {
-	pthread_condattr_t ca;
-
 	s->ctl = s->urg = s->bulk = s->sigfd = s->evfd = -1;
 	s->batch = SRC_BATCH_DEFAULT;
 	s->timeout_ms = PCMIG_NET_TIMEOUT_MS;
 	s->jump = NO_JUMP;
 	s->page_size = (uint32_t)sysconf(_SC_PAGESIZE);
 	pthread_mutex_init(&s->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&s->space_cond, &ca);
-	pthread_condattr_destroy(&ca);
+	pthread_mutex_init(&s->wlock, NULL);
 	return 0;
 }
 
@@ -1612,11 +1572,9 @@ static void src_cleanup(struct src *s)
 	uint32_t i;
 
 	stop_threads(s);
-	if (s->urgent_w.cond_ready)
-		pthread_cond_destroy(&s->urgent_w.cond);
-	if (s->bulk_w.cond_ready)
-		pthread_cond_destroy(&s->bulk_w.cond);
-	pthread_cond_destroy(&s->space_cond);
+	if (s->pusher.cond_ready)
+		pthread_cond_destroy(&s->pusher.cond);
+	pthread_mutex_destroy(&s->wlock);
 	pthread_mutex_destroy(&s->lock);
 	if (s->ctl >= 0)
 		close(s->ctl);
@@ -1635,7 +1593,6 @@ static void src_cleanup(struct src *s)
 			close(s->blocks[i].fd);
 	free(s->sent);
 	free(s->ended);
-	free(s->ring);
 	free(s->discards);
 	free(s->discard_specs);
 	memset(s->key, 0, sizeof(s->key));
