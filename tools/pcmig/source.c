@@ -138,7 +138,7 @@ struct src_block {
 struct src_stats {
 	uint64_t pages_pushed;		/* background pages, first copy */
 	uint64_t pages_resent;		/* replies sent again before END */
-	uint64_t pages_zero;		/* pages sent in ZERO frames */
+	uint64_t pages_zero;		/* pages sent as ZERO, first copies */
 	uint64_t requests;		/* requested pages answered */
 	uint64_t request_frames;	/* REQUEST frames read */
 	uint64_t service_ns;		/* sum of request-to-reply times */
@@ -171,6 +171,7 @@ struct src_pusher {
 
 /* Scratch of the urgent thread, for one sendmsg() of replies. */
 struct src_replier {
+	bool first_copy[REPLY_BATCH];	/* the reply is its first copy */
 	struct src_reply plan[REPLY_BATCH];
 	uint8_t hdrs[REPLY_BATCH][SRC_FRAME_LEN];
 	struct iovec iov[2 * REPLY_BATCH];
@@ -524,13 +525,13 @@ static int reply(struct src *s, const uint64_t *pages, unsigned int n,
 {
 	struct src_replier *r = &s->replier;
 	bool shared = s->bulk < 0;
-	unsigned int i, nf, zero = 0;
+	unsigned int i, j, k, nf, zero = 0;
 	uint64_t newly = 0;
 	int niov = 0, ret;
 
 	for (i = 0; i < n; i++) {
-		if (!src_bit_test_and_set(s->sent, pages[i]))
-			newly++;
+		r->first_copy[i] = !src_bit_test_and_set(s->sent, pages[i]);
+		newly += r->first_copy[i];
 		/* Without bulk, the urgent connection carries END. */
 		if (shared)
 			src_bit_test_and_set(s->ended, pages[i]);
@@ -542,12 +543,14 @@ static int reply(struct src *s, const uint64_t *pages, unsigned int n,
 
 	nf = src_plan_replies(pages, n, s->zero_frames ? mem_is_zero : NULL,
 			      s, r->plan);
-	for (i = 0; i < nf; i++) {
+	for (i = 0, k = 0; i < nf; k += r->plan[i].nreq, i++) {
 		frame_iov(s, r->hdrs[i], r->iov, &niov, r->plan[i].type,
 			  r->plan[i].flags, r->plan[i].first,
 			  r->plan[i].npages);
+		/* Zero pages counted once: copies of pages sent are not. */
 		if (r->plan[i].type == PCMIG_FRAME_ZERO)
-			zero += r->plan[i].npages;
+			for (j = 0; j < r->plan[i].nreq; j++)
+				zero += r->first_copy[k + j];
 	}
 	if (shared) {
 		/* Announce the reply: the pusher starts no new frame. */
@@ -669,6 +672,8 @@ static int push_step(struct src_pusher *w, int phase, uint64_t *bytes)
 			ADD(&s->nsent, (uint64_t)n);
 			run.npages = n;
 			ADD(&s->st.pages_pushed, (uint64_t)n);
+			if (run.zero)
+				ADD(&s->st.pages_zero, (uint64_t)n);
 			goto send;
 		}
 		if (phase != PH_POSTCOPY)
@@ -684,8 +689,6 @@ static int push_step(struct src_pusher *w, int phase, uint64_t *bytes)
 send:
 	for (i = 0; i < run.npages; i++)
 		src_bit_test_and_set(s->ended, run.first + i);
-	if (run.zero)
-		ADD(&s->st.pages_zero, (uint64_t)run.npages);
 	frame_iov(s, w->hdr, w->iov, &niov,
 		  run.zero ? PCMIG_FRAME_ZERO : PCMIG_FRAME_PAGES, 0,
 		  run.first, run.npages);
@@ -1051,8 +1054,12 @@ static int main_loop(struct src *s, enum wait_for until,
 
 			if (read(s->sigfd, &si, sizeof(si)) == sizeof(si)) {
 				src_fail(s, PCMIG_ERR_ABORTED, FAIL_TELL,
-					 "interrupted by %s: migration aborted",
-					 strsignal(si.ssi_signo));
+					 "%s: migration aborted by the source%s",
+					 si.ssi_signo == SIGINT ? "SIGINT" :
+					 "SIGTERM",
+					 LOAD(&s->phase) == PH_POSTCOPY ?
+					 " (the VM runs at the destination: it cannot get its missing pages now)" :
+					 "");
 				return -1;
 			}
 		}
@@ -1391,7 +1398,7 @@ static int connect_one(struct src *s, uint8_t role, const uint8_t *sid,
 
 	fd = pcmig_tcp_connect(s->connect, s->timeout_ms, err, sizeof(err));
 	if (fd < 0) {
-		fprintf(stderr, "pcmig-tool: migrate: %s\n", err);
+		src_fail(s, PCMIG_ERR_INTERNAL, 0, "%s", err);
 		return -1;
 	}
 	memset(&hs, 0, sizeof(hs));
@@ -1406,7 +1413,7 @@ static int connect_one(struct src *s, uint8_t role, const uint8_t *sid,
 	hs.blocks = s->layout;
 	hs.timeout_ms = s->timeout_ms;
 	if (pcmig_hs_client(fd, &hs)) {
-		fprintf(stderr, "pcmig-tool: migrate: %s\n", hs.err);
+		src_fail(s, PCMIG_ERR_INTERNAL, 0, "%s", hs.err);
 		close(fd);
 		return -1;
 	}
@@ -1424,7 +1431,7 @@ static int connect_all(struct src *s)
 	if (s->ndiscards)
 		req |= PCMIG_CAP_DISCARD;
 	if (pcmig_random(sid, sizeof(sid))) {
-		fprintf(stderr, "pcmig-tool: migrate: no random numbers\n");
+		src_fail(s, PCMIG_ERR_INTERNAL, 0, "no random numbers");
 		return -1;
 	}
 	s->ctl = connect_one(s, PCMIG_ROLE_CONTROL, sid, caps, req, &s->caps);
@@ -1457,25 +1464,28 @@ static int map_ram(struct src *s)
 		for (j = 0; j < i; j++)
 			if (!strcmp(b->ram.block.name,
 				    s->blocks[j].ram.block.name)) {
-				fprintf(stderr, "pcmig-tool: migrate: RAM block name '%s' given twice\n",
-					b->ram.block.name);
+				src_fail(s, PCMIG_ERR_INTERNAL, 0,
+					 "RAM block name '%s' given twice",
+					 b->ram.block.name);
 				return -1;
 			}
 		b->fd = open(b->ram.path, O_RDONLY | O_CLOEXEC);
 		if (b->fd < 0 || fstat(b->fd, &st)) {
-			fprintf(stderr, "pcmig-tool: migrate: RAM file %s: %s\n",
-				b->ram.path, strerror(errno));
+			src_fail(s, PCMIG_ERR_INTERNAL, 0, "RAM file %s: %s",
+				 b->ram.path, strerror(errno));
 			return -1;
 		}
 		if (!S_ISREG(st.st_mode)) {
-			fprintf(stderr, "pcmig-tool: migrate: RAM file %s: not a regular file\n",
-				b->ram.path);
+			src_fail(s, PCMIG_ERR_INTERNAL, 0,
+				 "RAM file %s: not a regular file",
+				 b->ram.path);
 			return -1;
 		}
 		if (!st.st_size || st.st_size % s->page_size) {
-			fprintf(stderr, "pcmig-tool: migrate: RAM file %s: size %lld is not a non-zero multiple of the page size (%u)\n",
-				b->ram.path, (long long)st.st_size,
-				s->page_size);
+			src_fail(s, PCMIG_ERR_INTERNAL, 0,
+				 "RAM file %s: size %lld is not a non-zero multiple of the page size (%u)",
+				 b->ram.path, (long long)st.st_size,
+				 s->page_size);
 			return -1;
 		}
 		b->ram.block.size = st.st_size;
@@ -1485,8 +1495,10 @@ static int map_ram(struct src *s)
 		s->layout[i] = b->ram.block;
 	}
 	if (pcmig_layout_check(s->layout, s->nblocks, s->page_size, &total)) {
-		fprintf(stderr, "pcmig-tool: migrate: RAM layout refused: at most %d blocks and %llu GiB in all\n",
-			PCMIG_MAX_BLOCKS, (unsigned long long)(PCMIG_MAX_SIZE >> 30));
+		src_fail(s, PCMIG_ERR_INTERNAL, 0,
+			 "RAM layout refused: at most %d blocks and %llu GiB in all",
+			 PCMIG_MAX_BLOCKS,
+			 (unsigned long long)(PCMIG_MAX_SIZE >> 30));
 		return -1;
 	}
 	s->size = total;
@@ -1496,8 +1508,9 @@ static int map_ram(struct src *s)
 	p = mmap(NULL, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
 		 MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED) {
-		fprintf(stderr, "pcmig-tool: migrate: cannot reserve %" PRIu64 " bytes of address space: %s\n",
-			total, strerror(errno));
+		src_fail(s, PCMIG_ERR_INTERNAL, 0,
+			 "cannot reserve %" PRIu64 " bytes of address space: %s",
+			 total, strerror(errno));
 		return -1;
 	}
 	s->mem = p;
@@ -1507,8 +1520,8 @@ static int map_ram(struct src *s)
 		p = mmap(s->mem + b->first * s->page_size, b->ram.block.size,
 			 PROT_READ, MAP_SHARED | MAP_FIXED, b->fd, 0);
 		if (p == MAP_FAILED) {
-			fprintf(stderr, "pcmig-tool: migrate: cannot map %s: %s\n",
-				b->ram.path, strerror(errno));
+			src_fail(s, PCMIG_ERR_INTERNAL, 0, "cannot map %s: %s",
+				 b->ram.path, strerror(errno));
 			return -1;
 		}
 	}
@@ -1522,7 +1535,7 @@ static int setup(struct src *s)
 
 	if (pcmig_key_load(s->key_file, s->key, &s->keylen, err,
 			   sizeof(err))) {
-		fprintf(stderr, "pcmig-tool: migrate: %s\n", err);
+		src_fail(s, PCMIG_ERR_INTERNAL, 0, "%s", err);
 		return -1;
 	}
 	if (map_ram(s))
@@ -1535,14 +1548,15 @@ static int setup(struct src *s)
 	for (i = 0; i < s->ndiscards; i++) {
 		if (src_parse_range(s->discard_specs[i], s->size, s->page_size,
 				    &s->discards[i], err, sizeof(err))) {
-			fprintf(stderr, "pcmig-tool: migrate: %s\n", err);
+			src_fail(s, PCMIG_ERR_INTERNAL, 0, "%s", err);
 			return -1;
 		}
 	}
-	if (strcmp(s->device_state, "-") && strncmp(s->device_state, "cmd:", 4) &&
+	if (strcmp(s->device_state, "-") &&
+	    strncmp(s->device_state, "cmd:", 4) &&
 	    access(s->device_state, R_OK)) {
-		fprintf(stderr, "pcmig-tool: migrate: device state %s: %s\n",
-			s->device_state, strerror(errno));
+		src_fail(s, PCMIG_ERR_INTERNAL, 0, "device state %s: %s",
+			 s->device_state, strerror(errno));
 		return -1;
 	}
 	s->sent = calloc(src_bitmap_words(s->npages), sizeof(uint64_t));
@@ -1551,7 +1565,7 @@ static int setup(struct src *s)
 		goto nomem;
 	return 0;
 nomem:
-	fprintf(stderr, "pcmig-tool: migrate: out of memory\n");
+	src_fail(s, PCMIG_ERR_INTERNAL, 0, "out of memory");
 	return -1;
 }
 
@@ -1941,18 +1955,19 @@ int cmd_migrate(int argc, char **argv)
 		goto out;
 	ret = 1;
 	if (setup(s) || connect_all(s))
-		goto out;
+		goto fail;
 	if (block_signals(s)) {
-		fprintf(stderr, "pcmig-tool: migrate: cannot set up signals: %s\n",
-			strerror(errno));
-		goto out;
+		src_fail(s, PCMIG_ERR_INTERNAL, FAIL_TELL,
+			 "cannot set up signals: %s", strerror(errno));
+		goto fail;
 	}
-	if (migrate(s)) {
-		/* Tell the destination first, then close the page connections. */
-		report_failure(s);
-		goto out;
-	}
+	if (migrate(s))
+		goto fail;
 	ret = 0;
+	goto out;
+fail:
+	/* Tell the destination first, then close the page connections. */
+	report_failure(s);
 out:
 	src_cleanup(s);
 	free(s);
