@@ -194,6 +194,33 @@ static int pcmig_rx_check_pages(struct pcmig_rx *rx, unsigned long first,
 	return 0;
 }
 
+/*
+ * END on this channel. The source is done once every attached channel has
+ * carried END: each channel is ordered, so by then every page it sent has
+ * arrived, whichever channel it took. Frames after END are handled as
+ * usual (a late reply to a request is a duplicate).
+ */
+static int pcmig_rx_end(struct pcmig_rx *rx)
+{
+	struct pcmig_session *s = rx->s;
+	bool all;
+
+	rx->src_done = true;
+	spin_lock_irq(&s->lock);
+	s->end_mask |= rx->ch->mask;
+	all = (s->end_mask & s->chan_mask) == s->chan_mask;
+	if (all)
+		s->src_done = true;
+	spin_unlock_irq(&s->lock);
+
+	if (!all)
+		return 0;
+	if (atomic64_read(&s->nr_present) != s->npages)
+		return pcmig_rx_violation(rx, PCMIG_REASON_INCOMPLETE);
+	pcmig_check_complete(s);
+	return 0;
+}
+
 static int pcmig_rx_frame(struct pcmig_rx *rx, const struct pcmig_frame *f)
 {
 	struct pcmig_session *s = rx->s;
@@ -221,14 +248,9 @@ static int pcmig_rx_frame(struct pcmig_rx *rx, const struct pcmig_frame *f)
 			return pcmig_rx_violation(rx, PCMIG_REASON_BAD_RANGE);
 		if (len)
 			return pcmig_rx_violation(rx, PCMIG_REASON_BAD_LENGTH);
-		if (atomic64_read(&s->nr_present) != s->npages)
-			return pcmig_rx_violation(rx, PCMIG_REASON_INCOMPLETE);
-		rx->src_done = true;
-		spin_lock_irq(&s->lock);
-		s->src_done = true;
-		spin_unlock_irq(&s->lock);
-		pcmig_check_complete(s);
-		return 0;
+		return pcmig_rx_end(rx);
+	case PCMIG_FRAME_DISCARD:
+		break;
 	default:
 		/* REQUEST frames go the other way. */
 		return pcmig_rx_violation(rx, PCMIG_REASON_BAD_TYPE);
@@ -236,7 +258,7 @@ static int pcmig_rx_frame(struct pcmig_rx *rx, const struct pcmig_frame *f)
 
 	requested = flags & PCMIG_FRAME_F_REQUESTED;
 	if (flags & ~PCMIG_FRAME_F_REQUESTED ||
-	    (requested && f->type == PCMIG_FRAME_ZERO))
+	    (requested && f->type != PCMIG_FRAME_PAGES))
 		return pcmig_rx_violation(rx, PCMIG_REASON_BAD_FLAGS);
 	if (!npages || !PAGE_ALIGNED(offset) || offset >= s->size ||
 	    npages > s->npages - (offset >> PAGE_SHIFT) ||
@@ -244,6 +266,11 @@ static int pcmig_rx_frame(struct pcmig_rx *rx, const struct pcmig_frame *f)
 		return pcmig_rx_violation(rx, PCMIG_REASON_BAD_RANGE);
 	if (len != (f->type == PCMIG_FRAME_PAGES ? npages * PAGE_SIZE : 0))
 		return pcmig_rx_violation(rx, PCMIG_REASON_BAD_LENGTH);
+
+	/* Only before LISTEN: a misdirected frame otherwise. */
+	if (f->type == PCMIG_FRAME_DISCARD)
+		return pcmig_discard(s, offset, (u64)npages << PAGE_SHIFT) ?
+		       pcmig_rx_violation(rx, PCMIG_REASON_BAD_TYPE) : 0;
 
 	first = offset >> PAGE_SHIFT;
 	ret = pcmig_rx_check_pages(rx, first, npages, requested);
@@ -335,6 +362,7 @@ static int pcmig_rx_thread(void *data)
 	closing = ch->closing;
 	list_del(&ch->node);
 	s->chan_mask &= ~ch->mask;
+	s->end_mask &= ~ch->mask;
 	spin_unlock_irq(&s->lock);
 	wake_up_all(&s->chan_wq);
 

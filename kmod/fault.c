@@ -493,9 +493,13 @@ int pcmig_mmap(struct pcmig_session *s, struct vm_area_struct *vma)
 
 /**
  * pcmig_discard() - make a range of pages missing again
- * @s: session; the caller holds @s->ctl_lock
+ * @s: session
  * @offset: byte offset, page aligned
  * @length: bytes, a non-zero multiple of the page size
+ *
+ * From the DISCARD ioctl or a DISCARD frame. Page installs are held off
+ * meanwhile; the state change is atomic, so a concurrent move to LISTEN
+ * only means that a fault may request a discarded page at once.
  *
  * Return: 0, -EINVAL for a bad range or a state other than ADVISE and
  * DISCARD, -EBUSY in a final state.

@@ -110,7 +110,8 @@ struct pcmig_channel {
  * @error: negative errno of the last channel error
  * @pauses: times the session paused
  * @pages_discarded: pages made missing again by DISCARD
- * @src_done: the source sent END
+ * @src_done: the source sent END on every channel
+ * @end_mask: channels (PCMIG_CHANNEL_*) that carried END
  * @channels: attached channels
  * @chan_mask: union of the attached channels' masks
  * @next_chan: index for the next channel
@@ -150,6 +151,7 @@ struct pcmig_session {
 	u64 pauses;
 	u64 pages_discarded;
 	bool src_done;
+	unsigned int end_mask;
 	struct list_head channels;
 	unsigned int chan_mask;
 	unsigned int next_chan;

@@ -85,8 +85,8 @@ FIXTURE_VARIANT_ADD(malformed, unknown_type_0) {
 	.reason = PCMIG_REASON_BAD_TYPE,
 };
 
-FIXTURE_VARIANT_ADD(malformed, unknown_type_5) {
-	.frame = { GOOD, .type = 5 },
+FIXTURE_VARIANT_ADD(malformed, unknown_type_6) {
+	.frame = { GOOD, .type = 6 },
 	.reason = PCMIG_REASON_BAD_TYPE,
 };
 
@@ -266,6 +266,32 @@ FIXTURE_VARIANT_ADD(malformed, zero_over_a_pushed_page) {
 	.frame = { GOOD, .type = PCMIG_FRAME_ZERO, .npages = 1,
 		   .offset = 6 * PS },
 	.reason = PCMIG_REASON_DUPLICATE,
+};
+
+FIXTURE_VARIANT_ADD(malformed, discard_after_listen) {
+	/* DISCARD frames belong before LISTEN: page 5 stays as it was. */
+	.frame = { GOOD, .type = PCMIG_FRAME_DISCARD, .npages = 1,
+		   .offset = 5 * PS },
+	.reason = PCMIG_REASON_BAD_TYPE,
+};
+
+FIXTURE_VARIANT_ADD(malformed, discard_with_flags) {
+	.frame = { GOOD, .type = PCMIG_FRAME_DISCARD,
+		   .flags = PCMIG_FRAME_F_REQUESTED, .npages = 1,
+		   .offset = 5 * PS },
+	.reason = PCMIG_REASON_BAD_FLAGS,
+};
+
+FIXTURE_VARIANT_ADD(malformed, discard_with_payload) {
+	.frame = { GOOD, .type = PCMIG_FRAME_DISCARD, .npages = 1, .len = 8,
+		   .offset = 5 * PS },
+	.payload = PL_REQ, .plen = 8, .reason = PCMIG_REASON_BAD_LENGTH,
+};
+
+FIXTURE_VARIANT_ADD(malformed, discard_past_the_end) {
+	.frame = { GOOD, .type = PCMIG_FRAME_DISCARD, .npages = 2,
+		   .offset = (MAL_PAGES - 1) * PS },
+	.reason = PCMIG_REASON_BAD_RANGE,
 };
 
 FIXTURE_VARIANT_ADD(malformed, end_with_pages_missing) {
@@ -648,13 +674,15 @@ TEST_F(truncated, partial_page_not_mapped_by_fault_around)
 	EXPECT_EQ(3, st.pages_present);
 
 	/*
-	 * Read page 4: fault-around maps its present neighbour 3 with it,
-	 * but not 5, and so nothing past 5 either.
+	 * Read page 4: fault-around may map its present neighbour 3 with
+	 * it (it only trylocks, so it may also skip it), but never 5, and so
+	 * nothing past 5 either.
 	 */
 	c = e->map[4 * PS];
 	(void)c;
 	EXPECT_EQ(1, page_mapped(e->map + 4 * PS));
-	EXPECT_EQ(1, page_mapped(e->map + 3 * PS));
+	if (page_mapped(e->map + 3 * PS) != 1)
+		TH_LOG("note: fault-around did not map page 3 this time");
 	EXPECT_EQ(0, page_mapped(e->map + 5 * PS));
 	EXPECT_EQ(0, page_mapped(e->map + 6 * PS));
 	EXPECT_EQ(-1, pcmig_env_check(e, 3, 2, 0x7a, NULL));
@@ -666,6 +694,151 @@ TEST_F(truncated, partial_page_not_mapped_by_fault_around)
 		TH_LOG("child: %s", pcmig_status_str(status));
 	EXPECT_EQ(-1, pcmig_env_check(e, 5, 1, 0x7a, NULL));
 	EXPECT_EQ(1, pcmig_source_requests(e->src, 5));
+}
+
+/* DISCARD frames, ordered with the pages before them on their channel. */
+
+FIXTURE(inband) {
+	struct pcmig_env env;
+};
+
+FIXTURE_SETUP(inband)
+{
+	struct pcmig_env_opts o = {
+		.npages = 64, .split = true, .events = true, .seed = 0x51,
+		.tag = "inband",
+	};
+
+	pcmig_env_start(_metadata, &self->env, &o);
+}
+
+FIXTURE_TEARDOWN(inband)
+{
+	pcmig_env_cleanup(&self->env);
+}
+
+static int send_discard(struct pcmig_env *e, uint64_t first, uint32_t n)
+{
+	const struct pcmig_frame_desc d = {
+		.magic = PCMIG_FRAME_MAGIC, .version = PCMIG_FRAME_VERSION,
+		.type = PCMIG_FRAME_DISCARD, .npages = n, .offset = first * PS,
+	};
+
+	return pcmig_source_send_frame(e->src, PCMIG_CHANNEL_BULK, &d, NULL,
+				       0);
+}
+
+TEST_F(inband, discard_frame_after_precopy_pages)
+{
+	struct pcmig_env *e = &self->env;
+	struct pcmig_status st;
+
+	/*
+	 * Precopy: pages 0-15 pushed, then pages 4-7 discarded in the same
+	 * stream (the source saw them change), then pushed again with their
+	 * new contents. No wait in between: the stream orders it all.
+	 */
+	ASSERT_EQ(0, pcmig_source_push_range(e->src, 0, 16));
+	ASSERT_EQ(0, send_discard(e, 4, 4));
+	pcmig_source_set_seed(e->src, 4, 4, 0x52);
+	ASSERT_EQ(0, pcmig_source_push_range(e->src, 4, 4));
+	ASSERT_EQ(0, PCMIG_WAIT_FIELD(e->fd, pages_received, 20,
+				      PCMIG_WAIT_MS, &st))
+		TH_LOG("%s", pcmig_lib_error());
+	EXPECT_EQ(PCMIG_STATE_DISCARD, st.state);
+	EXPECT_EQ(4, st.pages_discarded);
+	EXPECT_EQ(16, st.pages_present);
+	EXPECT_EQ(0, st.pages_duplicate);
+
+	/* Still in DISCARD: more discards and a mapping that gets zapped. */
+	EXPECT_EQ(-1, pcmig_env_check(e, 4, 4, 0x52, NULL));
+	EXPECT_EQ(-1, pcmig_env_check(e, 0, 4, 0x51, NULL));
+	EXPECT_EQ(-1, pcmig_env_check(e, 8, 8, 0x51, NULL));
+	ASSERT_EQ(0, send_discard(e, 10, 1));
+	ASSERT_EQ(0, PCMIG_WAIT_FIELD(e->fd, pages_discarded, 5, PCMIG_WAIT_MS,
+				      &st));
+	EXPECT_EQ(15, st.pages_present);
+
+	/* After LISTEN, page 10 is requested and comes with its seed. */
+	pcmig_source_set_seed(e->src, 10, 1, 0x53);
+	ASSERT_EQ(0, pcmig_set_state(e->fd, PCMIG_STATE_LISTEN));
+	EXPECT_EQ(-1, pcmig_env_check(e, 10, 1, 0x53, NULL));
+	EXPECT_EQ(1, pcmig_source_requests(e->src, 10));
+	EXPECT_EQ(1, pcmig_source_total_requests(e->src));
+}
+
+/* END on each channel: the session completes after the last of them. */
+TEST_F(inband, end_counts_on_every_channel)
+{
+	const struct pcmig_frame_desc end = {
+		.magic = PCMIG_FRAME_MAGIC, .version = PCMIG_FRAME_VERSION,
+		.type = PCMIG_FRAME_END,
+	};
+	struct pcmig_env *e = &self->env;
+	struct pcmig_status st;
+	pid_t kid;
+	int status;
+
+	/* In LISTEN, so that all pages present does not end it by itself. */
+	ASSERT_EQ(0, pcmig_set_state(e->fd, PCMIG_STATE_LISTEN));
+	/* Page 63 requested and its reply held back; the rest pushed. */
+	pcmig_source_hold(e->src, 63, 1);
+	kid = pcmig_env_kid(e, pcmig_fork_check(e->map, 63, 1, 0x51, false));
+	ASSERT_EQ(0, pcmig_source_wait_requests(e->src, 63, 1, PCMIG_WAIT_MS));
+	ASSERT_EQ(0, pcmig_source_push_range(e->src, 0, 63));
+	ASSERT_EQ(0, pcmig_source_send_frame(e->src, PCMIG_CHANNEL_BULK, &end,
+					     NULL, 0));
+	ASSERT_EQ(0, PCMIG_WAIT_FIELD(e->fd, pages_present, 63, PCMIG_WAIT_MS,
+				      &st));
+
+	/* END on bulk with a reply still to come on urgent: no failure. */
+	pcmig_msleep(PCMIG_SHORT_MS);
+	ASSERT_EQ(0, pcmig_env_status(e, &st));
+	EXPECT_EQ(PCMIG_STATE_LISTEN, st.state);
+	EXPECT_EQ(PCMIG_REASON_NONE, st.reason);
+
+	pcmig_source_release(e->src, 63, 1);
+	status = pcmig_env_reap(e, kid, PCMIG_WAIT_MS);
+	EXPECT_TRUE(pcmig_exited_ok(status))
+		TH_LOG("child: %s", pcmig_status_str(status));
+	ASSERT_EQ(0, pcmig_source_send_frame(e->src, PCMIG_CHANNEL_URGENT,
+					     &end, NULL, 0));
+	/*
+	 * Both channels ended with every page there: no failure, and a
+	 * late duplicate reply is still fine.
+	 */
+	ASSERT_EQ(0, pcmig_source_send_pages(e->src, PCMIG_CHANNEL_URGENT, 63,
+					     1, PCMIG_FRAME_F_REQUESTED));
+	ASSERT_EQ(0, PCMIG_WAIT_FIELD(e->fd, pages_duplicate, 1,
+				      PCMIG_WAIT_MS, &st));
+	EXPECT_EQ(PCMIG_STATE_LISTEN, st.state);
+	EXPECT_EQ(64, st.pages_present);
+	ASSERT_EQ(0, pcmig_set_state(e->fd, PCMIG_STATE_RUNNING));
+	ASSERT_EQ(0, pcmig_wait_state(e->fd, PCMIG_STATE_END, PCMIG_WAIT_MS,
+				      &st)) TH_LOG("%s", pcmig_lib_error());
+	EXPECT_EQ(PCMIG_REASON_NONE, st.reason);
+}
+
+/* END on every channel with a page still missing: INCOMPLETE. */
+TEST_F(inband, end_on_every_channel_with_a_page_missing)
+{
+	const struct pcmig_frame_desc end = {
+		.magic = PCMIG_FRAME_MAGIC, .version = PCMIG_FRAME_VERSION,
+		.type = PCMIG_FRAME_END,
+	};
+	struct pcmig_env *e = &self->env;
+	struct pcmig_status st;
+
+	ASSERT_EQ(0, pcmig_set_state(e->fd, PCMIG_STATE_LISTEN));
+	ASSERT_EQ(0, pcmig_source_push_range(e->src, 0, 63));
+	ASSERT_EQ(0, pcmig_source_send_frame(e->src, PCMIG_CHANNEL_BULK, &end,
+					     NULL, 0));
+	ASSERT_EQ(0, pcmig_source_send_frame(e->src, PCMIG_CHANNEL_URGENT,
+					     &end, NULL, 0));
+	ASSERT_EQ(0, pcmig_wait_state(e->fd, PCMIG_STATE_FAILED, PCMIG_WAIT_MS,
+				      &st)) TH_LOG("%s", pcmig_lib_error());
+	EXPECT_EQ(PCMIG_REASON_INCOMPLETE, st.reason);
+	EXPECT_EQ(63, st.pages_present);
 }
 
 /* End of file, RECOVER, a new socket: the requests go out again. */

@@ -20,7 +20,7 @@
  * added. User space must refuse a major number it does not know.
  */
 #define PCMIG_ABI_MAJOR		0
-#define PCMIG_ABI_MINOR		1
+#define PCMIG_ABI_MINOR		2
 
 /* Feature bits reported in &struct pcmig_version.features. */
 #define PCMIG_FEATURE_SESSIONS	_BITULL(0)	/* sessions, fault path, channel */
@@ -323,14 +323,20 @@ struct pcmig_status {
  *	@offset; no payload
  * @PCMIG_FRAME_REQUEST: destination to source: @npages page offsets
  *	(__be64 bytes, page aligned) as payload; @offset is zero
- * @PCMIG_FRAME_END: source to destination: every page has been sent; no
- *	payload, @npages and @offset zero
+ * @PCMIG_FRAME_END: source to destination: every page has been sent on
+ *	this channel; no payload, @npages and @offset zero. The source is done
+ *	when every attached channel has carried one.
+ * @PCMIG_FRAME_DISCARD: source to destination: @npages pages from @offset
+ *	become missing again (pages sent earlier that changed since); no
+ *	payload; only in ADVISE and DISCARD (moves ADVISE to DISCARD). In the
+ *	page stream, so that it is ordered with the pages sent before it.
  */
 enum pcmig_frame_type {
 	PCMIG_FRAME_PAGES = 1,
 	PCMIG_FRAME_ZERO = 2,
 	PCMIG_FRAME_REQUEST = 3,
 	PCMIG_FRAME_END = 4,
+	PCMIG_FRAME_DISCARD = 5,
 };
 
 #define PCMIG_FRAME_F_REQUESTED	_BITUL(0)
