@@ -48,8 +48,8 @@ const char incoming_usage[] =
 	"\n"
 	"Receive a VM: wait for the source (pcmig-tool migrate), authenticate\n"
 	"its control, urgent and bulk connections, create the session on ADVISE\n"
-	"and print its node (/dev/pcmigN, for the VMM to map), apply DISCARDs,\n"
-	"read the device-state package whole, then LISTEN, deliver the device\n"
+	"and print its node (/dev/pcmigN, for the VMM to map), read the\n"
+	"device-state package whole, then LISTEN, deliver the device\n"
 	"state, RUNNING, run the run hook, and follow the session until every\n"
 	"page is present. Progress: a status line on a terminal; JSON lines.\n"
 	"\n"
@@ -438,8 +438,9 @@ int cmd_run(int argc, char **argv)
 	if (ret)
 		return ret < 0 ? 0 : ret;
 	signal(SIGPIPE, SIG_IGN);
-	ret = dest_client(dir, "run", quiet, "run");
-	if (ret || !wait)
-		return ret;
-	return dest_client(dir, "wait", quiet, "run");
+	/*
+	 * One request: the migration may end right after PACKAGED_OK, and the
+	 * daemon with it, before a second connection could ask to wait.
+	 */
+	return dest_client(dir, wait ? "run-wait" : "run", quiet, "run");
 }

@@ -5,7 +5,7 @@
  * view of it; Documentation/protocol.rst the wire protocol.
  *
  * dest.c         command lines, incoming, listen and run clients
- * dest_engine.c  connections, ADVISE, DISCARD, PACKAGED, following to END
+ * dest_engine.c  connections, ADVISE, PACKAGED, following to END
  * dest_hook.c    the device-state and run hooks
  * dest_out.c     messages, progress line, JSON lines, status file
  * dest_daemon.c  the step daemon: state directory, control socket
@@ -37,6 +37,13 @@
 #define DEST_EXIT_FAILED	1	/* the migration failed */
 #define DEST_EXIT_USAGE		2	/* bad command line */
 #define DEST_EXIT_PAUSED	3	/* a page channel was lost */
+
+/*
+ * The answer (ERROR 1) to a DISCARD control message: retired in favour of
+ * DISCARD frames on the page connection (Documentation/protocol.rst).
+ */
+#define DEST_DISCARD_RETIRED \
+	"DISCARD messages are retired: discards travel as DISCARD frames on the page connection"
 
 /* Defaults. */
 #define DEST_HOOK_TIMEOUT_MS	(300 * 1000)
@@ -82,8 +89,8 @@ struct dest_opts {
 /**
  * enum dest_step - how far the destination got
  * @DEST_STEP_INIT: waiting for the connections and ADVISE
- * @DEST_STEP_ADVISED: session created, ADVISE_OK sent; DISCARD or PACKAGED
- *	next
+ * @DEST_STEP_ADVISED: session created, ADVISE_OK sent; PACKAGED next
+ *	(discards come as DISCARD frames in the page stream: the kernel's)
  * @DEST_STEP_PACKAGED: the package is in memory, LISTEN not done yet
  * @DEST_STEP_LISTENING: LISTEN set and the device state delivered
  * @DEST_STEP_RUNNING: RUNNING set, run hook done, PACKAGED_OK sent
@@ -158,8 +165,6 @@ struct dest_rate {
  * @t_end: when the session reached END or failed
  * @t_tick: last progress tick
  * @rate: transfer rate window
- * @discard_ranges: DISCARD ranges applied
- * @discard_pages: pages they covered
  * @line_shown: a progress line is on the terminal
  * @tty: stderr is a terminal and not quiet: draw the progress line
  * @aborted: a signal asked us to stop (set by the handler)
@@ -205,8 +210,6 @@ struct dest {
 	uint64_t t_end;
 	uint64_t t_tick;
 	struct dest_rate rate;
-	uint64_t discard_ranges;
-	uint64_t discard_pages;
 	bool line_shown;
 	bool tty;
 	volatile int *aborted;
@@ -221,8 +224,6 @@ struct dest {
 uint64_t dest_now_ms(void);
 int dest_name_check(const char *name);
 void dest_default_name(const uint8_t *session_id, char *buf, size_t size);
-const char *dest_range_check(uint64_t offset, uint64_t length, uint64_t size,
-			     uint32_t page_size);
 void dest_rate_add(struct dest_rate *r, uint64_t t_ms, uint64_t val);
 uint64_t dest_rate_get(const struct dest_rate *r);
 uint64_t dest_eta_s(uint64_t remaining, uint64_t rate);

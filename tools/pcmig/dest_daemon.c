@@ -13,9 +13,12 @@
  *   DIR/log      its messages, with times
  *
  * The control socket's protocol: one request line ("status", "listen",
- * "run", "wait"), answered by any number of "info TEXT" lines and one final
- * line: "ok TEXT", "err CODE TEXT" or (for wait) "exit CODE TEXT", CODE
- * being the exit status the client should return.
+ * "run", "run-wait", "wait"), answered by any number of "info TEXT" lines
+ * and one final line: "ok TEXT", "err CODE TEXT" or (for wait and
+ * run-wait) "exit CODE TEXT", CODE being the exit status the client should
+ * return. "run-wait" is "run" and then "wait" on the same connection:
+ * the migration may end as soon as PACKAGED_OK is out, and the daemon with
+ * it, so that a separate "wait" could come too late.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -195,13 +198,19 @@ static void handle_request(struct daemon *dm, struct client *c,
 			      dest_step_name(d->step));
 			client_close(c);
 		}
-	} else if (!strcmp(req, "run")) {
+	} else if (!strcmp(req, "run") || !strcmp(req, "run-wait")) {
 		if (d->step == DEST_STEP_LISTENING) {
-			if (dest_run(d, err, sizeof(err)))
+			if (dest_run(d, err, sizeof(err))) {
 				reply(c, "err %d %s",
 				      d->result >= 0 ? d->result : 1, err);
-			else
+			} else if (!strcmp(req, "run-wait")) {
+				/* The end is answered on this connection. */
+				reply(c, "info running: PACKAGED_OK sent");
+				c->pending = CL_WAIT;
+				return;
+			} else {
 				reply(c, "ok running: PACKAGED_OK sent");
+			}
 		} else if (d->step < DEST_STEP_LISTENING) {
 			reply(c, "err 1 out of order: the device state has not been delivered yet (step %s): run 'pcmig-tool listen --state-dir %s' first",
 			      dest_step_name(d->step), dm->dir);
@@ -213,7 +222,7 @@ static void handle_request(struct daemon *dm, struct client *c,
 	} else if (!strcmp(req, "wait")) {
 		c->pending = CL_WAIT;
 	} else {
-		reply(c, "err 2 unknown request '%.64s' (status, listen, run, wait)",
+		reply(c, "err 2 unknown request '%.64s' (status, listen, run, run-wait, wait)",
 		      req);
 		client_close(c);
 	}
@@ -342,6 +351,16 @@ static void daemon_loop(struct daemon *dm)
 				do_listen(dm);
 		}
 	}
+
+	/*
+	 * Requests that came meanwhile are read too (a "wait" that arrived
+	 * just now), rather than left to find the status file.
+	 */
+	for (i = 0; i < DAEMON_MAX_CLIENTS; i++)
+		ctl_accept(dm);
+	for (i = 0; i < DAEMON_MAX_CLIENTS; i++)
+		if (dm->cl[i].fd >= 0 && dm->cl[i].pending == CL_NONE)
+			client_read(dm, &dm->cl[i]);
 
 	/* The end: everyone waiting learns how it ended. */
 	for (i = 0; i < DAEMON_MAX_CLIENTS; i++) {
@@ -605,7 +624,7 @@ int dest_daemon_advise(struct dest_opts *o)
 	if (pipe2(rp, O_CLOEXEC)) {
 		fprintf(stderr, "pcmig-tool advise: error: pipe: %s\n",
 			strerror(errno));
-		return DEST_EXIT_FAILED;
+		goto fail;
 	}
 
 	fflush(NULL);
@@ -613,7 +632,9 @@ int dest_daemon_advise(struct dest_opts *o)
 	if (pid < 0) {
 		fprintf(stderr, "pcmig-tool advise: error: fork: %s\n",
 			strerror(errno));
-		return DEST_EXIT_FAILED;
+		close(rp[0]);
+		close(rp[1]);
+		goto fail;
 	}
 	if (!pid) {
 		close(rp[0]);
@@ -637,6 +658,17 @@ int dest_daemon_advise(struct dest_opts *o)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	return advise_wait(o, dm.dir, rp[0]);
+
+fail:
+	/* No daemon: nothing of it stays behind. */
+	close(dm.ctl_fd);
+	close(d.lfd);
+	path_in(path, sizeof(path), dm.dir, "ctl");
+	unlink(path);
+	path_in(path, sizeof(path), dm.dir, "pid");
+	unlink(path);
+	close(lock_fd);
+	return DEST_EXIT_FAILED;
 }
 
 /* No daemon: whether the migration in @dir ended, and how. */
@@ -663,9 +695,13 @@ static int ended_status(const char *dir, int *code, char *msg, size_t len)
  * dest_client() - send one request to the step daemon and wait for its
  * final answer
  * @dir: the state directory
- * @request: "listen", "run" or "wait"
+ * @request: "listen", "run", "run-wait" or "wait"
  * @quiet: no informational messages
  * @cmd: the command's name, for messages
+ *
+ * When the daemon is gone, the status file says how the migration ended:
+ * for "wait" and "run-wait" that is the answer (an ended success is a
+ * success), for "listen" and "run" it is out of order (1).
  *
  * Return: the exit status the answer carries (0 for "ok"); 1 when there is
  * no daemon or it went away without an answer (then the status file's
@@ -677,6 +713,7 @@ int dest_client(const char *dir, const char *request, bool quiet,
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char msg[PCMIG_MAX_ERROR_TEXT + 256], req[32];
 	char *line = NULL, *p;
+	bool waits = !strcmp(request, "wait") || !strcmp(request, "run-wait");
 	size_t cap = 0;
 	int fd, code;
 	FILE *f;
@@ -693,10 +730,15 @@ int dest_client(const char *dir, const char *request, bool quiet,
 		if (fd >= 0)
 			close(fd);
 		if (!ended_status(dir, &code, msg, sizeof(msg))) {
+			if (!strcmp(request, "wait") && !code) {
+				if (!quiet)
+					fprintf(stderr, "pcmig-tool %s: the migration in %s has ended: %s\n",
+						cmd, dir, msg);
+				return DEST_EXIT_DONE;
+			}
 			fprintf(stderr, "pcmig-tool %s: error: the migration in %s has ended already (exit status %d: %s)\n",
 				cmd, dir, code, msg);
-			return !strcmp(request, "wait") ? code :
-			       DEST_EXIT_FAILED;
+			return waits && code ? code : DEST_EXIT_FAILED;
 		}
 		if (err == ENOENT || err == ECONNREFUSED)
 			fprintf(stderr, "pcmig-tool %s: error: no migration daemon in %s: run 'pcmig-tool advise --state-dir %s ...' first\n",
@@ -761,10 +803,10 @@ int dest_client(const char *dir, const char *request, bool quiet,
 	/* The daemon went away without answering: how did it end? */
 	usleep(200 * 1000);
 	if (!ended_status(dir, &code, msg, sizeof(msg))) {
-		fprintf(stderr, "pcmig-tool %s: %s%s (exit status %d)\n", cmd,
-			code ? "error: " : "", msg, code);
-		return !strcmp(request, "wait") || code ? code :
-		       DEST_EXIT_FAILED;
+		if (code || !quiet)
+			fprintf(stderr, "pcmig-tool %s: %s%s (exit status %d)\n",
+				cmd, code ? "error: " : "", msg, code);
+		return waits || code ? code : DEST_EXIT_FAILED;
 	}
 	fprintf(stderr, "pcmig-tool %s: error: the daemon went away without an answer; see %s/log\n",
 		cmd, dir);

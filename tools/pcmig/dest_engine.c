@@ -3,8 +3,8 @@
  * pcmig-tool: the destination's migration engine.
  *
  * Connections and handshakes, ADVISE (kernel checks, session, attaching the
- * page connections), DISCARD, PACKAGED (read whole, then LISTEN, device
- * state, RUNNING, run hook, PACKAGED_OK), and following the session to END
+ * page connections), PACKAGED (read whole, then LISTEN, device state,
+ * RUNNING, run hook, PACKAGED_OK), and following the session to END
  * with the netlink events (subscribed before the session exists) and
  * PCMIG_IOC_STATUS. Every failure ends in dest_fail(): a message, ERROR to
  * the source while the control connection is up, the session moved to
@@ -87,6 +87,9 @@ void dest_init(struct dest *d, struct dest_opts *o, volatile int *aborted)
  * dest_prepare() - before any connection: key, layout, listening socket
  * @d: the migration
  *
+ * A failure is decided with dest_fail() like any other: @d->result and
+ * @d->msg are set, so that the summary says what happened.
+ *
  * Return: 0, %DEST_EXIT_USAGE for a layout that cannot be, or
  * %DEST_EXIT_FAILED (message printed).
  */
@@ -101,8 +104,8 @@ int dest_prepare(struct dest *d)
 	ret = pcmig_key_load(d->o->key_file, d->key, &d->keylen, err,
 			     sizeof(err));
 	if (ret) {
-		dest_errmsg(d, "%s", err);
-		return DEST_EXIT_FAILED;
+		dest_fail(d, DEST_EXIT_FAILED, 0, "%s", err);
+		return d->result;
 	}
 
 	ps = sysconf(_SC_PAGESIZE);
@@ -119,15 +122,16 @@ int dest_prepare(struct dest *d)
 
 	if (pcmig_layout_check(d->o->blocks, d->o->nblocks, d->page_size,
 			       &total)) {
-		dest_errmsg(d, "bad --ram layout: every block needs a unique name and a size that is a multiple of %u bytes, %" PRIu64 " TiB at most in all",
-			    d->page_size, (uint64_t)PCMIG_MAX_SIZE >> 40);
-		return DEST_EXIT_USAGE;
+		dest_fail(d, DEST_EXIT_USAGE, 0,
+			  "bad --ram layout: every block needs a unique name and a size that is a multiple of %u bytes, %" PRIu64 " TiB at most in all",
+			  d->page_size, (uint64_t)PCMIG_MAX_SIZE >> 40);
+		return d->result;
 	}
 
 	d->lfd = pcmig_tcp_listen(d->o->listen, err, sizeof(err));
 	if (d->lfd < 0) {
-		dest_errmsg(d, "%s", err);
-		return DEST_EXIT_FAILED;
+		dest_fail(d, DEST_EXIT_FAILED, 0, "%s", err);
+		return d->result;
 	}
 	dest_info(d, "listening on %s for a migration of %s", d->o->listen,
 		  pcmig_fmt_size(d->size, err, sizeof(err)));
@@ -688,62 +692,18 @@ int dest_advised(struct dest *d)
 	}
 	if (h.type != PCMIG_MSG_ADVISE) {
 		free(p);
-		dest_fail(d, DEST_EXIT_FAILED, PCMIG_ERR_PROTOCOL,
-			  "expected ADVISE, got %s", pcmig_msg_name(h.type));
+		if (h.type == PCMIG_MSG_DISCARD)
+			dest_fail(d, DEST_EXIT_FAILED, PCMIG_ERR_PROTOCOL, "%s",
+				  DEST_DISCARD_RETIRED);
+		else
+			dest_fail(d, DEST_EXIT_FAILED, PCMIG_ERR_PROTOCOL,
+				  "expected ADVISE, got %s",
+				  pcmig_msg_name(h.type));
 		return -1;
 	}
 	do_advise(d, p, h.len);
 	free(p);
 	return d->result >= 0 ? -1 : 0;
-}
-
-static void do_discard(struct dest *d, const void *p, uint32_t len)
-{
-	static struct pcmig_wire_range r[PCMIG_MAX_RANGES];
-	uint64_t pages = 0;
-	const char *why;
-	uint32_t i, n;
-
-	if (!(d->caps & PCMIG_CAP_DISCARD)) {
-		dest_fail(d, DEST_EXIT_FAILED, PCMIG_ERR_PROTOCOL,
-			  "DISCARD without the DISCARD capability");
-		return;
-	}
-	if (pcmig_discard_decode(p, len, r, &n)) {
-		dest_fail(d, DEST_EXIT_FAILED, PCMIG_ERR_PROTOCOL,
-			  "malformed DISCARD");
-		return;
-	}
-	for (i = 0; i < n; i++) {
-		why = dest_range_check(r[i].offset, r[i].length, d->size,
-				       d->page_size);
-		if (why) {
-			dest_fail(d, DEST_EXIT_FAILED, PCMIG_ERR_PROTOCOL,
-				  "DISCARD range %u (offset %" PRIu64 ", %" PRIu64 " bytes) is %s",
-				  i, r[i].offset, r[i].length, why);
-			return;
-		}
-	}
-	for (i = 0; i < n; i++) {
-		struct pcmig_range kr = {
-			.offset = r[i].offset,
-			.length = r[i].length,
-		};
-
-		if (ioctl(d->sfd, PCMIG_IOC_DISCARD, &kr)) {
-			dest_fail(d, DEST_EXIT_FAILED, PCMIG_ERR_INTERNAL,
-				  "DISCARD offset %" PRIu64 ", %" PRIu64 " bytes: %s",
-				  r[i].offset, r[i].length, strerror(errno));
-			return;
-		}
-		pages += r[i].length / d->page_size;
-	}
-	d->discard_ranges += n;
-	d->discard_pages += pages;
-	dest_json_start(d, "discard");
-	dest_json_u64(d, "ranges", n);
-	dest_json_u64(d, "pages", pages);
-	dest_json_end(d);
 }
 
 static void do_packaged(struct dest *d, void *p, uint32_t len)
@@ -760,9 +720,6 @@ static void do_packaged(struct dest *d, void *p, uint32_t len)
 	d->pkg = p;
 	d->pkg_len = len;
 	d->step = DEST_STEP_PACKAGED;
-	if (d->discard_ranges)
-		dest_info(d, "%" PRIu64 " pages discarded in %" PRIu64 " ranges",
-			  d->discard_pages, d->discard_ranges);
 	dest_info(d, "package received: %s of device state",
 		  pcmig_fmt_size(d->state_len, a, sizeof(a)));
 	dest_json_start(d, "package");
@@ -784,9 +741,15 @@ static void handle_control(struct dest *d)
 		ctl_recv_fail(d, ret, &perr, "before the migration ended");
 		return;
 	}
-	if (d->step == DEST_STEP_ADVISED && h.type == PCMIG_MSG_DISCARD) {
-		do_discard(d, p, h.len);
+	if (h.type == PCMIG_MSG_DISCARD) {
+		/*
+		 * Retired: a control message could overtake pages still in
+		 * flight on a page connection. Discards come as DISCARD
+		 * frames in the page stream, and the kernel applies them.
+		 */
 		free(p);
+		dest_fail(d, DEST_EXIT_FAILED, PCMIG_ERR_PROTOCOL, "%s",
+			  DEST_DISCARD_RETIRED);
 		return;
 	}
 	if (d->step == DEST_STEP_ADVISED && h.type == PCMIG_MSG_PACKAGED) {
@@ -1157,6 +1120,10 @@ fail:
  */
 void dest_finish(struct dest *d)
 {
+	/* Never a summary without a decided result (exit -1, no message). */
+	if (d->result < 0)
+		dest_fail(d, DEST_EXIT_FAILED, PCMIG_ERR_INTERNAL,
+			  "internal error: the migration ended without a result");
 	/* The module's last events (pause, failure, destroy) go out too. */
 	read_events(d);
 	if (d->sfd >= 0)

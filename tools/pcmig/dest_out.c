@@ -257,7 +257,7 @@ void dest_summary(struct dest *d)
 	}
 	if (d->t_run)
 		dest_json_u64(d, "time_to_run_ms", run_ms);
-	if (d->t_end)
+	if (d->t_start && d->t_end)
 		dest_json_u64(d, "total_ms", total_ms);
 	if (d->have_st) {
 		dest_json_str(d, "state", pcmig_state_str(st->state, a,
@@ -349,7 +349,8 @@ void dest_status_json(struct dest *d, FILE *f)
 	}
 	if (d->t_run)
 		fprintf(f, ",\"time_to_run_ms\":%" PRIu64, d->t_run - d->t_start);
-	if (d->t_end)
+	/* From the control connection: none before it came. */
+	if (d->t_start && d->t_end)
 		fprintf(f, ",\"total_ms\":%" PRIu64, d->t_end - d->t_start);
 	fprintf(f, ",\"updated\":\"%s\"}\n", dest_json_time(when, sizeof(when)));
 }

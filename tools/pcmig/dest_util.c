@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * pcmig-tool: pure helpers of the destination side (names, ranges, rate and
+ * pcmig-tool: pure helpers of the destination side (names, rate and
  * ETA, the progress line, the status file). Nothing here talks to the
  * kernel or the network, so that tests/dest_test.c can check it on the host.
  */
@@ -65,28 +65,6 @@ void dest_default_name(const uint8_t *session_id, char *buf, size_t size)
 	for (i = 0; i < 8 && len + 2 < size; i++)
 		len += (size_t)snprintf(buf + len, size - len, "%02x",
 					session_id[i]);
-}
-
-/**
- * dest_range_check() - check a DISCARD range against the session
- * @offset: byte offset
- * @length: bytes
- * @size: bytes of session memory
- * @page_size: page size
- *
- * Return: NULL if the range is page aligned, non-empty and inside the
- * session, else what is wrong with it.
- */
-const char *dest_range_check(uint64_t offset, uint64_t length, uint64_t size,
-			     uint32_t page_size)
-{
-	if (!length)
-		return "empty";
-	if (!page_size || offset % page_size || length % page_size)
-		return "not page aligned";
-	if (offset >= size || length > size - offset)
-		return "past the end of guest memory";
-	return NULL;
 }
 
 /**

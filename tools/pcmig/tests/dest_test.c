@@ -1,13 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Unit tests of the destination side's pure helpers (dest_util.c), the
- * status file round trip and the hook runner (dest_hook.c).
+ * status file round trip, the hook runner (dest_hook.c), and what the engine
+ * and the step client do without a kernel: the retired DISCARD message,
+ * early failures' summaries, a wait on a migration that ended.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "dest.h"
@@ -74,26 +82,6 @@ static void test_names(void)
 	CHECK(dest_name_check(buf) == 0);
 	dest_default_name(sid, buf, 8);
 	CHECK(strlen(buf) < 8);
-}
-
-static void test_ranges(void)
-{
-	const uint64_t size = 1 << 20;
-
-	CHECK(!dest_range_check(0, 4096, size, 4096));
-	CHECK(!dest_range_check(0, size, size, 4096));
-	CHECK(!dest_range_check(size - 4096, 4096, size, 4096));
-	CHECK_STR(dest_range_check(0, 0, size, 4096), "empty");
-	CHECK_STR(dest_range_check(1, 4096, size, 4096), "not page aligned");
-	CHECK_STR(dest_range_check(0, 4095, size, 4096), "not page aligned");
-	CHECK_STR(dest_range_check(size, 4096, size, 4096),
-		  "past the end of guest memory");
-	CHECK_STR(dest_range_check(size - 4096, 8192, size, 4096),
-		  "past the end of guest memory");
-	/* No overflow: offset + length wraps around. */
-	CHECK_STR(dest_range_check(4096, UINT64_MAX - 4095, size, 4096),
-		  "past the end of guest memory");
-	CHECK_STR(dest_range_check(0, 4096, size, 0), "not page aligned");
 }
 
 static void test_rate(void)
@@ -303,10 +291,338 @@ static void test_hooks(void)
 	unlink(path);
 }
 
+/* A struct dest whose JSON lines go to a memory stream. */
+struct jdest {
+	struct dest_opts o;
+	struct dest d;
+	char *json;
+	size_t len;
+	FILE *f;
+};
+
+static void jdest_init(struct jdest *j, const char *key_file,
+		       const char *listen)
+{
+	memset(j, 0, sizeof(*j));
+	j->o.cmd = "test";
+	j->o.quiet = true;
+	j->o.json = true;
+	j->o.key_file = key_file;
+	j->o.listen = listen;
+	j->o.timeout_ms = 2000;
+	j->o.nblocks = 1;
+	snprintf(j->o.blocks[0].name, sizeof(j->o.blocks[0].name), "ram0");
+	j->o.blocks[0].size = 1 << 20;
+	dest_init(&j->d, &j->o, NULL);
+	j->f = open_memstream(&j->json, &j->len);
+	j->d.events_out = j->f;
+}
+
+/* The last line written (the summary after dest_finish()). */
+static const char *jdest_last(struct jdest *j)
+{
+	char *p;
+
+	fflush(j->f);
+	if (!j->len)
+		return "";
+	for (p = j->json + j->len - 1; p > j->json && p[-1] != '\n'; p--)
+		;
+	return p;
+}
+
+static void jdest_free(struct jdest *j)
+{
+	fclose(j->f);
+	free(j->json);
+}
+
+static void write_key(const char *path, const char *key, mode_t mode)
+{
+	int fd;
+
+	unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return;
+	CHECK(write(fd, key, strlen(key)) == (ssize_t)strlen(key));
+	CHECK(fchmod(fd, mode) == 0);
+	close(fd);
+}
+
+/* A control DISCARD message: ERROR 1 with the retirement text, exit 1. */
+static void test_discard_retired(void)
+{
+	static struct jdest j;
+	struct pcmig_wire_range r = { .offset = 0, .length = 4096 };
+	uint8_t buf[256], raw[PCMIG_MSG_HDR_LEN];
+	struct pcmig_error_msg e;
+	struct pcmig_msg_hdr h;
+	struct pollfd pfd;
+	int sv[2], n;
+
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	jdest_init(&j, NULL, "127.0.0.1:1");
+	j.d.cfd = sv[0];
+	j.d.step = DEST_STEP_ADVISED;
+	n = pcmig_discard_encode(buf, sizeof(buf), &r, 1);
+	CHECK(n > 0);
+	CHECK(write(sv[1], buf, n) == n);
+	pfd.fd = sv[0];
+	pfd.events = POLLIN;
+	pfd.revents = POLLIN;
+	dest_dispatch(&j.d, &pfd, 1);
+	CHECK(j.d.result == DEST_EXIT_FAILED);
+	CHECK_STR(j.d.msg, "DISCARD messages are retired: discards travel as DISCARD frames on the page connection");
+	CHECK(j.d.cfd == -1);
+	CHECK(j.d.step == DEST_STEP_FAILED);
+
+	/* The source got ERROR 1 with that text. */
+	CHECK(read(sv[1], raw, sizeof(raw)) == (ssize_t)sizeof(raw));
+	CHECK(pcmig_msg_get_hdr(raw, &h) == 0);
+	CHECK(h.type == PCMIG_MSG_ERROR);
+	CHECK(h.len < sizeof(buf));
+	if (h.type == PCMIG_MSG_ERROR && h.len < sizeof(buf)) {
+		CHECK(read(sv[1], buf, h.len) == (ssize_t)h.len);
+		CHECK(pcmig_error_decode(buf, h.len, &e) == 0);
+		CHECK(e.code == PCMIG_ERR_PROTOCOL);
+		CHECK_STR(e.text, DEST_DISCARD_RETIRED);
+	}
+	close(sv[1]);
+
+	dest_finish(&j.d);
+	CHECK(strstr(jdest_last(&j), "\"event\":\"summary\",\"result\":\"failed\",\"exit\":1,\"message\":\"DISCARD messages are retired") != NULL);
+	jdest_free(&j);
+}
+
+/* Early failures: the summary has the exit status and the message. */
+static void test_early_failures(void)
+{
+	static struct jdest j;
+	const char *key = "/tmp/dest_test.key";
+	const char *last;
+
+	/* Key file readable by others. */
+	write_key(key, "0123456789abcdef0123\n", 0644);
+	jdest_init(&j, key, "127.0.0.1:0");
+	CHECK(dest_prepare(&j.d) == DEST_EXIT_FAILED);
+	CHECK(j.d.result == DEST_EXIT_FAILED);
+	dest_finish(&j.d);
+	last = jdest_last(&j);
+	CHECK(strstr(last, "\"event\":\"summary\"") != NULL);
+	CHECK(strstr(last, "\"exit\":1,") != NULL);
+	CHECK(strstr(last, "readable by others (mode 0644): chmod 600 it") !=
+	      NULL);
+	CHECK(strstr(last, "18446744073709551615") == NULL);
+	/* No control connection: no total time. */
+	CHECK(strstr(last, "total_ms") == NULL);
+	/* A failure event before it. */
+	CHECK(strstr(j.json, "\"event\":\"failure\",\"exit\":1") != NULL);
+	jdest_free(&j);
+
+	/* By the group. */
+	write_key(key, "0123456789abcdef0123\n", 0640);
+	jdest_init(&j, key, "127.0.0.1:0");
+	CHECK(dest_prepare(&j.d) == DEST_EXIT_FAILED);
+	dest_finish(&j.d);
+	last = jdest_last(&j);
+	CHECK(strstr(last, "\"exit\":1,") != NULL);
+	CHECK(strstr(last, "(mode 0640)") != NULL);
+	jdest_free(&j);
+
+	/* Too short. */
+	write_key(key, "short\n", 0600);
+	jdest_init(&j, key, "127.0.0.1:0");
+	CHECK(dest_prepare(&j.d) == DEST_EXIT_FAILED);
+	dest_finish(&j.d);
+	last = jdest_last(&j);
+	CHECK(strstr(last, "\"exit\":1,\"message\":\"key file /tmp/dest_test.key") != NULL);
+	jdest_free(&j);
+
+	/* Missing. */
+	unlink(key);
+	jdest_init(&j, key, "127.0.0.1:0");
+	CHECK(dest_prepare(&j.d) == DEST_EXIT_FAILED);
+	dest_finish(&j.d);
+	last = jdest_last(&j);
+	CHECK(strstr(last, "\"exit\":1,\"message\":\"") != NULL);
+	CHECK(strstr(last, "\"message\":\"\"") == NULL);
+	jdest_free(&j);
+
+	/* A layout that cannot be: exit 2, with the message. */
+	write_key(key, "0123456789abcdef0123\n", 0600);
+	jdest_init(&j, key, "127.0.0.1:0");
+	j.o.blocks[0].size = 1000;
+	CHECK(dest_prepare(&j.d) == DEST_EXIT_USAGE);
+	dest_finish(&j.d);
+	last = jdest_last(&j);
+	CHECK(strstr(last, "\"exit\":2,\"message\":\"bad --ram layout") !=
+	      NULL);
+	jdest_free(&j);
+
+	/* The address cannot be listened on. */
+	jdest_init(&j, key, "no-such-host.invalid:1");
+	CHECK(dest_prepare(&j.d) == DEST_EXIT_FAILED);
+	dest_finish(&j.d);
+	last = jdest_last(&j);
+	CHECK(strstr(last, "\"exit\":1,\"message\":\"") != NULL);
+	CHECK(strstr(last, "\"message\":\"\"") == NULL);
+	jdest_free(&j);
+	unlink(key);
+}
+
+static void *bad_client(void *arg)
+{
+	struct sockaddr_storage *ss = arg;
+	static const char junk[64] = "this is not a HELLO";
+	int fd = socket(ss->ss_family, SOCK_STREAM, 0);
+
+	if (fd < 0)
+		return NULL;
+	if (!connect(fd, (struct sockaddr *)ss, sizeof(struct sockaddr_in)))
+		if (write(fd, junk, sizeof(junk)) < 0)
+			perror("write");
+	/* Wait for the destination to give up, then go. */
+	shutdown(fd, SHUT_WR);
+	while (read(fd, (char[64]){ 0 }, 64) > 0)
+		;
+	close(fd);
+	return NULL;
+}
+
+/* A failed handshake: the summary has exit 1 and the handshake's error. */
+static void test_handshake_failure(void)
+{
+	static struct jdest j;
+	static struct sockaddr_storage ss;
+	const char *key = "/tmp/dest_test.key";
+	socklen_t sl = sizeof(ss);
+	const char *last;
+	pthread_t t;
+
+	write_key(key, "0123456789abcdef0123\n", 0600);
+	jdest_init(&j, key, "127.0.0.1:0");
+	CHECK(dest_prepare(&j.d) == 0);
+	CHECK(j.d.result < 0);
+	CHECK(getsockname(j.d.lfd, (struct sockaddr *)&ss, &sl) == 0);
+	CHECK(pthread_create(&t, NULL, bad_client, &ss) == 0);
+	CHECK(dest_advised(&j.d) == -1);
+	dest_finish(&j.d);
+	pthread_join(t, NULL);
+	last = jdest_last(&j);
+	CHECK(strstr(last, "\"exit\":1,\"message\":\"control connection from 127.0.0.1:") != NULL);
+	jdest_free(&j);
+	unlink(key);
+}
+
+/*
+ * "wait" (and "run-wait") after the daemon ended: a migration that ended
+ * well is a success, one that failed keeps its status and message.
+ */
+static void test_wait_ended(void)
+{
+	char dir[] = "/tmp/dest_test.XXXXXX", path[64], text[512];
+	int saved, fd, ret;
+	size_t n;
+	FILE *f;
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/status", dir);
+	f = fopen(path, "w");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	fputs("{\"pid\":1,\"step\":\"done\",\"exit\":0,\"message\":\"every page arrived\"}\n",
+	      f);
+	fclose(f);
+	CHECK(dest_client(dir, "wait", true, "test") == 0);
+	/* Not quiet: it says so, and not as an error. */
+	snprintf(path, sizeof(path), "%s/stderr", dir);
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	CHECK(saved >= 0 && fd >= 0);
+	dup2(fd, STDERR_FILENO);
+	close(fd);
+	ret = dest_client(dir, "wait", false, "test");
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	CHECK(ret == 0);
+	f = fopen(path, "r");
+	CHECK(f != NULL);
+	if (f) {
+		n = fread(text, 1, sizeof(text) - 1, f);
+		text[n] = '\0';
+		fclose(f);
+		CHECK(strstr(text, "error") == NULL);
+		CHECK(strstr(text, "every page arrived") != NULL);
+	}
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/status", dir);
+	CHECK(dest_client(dir, "run", true, "test") == DEST_EXIT_FAILED);
+
+	f = fopen(path, "w");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	fputs("{\"pid\":1,\"step\":\"paused\",\"exit\":3,\"message\":\"paused\"}\n",
+	      f);
+	fclose(f);
+	CHECK(dest_client(dir, "wait", true, "test") == DEST_EXIT_PAUSED);
+	CHECK(dest_client(dir, "run-wait", true, "test") == DEST_EXIT_PAUSED);
+	CHECK(dest_client(dir, "listen", true, "test") == DEST_EXIT_FAILED);
+	unlink(path);
+	rmdir(dir);
+}
+
+/* A pretend daemon for run-wait: info, then the final exit line. */
+static void *fake_daemon(void *arg)
+{
+	int lfd = *(int *)arg, fd;
+	char req[64] = "";
+	ssize_t n;
+
+	fd = accept(lfd, NULL, NULL);
+	if (fd < 0)
+		return NULL;
+	n = read(fd, req, sizeof(req) - 1);
+	if (n > 0 && !strcmp(req, "run-wait\n")) {
+		dprintf(fd, "info running: PACKAGED_OK sent\n");
+		usleep(100 * 1000);
+		dprintf(fd, "exit 0 every page arrived: 256 pages in 1.0 s\n");
+	} else {
+		dprintf(fd, "err 2 unexpected request\n");
+	}
+	close(fd);
+	return NULL;
+}
+
+static void test_run_wait_client(void)
+{
+	char dir[] = "/tmp/dest_test.XXXXXX";
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	pthread_t t;
+	int lfd;
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/ctl", dir);
+	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	CHECK(lfd >= 0);
+	CHECK(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	CHECK(listen(lfd, 1) == 0);
+	CHECK(pthread_create(&t, NULL, fake_daemon, &lfd) == 0);
+	CHECK(dest_client(dir, "run-wait", true, "test") == 0);
+	pthread_join(t, NULL);
+	close(lfd);
+	unlink(sa.sun_path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	test_names();
-	test_ranges();
 	test_rate();
 	test_eta();
 	test_progress_line();
@@ -314,6 +630,11 @@ int main(void)
 	test_status_exit();
 	test_status_roundtrip();
 	test_hooks();
+	test_discard_retired();
+	test_early_failures();
+	test_handshake_failure();
+	test_wait_ended();
+	test_run_wait_client();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
