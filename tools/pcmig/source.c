@@ -221,6 +221,7 @@ struct src {
 	pthread_mutex_t lock;		/* everything below */
 	unsigned int replying;		/* replies waiting for wlock */
 	bool stop;
+	bool gated;			/* DISCARDs maybe not applied yet */
 	bool precopy_done, end_sent, push_finished;
 	struct src_tb tb;		/* the pusher's only */
 	bool failed;
@@ -513,6 +514,25 @@ static bool benign_failure(struct src *s)
 	return true;
 }
 
+/*
+ * The destination has applied every DISCARD: it sent PACKAGED_OK, or a
+ * REQUEST, which its kernel only sends from LISTEN on, when DISCARD is no
+ * longer allowed. Until then a discarded page pushed again could reach the
+ * destination's kernel before its range is discarded there, which fails
+ * the session (a page sent twice). Replies need no such wait: a requested
+ * page is missing.
+ */
+static void open_gate(struct src *s)
+{
+	pthread_mutex_lock(&s->lock);
+	if (s->gated) {
+		s->gated = false;
+		if (s->pusher.cond_ready)
+			pthread_cond_broadcast(&s->pusher.cond);
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
 /* ---- the urgent connection: requests and their replies ---- */
 
 /*
@@ -532,9 +552,6 @@ static int reply(struct src *s, const uint64_t *pages, unsigned int n,
 	for (i = 0; i < n; i++) {
 		r->first_copy[i] = !src_bit_test_and_set(s->sent, pages[i]);
 		newly += r->first_copy[i];
-		/* Without bulk, the urgent connection carries END. */
-		if (shared)
-			src_bit_test_and_set(s->ended, pages[i]);
 	}
 	if (newly)
 		ADD(&s->nsent, newly);
@@ -561,6 +578,15 @@ static int reply(struct src *s, const uint64_t *pages, unsigned int n,
 	}
 	ret = send_iov(s, s->urg, r->iov, niov, true);
 	if (shared) {
+		/*
+		 * The urgent connection carries END: these pages are on it
+		 * now, ahead of any END. Marked only now, so that a pusher
+		 * looking for pages not yet on it meanwhile sends them
+		 * itself (a requested page may come twice) rather than
+		 * putting END before this reply.
+		 */
+		for (i = 0; i < n && !ret; i++)
+			src_bit_test_and_set(s->ended, pages[i]);
 		pthread_mutex_unlock(&s->wlock);
 		pthread_mutex_lock(&s->lock);
 		if (!--s->replying)
@@ -601,7 +627,8 @@ static void *urgent_main(void *arg)
 				      err, sizeof(err)))
 			goto violation;
 		STORE(&s->last_activity, t);
-		ADD(&s->st.request_frames, 1);
+		if (!ADD(&s->st.request_frames, 1))
+			open_gate(s);
 		for (i = 0; i < n && !ret; i += chunk) {
 			chunk = n - i < REPLY_BATCH ? n - i : REPLY_BATCH;
 			ret = reply(s, pages + i, chunk, t);
@@ -723,7 +750,7 @@ static int push_done(struct src_pusher *w, int phase)
 static bool push_wanted(struct src *s)
 {
 	return (s->phase == PH_PRECOPY && !s->precopy_done) ||
-	       (s->phase == PH_POSTCOPY && !s->push_finished);
+	       (s->phase == PH_POSTCOPY && !s->push_finished && !s->gated);
 }
 
 static void cond_wait_ns(pthread_cond_t *c, pthread_mutex_t *m, uint64_t ns)
@@ -956,6 +983,7 @@ static int control_message(struct src *s, enum wait_for until,
 	if (until == UNTIL_DONE && h.type == PCMIG_MSG_PACKAGED_OK &&
 	    !*packaged_ok) {
 		*packaged_ok = true;
+		open_gate(s);
 		msg(s, "destination: device state loaded, VM running");
 		if (s->json) {
 			printf("{\"event\":\"running\",\"seconds\":%.3f}\n",
@@ -1762,6 +1790,10 @@ static int migrate(struct src *s)
 	}
 	if (send_package(s))
 		return -1;
+	/* The pages left are the discarded ones: see open_gate(). */
+	pthread_mutex_lock(&s->lock);
+	s->gated = s->ndiscards > 0;
+	pthread_mutex_unlock(&s->lock);
 	set_phase(s, PH_POSTCOPY);
 	if (main_loop(s, UNTIL_DONE, &done))
 		return -1;
