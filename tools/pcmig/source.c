@@ -15,17 +15,15 @@
  *          and answers each at once on the same connection: no hand-off to
  *          another thread stands between a request and its reply
  * pusher   the background push: on the bulk connection, or, without one,
- *          on the urgent connection between the replies (a write lock
- *          serialises the frames; while a reply waits, the pusher does
- *          not start another frame)
+ *          on the urgent connection between the replies (while a reply
+ *          waits, the pusher starts no frame there); then END
  *
- * Pages sent are tracked in two bitmaps: "sent" (on any connection: the
- * push skips them) and "ended" (on the connection that carries END).
- * Every page is on the END connection before END: the destination's
- * kernel checks that every page is present when END arrives, and a reply
- * still travelling on the urgent connection would not be. So before END
- * the push sends again the pages that went out only as replies; they were
- * requested, which makes the copy a legitimate duplicate.
+ * A bitmap tells the pages sent, on any connection; the push skips them.
+ * When every page is sent, END goes on every page connection: the
+ * destination's kernel is done when each has carried END, and since each
+ * connection is ordered, every page has then arrived. Writes on the urgent
+ * connection hold a lock, and a reply marks its pages sent under it: END
+ * never overtakes a reply whose page counted as sent.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -137,7 +135,6 @@ struct src_block {
 
 struct src_stats {
 	uint64_t pages_pushed;		/* background pages, first copy */
-	uint64_t pages_resent;		/* replies sent again before END */
 	uint64_t pages_zero;		/* pages sent as ZERO, first copies */
 	uint64_t requests;		/* requested pages answered */
 	uint64_t request_frames;	/* REQUEST frames read */
@@ -151,7 +148,7 @@ struct src_pusher {
 	struct src *s;
 	const char *name;		/* "urgent" or "bulk" */
 	int fd;
-	bool shared;			/* the urgent connection: take wlock */
+	bool shared;			/* on the urgent connection */
 	pthread_cond_t cond;
 	bool cond_ready;
 	pthread_t thread;
@@ -159,7 +156,6 @@ struct src_pusher {
 
 	/* Background push. */
 	uint64_t pos;			/* cursor */
-	bool final;			/* sending replies again before END */
 	bool vec_valid;			/* residency from mincore() */
 	uint64_t vec_first, vec_n;
 	uint64_t hole_first, hole_end;	/* pages known to be holes */
@@ -209,7 +205,7 @@ struct src {
 	int sigfd, evfd;
 
 	/* Shared with the workers. */
-	uint64_t *sent, *ended;		/* bitmaps, see the top comment */
+	uint64_t *sent;			/* pages sent, see the top comment */
 	uint64_t nsent;			/* bits set in sent (atomic) */
 	uint64_t jump;			/* cursor after a request (atomic) */
 	uint64_t last_activity;		/* ns of the last byte moved (atomic) */
@@ -221,7 +217,6 @@ struct src {
 	pthread_mutex_t lock;		/* everything below */
 	unsigned int replying;		/* replies waiting for wlock */
 	bool stop;
-	bool gated;			/* DISCARDs maybe not applied yet */
 	bool precopy_done, end_sent, push_finished;
 	struct src_tb tb;		/* the pusher's only */
 	bool failed;
@@ -514,25 +509,6 @@ static bool benign_failure(struct src *s)
 	return true;
 }
 
-/*
- * The destination has applied every DISCARD: it sent PACKAGED_OK, or a
- * REQUEST, which its kernel only sends from LISTEN on, when DISCARD is no
- * longer allowed. Until then a discarded page pushed again could reach the
- * destination's kernel before its range is discarded there, which fails
- * the session (a page sent twice). Replies need no such wait: a requested
- * page is missing.
- */
-static void open_gate(struct src *s)
-{
-	pthread_mutex_lock(&s->lock);
-	if (s->gated) {
-		s->gated = false;
-		if (s->pusher.cond_ready)
-			pthread_cond_broadcast(&s->pusher.cond);
-	}
-	pthread_mutex_unlock(&s->lock);
-}
-
 /* ---- the urgent connection: requests and their replies ---- */
 
 /*
@@ -549,6 +525,14 @@ static int reply(struct src *s, const uint64_t *pages, unsigned int n,
 	uint64_t newly = 0;
 	int niov = 0, ret;
 
+	if (shared) {
+		/* Announce the reply: the pusher starts no new frame. */
+		pthread_mutex_lock(&s->lock);
+		s->replying++;
+		pthread_mutex_unlock(&s->lock);
+	}
+	/* Marked sent and written as one, as far as END is concerned. */
+	pthread_mutex_lock(&s->wlock);
 	for (i = 0; i < n; i++) {
 		r->first_copy[i] = !src_bit_test_and_set(s->sent, pages[i]);
 		newly += r->first_copy[i];
@@ -569,25 +553,9 @@ static int reply(struct src *s, const uint64_t *pages, unsigned int n,
 			for (j = 0; j < r->plan[i].nreq; j++)
 				zero += r->first_copy[k + j];
 	}
-	if (shared) {
-		/* Announce the reply: the pusher starts no new frame. */
-		pthread_mutex_lock(&s->lock);
-		s->replying++;
-		pthread_mutex_unlock(&s->lock);
-		pthread_mutex_lock(&s->wlock);
-	}
 	ret = send_iov(s, s->urg, r->iov, niov, true);
+	pthread_mutex_unlock(&s->wlock);
 	if (shared) {
-		/*
-		 * The urgent connection carries END: these pages are on it
-		 * now, ahead of any END. Marked only now, so that a pusher
-		 * looking for pages not yet on it meanwhile sends them
-		 * itself (a requested page may come twice) rather than
-		 * putting END before this reply.
-		 */
-		for (i = 0; i < n && !ret; i++)
-			src_bit_test_and_set(s->ended, pages[i]);
-		pthread_mutex_unlock(&s->wlock);
 		pthread_mutex_lock(&s->lock);
 		if (!--s->replying)
 			pthread_cond_signal(&s->pusher.cond);
@@ -627,8 +595,7 @@ static void *urgent_main(void *arg)
 				      err, sizeof(err)))
 			goto violation;
 		STORE(&s->last_activity, t);
-		if (!ADD(&s->st.request_frames, 1))
-			open_gate(s);
+		ADD(&s->st.request_frames, 1);
 		for (i = 0; i < n && !ret; i += chunk) {
 			chunk = n - i < REPLY_BATCH ? n - i : REPLY_BATCH;
 			ret = reply(s, pages + i, chunk, t);
@@ -667,55 +634,38 @@ static int push_send(struct src_pusher *w, struct iovec *iov, int niov)
 
 /*
  * One frame of the background push. Return: 0 (*@bytes is 0 if a reply
- * took the page first), -ENODATA when nothing is left to push in this
- * phase, or an I/O error.
+ * took the page first), -ENODATA when every page is sent, or an I/O
+ * error.
  */
-static int push_step(struct src_pusher *w, int phase, uint64_t *bytes)
+static int push_step(struct src_pusher *w, uint64_t *bytes)
 {
 	struct src *s = w->s;
 	src_zero_fn zf = s->zero_frames ? push_is_zero : NULL;
 	uint64_t jump = __atomic_exchange_n(&s->jump, NO_JUMP,
 					    __ATOMIC_ACQ_REL);
 	struct src_run run;
-	uint32_t i, n;
 	int niov = 0;
+	uint32_t n;
 
 	*bytes = 0;
-	if (jump != NO_JUMP && !w->final)
+	if (jump != NO_JUMP)
 		w->pos = jump;
 	w->vec_valid = false;
 	w->hole_first = w->hole_end = 0;
-	if (!w->final) {
-		if (src_next_run(s->sent, s->npages, w->pos, s->batch, zf, w,
-				 &run)) {
-			/* Take the pages; stop at one a reply took meanwhile. */
-			for (n = 0; n < run.npages; n++)
-				if (src_bit_test_and_set(s->sent,
-							 run.first + n))
-					break;
-			w->pos = run.first + (n ? n : 1);
-			if (!n)
-				return 0;
-			ADD(&s->nsent, (uint64_t)n);
-			run.npages = n;
-			ADD(&s->st.pages_pushed, (uint64_t)n);
-			if (run.zero)
-				ADD(&s->st.pages_zero, (uint64_t)n);
-			goto send;
-		}
-		if (phase != PH_POSTCOPY)
-			return -ENODATA;
-		w->final = true;
-		w->pos = 0;
-	}
-	/* Every page is sent: the replies again, on the END connection. */
-	if (!src_next_run(s->ended, s->npages, w->pos, s->batch, zf, w, &run))
+	if (!src_next_run(s->sent, s->npages, w->pos, s->batch, zf, w, &run))
 		return -ENODATA;
-	w->pos = run.first + run.npages;
-	ADD(&s->st.pages_resent, (uint64_t)run.npages);
-send:
-	for (i = 0; i < run.npages; i++)
-		src_bit_test_and_set(s->ended, run.first + i);
+	/* Take the pages; stop at one a reply took meanwhile. */
+	for (n = 0; n < run.npages; n++)
+		if (src_bit_test_and_set(s->sent, run.first + n))
+			break;
+	w->pos = run.first + (n ? n : 1);
+	if (!n)
+		return 0;
+	run.npages = n;
+	ADD(&s->nsent, (uint64_t)n);
+	ADD(&s->st.pages_pushed, (uint64_t)n);
+	if (run.zero)
+		ADD(&s->st.pages_zero, (uint64_t)n);
 	frame_iov(s, w->hdr, w->iov, &niov,
 		  run.zero ? PCMIG_FRAME_ZERO : PCMIG_FRAME_PAGES, 0,
 		  run.first, run.npages);
@@ -736,6 +686,16 @@ static int push_done(struct src_pusher *w, int phase)
 		ret = push_send(w, &iov, 1);
 		if (ret)
 			return ret;
+		if (!w->shared) {
+			/* After every reply that marked a page sent. */
+			iov.iov_base = w->hdr;
+			iov.iov_len = SRC_FRAME_LEN;
+			pthread_mutex_lock(&s->wlock);
+			ret = send_iov(s, s->urg, &iov, 1, true);
+			pthread_mutex_unlock(&s->wlock);
+			if (ret)
+				return ret;
+		}
 	}
 	pthread_mutex_lock(&s->lock);
 	if (phase == PH_POSTCOPY)
@@ -750,7 +710,7 @@ static int push_done(struct src_pusher *w, int phase)
 static bool push_wanted(struct src *s)
 {
 	return (s->phase == PH_PRECOPY && !s->precopy_done) ||
-	       (s->phase == PH_POSTCOPY && !s->push_finished && !s->gated);
+	       (s->phase == PH_POSTCOPY && !s->push_finished);
 }
 
 static void cond_wait_ns(pthread_cond_t *c, pthread_mutex_t *m, uint64_t ns)
@@ -803,7 +763,7 @@ static void *pusher_main(void *arg)
 		}
 		pthread_mutex_unlock(&s->lock);
 
-		ret = push_step(w, phase, &bytes);
+		ret = push_step(w, &bytes);
 		if (ret == -ENODATA)
 			ret = push_done(w, phase);
 		else if (!ret)
@@ -943,11 +903,12 @@ enum wait_for {
 	UNTIL_DONE,		/* DONE arrived */
 };
 
-static bool page_bytes_acked(struct src *s)
+/* Bytes of the page stream not acknowledged yet (0 if unknown). */
+static int page_bytes_unacked(struct src *s)
 {
 	int fd = s->bulk >= 0 ? s->bulk : s->urg, outq = 0;
 
-	return ioctl(fd, SIOCOUTQ, &outq) < 0 || outq == 0;
+	return ioctl(fd, SIOCOUTQ, &outq) < 0 ? 0 : outq;
 }
 
 /* One message on control. Return: 1 for DONE, 0 to go on, -1 failed. */
@@ -983,7 +944,6 @@ static int control_message(struct src *s, enum wait_for until,
 	if (until == UNTIL_DONE && h.type == PCMIG_MSG_PACKAGED_OK &&
 	    !*packaged_ok) {
 		*packaged_ok = true;
-		open_gate(s);
 		msg(s, "destination: device state loaded, VM running");
 		if (s->json) {
 			printf("{\"event\":\"running\",\"seconds\":%.3f}\n",
@@ -1024,7 +984,7 @@ static int main_loop(struct src *s, enum wait_for until,
 	};
 	uint64_t next_tick = s->t_last + NSEC_PER_SEC, t, deadline = 0;
 	bool packaged_ok = false, finished;
-	int ret, wait_ms;
+	int ret, wait_ms, outq, last_outq = INT_MAX;
 
 	if (until == UNTIL_ACKED)
 		deadline = now_ns() + (uint64_t)s->timeout_ms * NSEC_PER_MSEC;
@@ -1040,8 +1000,16 @@ static int main_loop(struct src *s, enum wait_for until,
 			return 0;
 		}
 		pthread_mutex_unlock(&s->lock);
-		if (until == UNTIL_ACKED && page_bytes_acked(s))
-			return 0;
+		if (until == UNTIL_ACKED) {
+			outq = page_bytes_unacked(s);
+			if (!outq)
+				return 0;
+			/* The limit is on a lack of progress. */
+			if (outq < last_outq)
+				deadline = now_ns() + (uint64_t)s->timeout_ms *
+					   NSEC_PER_MSEC;
+			last_outq = outq;
+		}
 
 		t = now_ns();
 		if (t >= next_tick) {
@@ -1052,7 +1020,7 @@ static int main_loop(struct src *s, enum wait_for until,
 		}
 		if (until == UNTIL_ACKED && t >= deadline) {
 			src_fail(s, PCMIG_ERR_ABORTED, FAIL_TELL,
-				 "the destination did not acknowledge the precopy pages within %g s",
+				 "the destination acknowledged no page data for %g s after the DISCARD frames",
 				 s->timeout_ms / 1000.0);
 			return -1;
 		}
@@ -1337,39 +1305,42 @@ fail:
 
 /* ---- the steps of a migration ---- */
 
+/*
+ * DISCARD frames, on the connection that carried the precopy pages, after
+ * them: the destination's kernel makes those pages missing again in stream
+ * order, so no precopy page still in flight can land after its discard.
+ */
 static int send_discards(struct src *s)
 {
-	size_t bufsize = PCMIG_MSG_HDR_LEN + 8 +
-			 PCMIG_MAX_RANGES * PCMIG_RANGE_WIRE_LEN;
-	uint8_t *buf = malloc(bufsize);
+	struct src_pusher *w = &s->pusher;
+	uint8_t hdrs[REPLY_BATCH][SRC_FRAME_LEN];
+	struct iovec iov[REPLY_BATCH];
 	uint64_t p, last, cleared = 0;
-	unsigned int i, n;
-	int len;
+	unsigned int i, n = 0;
+	char ebuf[128];
+	int niov, ret;
 
-	if (!buf) {
-		src_fail(s, PCMIG_ERR_INTERNAL, FAIL_TELL, "out of memory");
-		return -1;
-	}
 	for (i = 0; i < s->ndiscards; i += n) {
-		n = s->ndiscards - i;
-		if (n > PCMIG_MAX_RANGES)
-			n = PCMIG_MAX_RANGES;
-		len = pcmig_discard_encode(buf, bufsize, s->discards + i, n);
-		if (len < 0 || ctl_send(s, buf, len, "DISCARD")) {
-			free(buf);
+		niov = 0;
+		for (n = 0; n < REPLY_BATCH && i + n < s->ndiscards; n++)
+			frame_iov(s, hdrs[n], iov, &niov, PCMIG_FRAME_DISCARD,
+				  0, s->discards[i + n].offset / s->page_size,
+				  s->discards[i + n].length / s->page_size);
+		ret = push_send(w, iov, niov);
+		if (ret) {
+			src_fail(s, PCMIG_ERR_ABORTED, FAIL_TELL | FAIL_CHANNEL,
+				 "%s connection: sending DISCARD: %s", w->name,
+				 io_error(s, ret, ebuf, sizeof(ebuf)));
 			return -1;
 		}
 	}
-	free(buf);
 	/* Those pages go again, with what they hold now. */
 	for (i = 0; i < s->ndiscards; i++) {
 		p = s->discards[i].offset / s->page_size;
 		last = p + s->discards[i].length / s->page_size;
-		for (; p < last; p++) {
+		for (; p < last; p++)
 			if (src_bit_test_and_clear(s->sent, p))
 				cleared++;
-			src_bit_test_and_clear(s->ended, p);
-		}
 	}
 	SUB(&s->nsent, cleared);
 	msg(s, "discarded %u range%s, %" PRIu64 " pages to send again",
@@ -1588,8 +1559,7 @@ static int setup(struct src *s)
 		return -1;
 	}
 	s->sent = calloc(src_bitmap_words(s->npages), sizeof(uint64_t));
-	s->ended = calloc(src_bitmap_words(s->npages), sizeof(uint64_t));
-	if (!s->sent || !s->ended)
+	if (!s->sent)
 		goto nomem;
 	return 0;
 nomem:
@@ -1634,7 +1604,6 @@ static void src_cleanup(struct src *s)
 		if (s->blocks[i].fd >= 0)
 			close(s->blocks[i].fd);
 	free(s->sent);
-	free(s->ended);
 	free(s->discards);
 	free(s->discard_specs);
 	memset(s->key, 0, sizeof(s->key));
@@ -1703,7 +1672,7 @@ static void report_done(struct src *s, const struct pcmig_done *d)
 	if (s->json) {
 		printf("{\"event\":\"done\",\"seconds\":%.3f,"
 		       "\"pages_total\":%" PRIu64 ",\"pages_pushed\":%" PRIu64 ","
-		       "\"pages_resent\":%" PRIu64 ",\"zero_pages\":%" PRIu64 ","
+		       "\"zero_pages\":%" PRIu64 ","
 		       "\"requests_answered\":%" PRIu64 ","
 		       "\"request_frames\":%" PRIu64 ",\"bytes\":%" PRIu64 ","
 		       "\"mean_request_service_ns\":%" PRIu64 ","
@@ -1711,7 +1680,7 @@ static void report_done(struct src *s, const struct pcmig_done *d)
 		       "\"pages_received\":%" PRIu64 ",\"pages_requested\":%" PRIu64 ","
 		       "\"pages_zero\":%" PRIu64 ",\"faults\":%" PRIu64 "}}\n",
 		       (double)t / NSEC_PER_SEC, s->npages,
-		       LOAD(&s->st.pages_pushed), LOAD(&s->st.pages_resent),
+		       LOAD(&s->st.pages_pushed),
 		       LOAD(&s->st.pages_zero), reqs,
 		       LOAD(&s->st.request_frames), bytes, mean,
 		       d->pages_total, d->pages_received, d->pages_requested,
@@ -1721,9 +1690,9 @@ static void report_done(struct src *s, const struct pcmig_done *d)
 	msg(s, "destination: %" PRIu64 " pages, %" PRIu64 " received, %" PRIu64 " requested, %" PRIu64 " zero, %" PRIu64 " faults",
 	    d->pages_total, d->pages_received, d->pages_requested,
 	    d->pages_zero, d->faults);
-	msg(s, "done in %s: %" PRIu64 " pages pushed (%" PRIu64 " zero, %" PRIu64 " sent again before END), %" PRIu64 " requests answered (mean %s), %s sent",
+	msg(s, "done in %s: %" PRIu64 " pages pushed, %" PRIu64 " zero, %" PRIu64 " requests answered (mean %s), %s sent",
 	    pcmig_fmt_ns(t, b1, sizeof(b1)), LOAD(&s->st.pages_pushed),
-	    LOAD(&s->st.pages_zero), LOAD(&s->st.pages_resent), reqs,
+	    LOAD(&s->st.pages_zero), reqs,
 	    pcmig_fmt_ns(mean, b2, sizeof(b2)),
 	    pcmig_fmt_size(bytes, b3, sizeof(b3)));
 }
@@ -1779,21 +1748,22 @@ static int migrate(struct src *s)
 		if (main_loop(s, UNTIL_PRECOPY, NULL))
 			return -1;
 		msg(s, "precopy: every page sent");
-		if (s->ndiscards && main_loop(s, UNTIL_ACKED, NULL))
-			return -1;
 		if (s->precopy_hook && run_hook(s))
 			return -1;
 		if (src_failed(s))
 			return -1;
-		if (s->ndiscards && send_discards(s))
+		/*
+		 * A DISCARD frame that reaches the destination's kernel after
+		 * LISTEN fails the session, and LISTEN follows PACKAGED, on
+		 * another connection: PACKAGED waits until the destination
+		 * acknowledged every byte of the page stream.
+		 */
+		if (s->ndiscards && (send_discards(s) ||
+				     main_loop(s, UNTIL_ACKED, NULL)))
 			return -1;
 	}
 	if (send_package(s))
 		return -1;
-	/* The pages left are the discarded ones: see open_gate(). */
-	pthread_mutex_lock(&s->lock);
-	s->gated = s->ndiscards > 0;
-	pthread_mutex_unlock(&s->lock);
 	set_phase(s, PH_POSTCOPY);
 	if (main_loop(s, UNTIL_DONE, &done))
 		return -1;
