@@ -1,0 +1,1714 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pcmig selftests: end-to-end live migration with the real tools,
+ * "pcmig-tool migrate" (the source) and "pcmig-tool incoming" and its steps
+ * (the destination), as Documentation/protocol.rst and migration.rst
+ * describe them: a whole migration across two network namespaces checked
+ * page by page (and one without a bulk connection), the handshake's
+ * refusals on both sides (some played with the tool's own codec as a lying
+ * source), timeouts, a session name in use, failing hooks, a source that
+ * dies (exit 3, paused), device-state packages of 0 bytes, 64 MiB, from
+ * standard input and from a command, DISCARD after precopy, a VMM that
+ * faults while loading its state, and the steps advise/listen/run.
+ *
+ * $PCMIG_MIG_VERBOSE=1 logs what every tool printed, also on success.
+ *
+ * The tools are found next to this program (../pcmig-tool and
+ * ../pcmig-demo-vmm), or at $PCMIG_TOOL and $PCMIG_DEMO_VMM.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "pcmig_test.h"
+#include "pcmig_mig.h"
+#include "net.h"
+#include "proto.h"
+
+static void __attribute__((constructor)) migrate_test_init(void)
+{
+	pcmig_leak_guard_install();
+}
+
+#define MIB		(1024 * 1024)
+#define PS		4096u
+/* Deadlines in ms, for a software-emulated guest. */
+#define LISTEN_MS	30000	/* the destination binds its socket */
+#define FAIL_MS		60000	/* both sides end after a refusal */
+#define MIG_MS		120000	/* a whole small migration */
+/* --timeout of the tools, in seconds: well below the test's deadlines. */
+#define TOOL_TIMEOUT	"30"
+
+/* A tool process and what it printed. */
+struct mig_proc {
+	const char *what;
+	pid_t pid;
+	int status;		/* wait status, -1 while it runs */
+	char out[160];		/* its standard output: a file */
+	char err[160];		/* its standard error: a file */
+	const char *in;		/* its standard input, or NULL */
+	char *out_text;		/* read after it ended */
+	char *err_text;
+};
+
+/* An argument vector built with printf formats. */
+struct args {
+	char *v[96];
+	unsigned int n;
+	char buf[16384];
+	size_t used;
+};
+
+static __attribute__((format(printf, 2, 3)))
+void arg(struct args *a, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (a->n + 2 >= sizeof(a->v) / sizeof(a->v[0]))
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(a->buf + a->used, sizeof(a->buf) - a->used, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(a->buf) - a->used)
+		return;
+	a->v[a->n++] = a->buf + a->used;
+	a->v[a->n] = NULL;
+	a->used += n + 1;
+}
+
+static void args_str(const struct args *a, char *buf, size_t len)
+{
+	size_t o = 0;
+	unsigned int i;
+
+	buf[0] = '\0';
+	for (i = 0; i < a->n && o + 2 < len; i++)
+		o += snprintf(buf + o, len - o, "%s%s", i ? " " : "", a->v[i]);
+}
+
+FIXTURE(mig) {
+	char dir[128];		/* /tmp/pcmig-mig-PID: keys, hooks */
+	char shm[128];		/* /dev/shm/pcmig-mig-PID: guest memory */
+	char tool[512];
+	char vmm[512];
+	char key[192];		/* the pre-shared key, mode 0600 */
+	char name[32];		/* the destination's --name */
+	char ns_src[32], ns_dst[32];
+	bool netns;
+	char host[64];		/* the destination's address */
+	unsigned int port;
+	char addr[96];		/* host:port */
+	struct mig_proc src, dst, step[6];
+	unsigned int nsteps;
+	int node_fd;
+	void *map;
+	size_t map_len;
+};
+
+static bool exe_path(const char *env, const char *rel, char *buf, size_t len)
+{
+	char self[400], *slash;
+	ssize_t n;
+
+	if (getenv(env)) {
+		snprintf(buf, len, "%s", getenv(env));
+		return !access(buf, X_OK);
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return false;
+	self[n] = '\0';
+	slash = strrchr(self, '/');
+	if (!slash)
+		return false;
+	*slash = '\0';
+	snprintf(buf, len, "%s/%s", self, rel);
+	return !access(buf, X_OK);
+}
+
+FIXTURE_SETUP(mig)
+{
+	char keytext[64];
+	uint8_t raw[24];
+	unsigned int i;
+
+	self->node_fd = -1;
+	self->src.what = "source";
+	self->dst.what = "destination";
+	self->src.status = self->dst.status = -1;
+	snprintf(self->dir, sizeof(self->dir), "/tmp/pcmig-mig-%d", getpid());
+	snprintf(self->shm, sizeof(self->shm), "/dev/shm/pcmig-mig-%d",
+		 getpid());
+	snprintf(self->name, sizeof(self->name), PCMIG_ST_PREFIX "mig-%d",
+		 getpid());
+	ASSERT_EQ(0, access(PCMIG_CTL_PATH, F_OK))
+		TH_LOG("%s: %s (is pcmig.ko loaded?)", PCMIG_CTL_PATH,
+		       strerror(errno));
+	if (!exe_path("PCMIG_TOOL", "../pcmig-tool", self->tool,
+		      sizeof(self->tool)))
+		SKIP(return, "no pcmig-tool at %.400s", self->tool);
+	exe_path("PCMIG_DEMO_VMM", "../pcmig-demo-vmm", self->vmm,
+		 sizeof(self->vmm));
+	/* Hooks and daemons that lose their parent come back to us. */
+	ASSERT_EQ(0, prctl(PR_SET_CHILD_SUBREAPER, 1));
+	ASSERT_EQ(0, mkdir(self->dir, 0700)) TH_LOG("%s: %s", self->dir,
+						     strerror(errno));
+	ASSERT_EQ(0, mkdir(self->shm, 0700)) TH_LOG("%s: %s", self->shm,
+						     strerror(errno));
+
+	ASSERT_EQ(0, pcmig_random(raw, sizeof(raw)));
+	for (i = 0; i < sizeof(raw); i++)
+		snprintf(keytext + 2 * i, 3, "%02x", raw[i]);
+	strcat(keytext, "\n");
+	snprintf(self->key, sizeof(self->key), "%s/key", self->dir);
+	ASSERT_EQ(0, pcmig_write_file(self->key, keytext, strlen(keytext),
+				      0600)) TH_LOG("%s", pcmig_lib_error());
+
+	snprintf(self->host, sizeof(self->host), "127.0.0.1");
+	self->port = pcmig_free_port();
+	ASSERT_LT(0, (int)self->port);
+	snprintf(self->addr, sizeof(self->addr), "%s:%u", self->host,
+		 self->port);
+}
+
+/* Every process whose parent we are (we are a subreaper): kill, reap. */
+static void kill_children(void)
+{
+	unsigned int round;
+
+	for (round = 0; round < 20; round++) {
+		bool any = false;
+		struct dirent *e;
+		DIR *d = opendir("/proc");
+
+		if (!d)
+			return;
+		while ((e = readdir(d))) {
+			char path[64], buf[512], *p;
+			int ppid, fd;
+			pid_t pid;
+			ssize_t n;
+
+			pid = atoi(e->d_name);
+			if (pid <= 0)
+				continue;
+			snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+			fd = open(path, O_RDONLY);
+			if (fd < 0)
+				continue;
+			n = read(fd, buf, sizeof(buf) - 1);
+			close(fd);
+			if (n <= 0)
+				continue;
+			buf[n] = '\0';
+			p = strrchr(buf, ')');
+			if (!p || sscanf(p + 2, "%*c %d", &ppid) != 1 ||
+			    ppid != getpid())
+				continue;
+			kill(pid, SIGKILL);
+			any = true;
+		}
+		closedir(d);
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+		if (!any)
+			return;
+		pcmig_msleep(50);
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+	}
+}
+
+/* Destroy the sessions this test's destination left behind. */
+static void destroy_our_sessions(const char *name)
+{
+	struct pcmig_nl_session s[64];
+	unsigned int n = 0, i;
+
+	if (pcmig_genl_session_dump(s, 64, &n))
+		return;
+	for (i = 0; i < n && i < 64; i++)
+		if (!strncmp(s[i].name, name, strlen(name)))
+			pcmig_genl_session_destroy(s[i].id);
+}
+
+static void proc_free(struct mig_proc *p)
+{
+	if (p->pid > 0 && p->status < 0)
+		pcmig_kill_child(p->pid);
+	p->pid = 0;
+	free(p->out_text);
+	free(p->err_text);
+	p->out_text = p->err_text = NULL;
+}
+
+static void proc_collect(struct mig_proc *p);
+
+#define LOG_PROC(p)							\
+	TH_LOG("%s: %s\n--- stdout:\n%s--- stderr:\n%s---", (p)->what,	\
+	       (p)->status < 0 ? "killed (by the test or at a deadline)" : \
+	       pcmig_status_str((p)->status),				\
+	       (p)->out_text ? (p)->out_text : "",			\
+	       (p)->err_text ? (p)->err_text : "")
+
+FIXTURE_TEARDOWN(mig)
+{
+	unsigned int i;
+
+	/* $PCMIG_MIG_VERBOSE: what every tool printed, also on success. */
+	if (getenv("PCMIG_MIG_VERBOSE")) {
+		struct mig_proc *ps[8] = { &self->src, &self->dst };
+
+		for (i = 0; i < self->nsteps && i < 6; i++)
+			ps[2 + i] = &self->step[i];
+		for (i = 0; i < 8; i++) {
+			if (!ps[i] || !ps[i]->out[0])
+				continue;
+			if (!ps[i]->out_text)
+				proc_collect(ps[i]);
+			LOG_PROC(ps[i]);
+		}
+	}
+	proc_free(&self->src);
+	proc_free(&self->dst);
+	for (i = 0; i < self->nsteps; i++)
+		proc_free(&self->step[i]);
+	kill_children();
+	if (self->map)
+		munmap(self->map, self->map_len);
+	if (self->node_fd >= 0)
+		close(self->node_fd);
+	destroy_our_sessions(self->name);
+	if (self->netns) {
+		pcmig_netns_del(self->ns_src);
+		pcmig_netns_del(self->ns_dst);
+	}
+	if (self->dir[0])
+		pcmig_runl(30000, NULL, 0, "rm", "-rf", self->dir, NULL);
+	if (self->shm[0])
+		pcmig_runl(30000, NULL, 0, "rm", "-rf", self->shm, NULL);
+}
+
+/* Start @p with @a; wait for it to listen on self->port if @listen. */
+static void proc_start(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(mig) *self, struct mig_proc *p,
+		       struct args *a, const char *netns, bool hide_ctl,
+		       bool listen)
+{
+	struct pcmig_spawn_opts so = { .netns = netns, .hide_ctl = hide_ctl,
+				       .in = p->in };
+	char cmd[2048];
+	int ret;
+
+	snprintf(p->out, sizeof(p->out), "%s/%s.out", self->dir, p->what);
+	snprintf(p->err, sizeof(p->err), "%s/%s.err", self->dir, p->what);
+	so.out = p->out;
+	so.err = p->err;
+	args_str(a, cmd, sizeof(cmd));
+	TH_LOG("%s: %s", p->what, cmd);
+	p->status = -1;
+	p->pid = pcmig_spawn(a->v, &so);
+	ASSERT_LT(0, p->pid) TH_LOG("%s", pcmig_lib_error());
+	if (!listen)
+		return;
+	ret = pcmig_wait_listen(p->pid, self->port, LISTEN_MS);
+	if (ret) {
+		char *err = pcmig_read_file(p->err, NULL);
+
+		TH_LOG("%s: %s; stderr: %s", p->what, pcmig_lib_error(),
+		       err ? err : "");
+		free(err);
+	}
+	ASSERT_EQ(0, ret);
+}
+
+static void proc_collect(struct mig_proc *p)
+{
+	free(p->out_text);
+	free(p->err_text);
+	p->out_text = pcmig_read_file(p->out, NULL);
+	p->err_text = pcmig_read_file(p->err, NULL);
+	if (!p->out_text)
+		p->out_text = strdup("");
+	if (!p->err_text)
+		p->err_text = strdup("");
+}
+
+/*
+ * Wait for the processes of @ps (NULL-terminated) until @timeout_ms: those
+ * still running then are killed (status stays -1). Their output is read.
+ */
+static void procs_wait(struct mig_proc **ps, int timeout_ms)
+{
+	uint64_t deadline = pcmig_now_ms() + timeout_ms;
+	unsigned int i;
+
+	for (i = 0; ps[i]; i++) {
+		struct mig_proc *p = ps[i];
+		int64_t left = (int64_t)deadline - (int64_t)pcmig_now_ms();
+
+		if (p->pid > 0 && p->status < 0 &&
+		    pcmig_wait_child(p->pid, left > 0 ? (int)left : 0,
+				     &p->status)) {
+			pcmig_kill_child(p->pid);
+			p->status = -1;
+			p->pid = 0;
+		}
+		proc_collect(p);
+	}
+}
+
+static void proc_wait(struct mig_proc *p, int timeout_ms)
+{
+	struct mig_proc *ps[] = { p, NULL };
+
+	procs_wait(ps, timeout_ms);
+}
+
+static void both_wait(FIXTURE_DATA(mig) *self, int timeout_ms)
+{
+	struct mig_proc *ps[] = { &self->src, &self->dst, NULL };
+
+	procs_wait(ps, timeout_ms);
+}
+
+static bool exited_with(const struct mig_proc *p, int code)
+{
+	return p->status >= 0 && WIFEXITED(p->status) &&
+	       WEXITSTATUS(p->status) == code;
+}
+
+/* Check that @p exited with @code; log its output otherwise. */
+#define EXPECT_EXIT(p, code) do {					\
+	EXPECT_TRUE(exited_with(p, code))				\
+		LOG_PROC(p);						\
+} while (0)
+#define ASSERT_EXIT(p, code) do {					\
+	if (!exited_with(p, code))					\
+		LOG_PROC(p);						\
+	ASSERT_TRUE(exited_with(p, code));				\
+} while (0)
+
+/* @p's standard error has @text. */
+#define EXPECT_STDERR_HAS(p, text) do {					\
+	EXPECT_TRUE((p)->err_text && strstr((p)->err_text, text))	\
+		TH_LOG("%s: no \"%s\" on stderr:\n%s", (p)->what, text,	\
+		       (p)->err_text ? (p)->err_text : "");		\
+} while (0)
+
+/* The source's --json output ends with an "error" event on failure. */
+#define EXPECT_SRC_JSON_ERROR(p) do {					\
+	char _l[512];							\
+	EXPECT_TRUE(pcmig_json_line((p)->out_text, "error", _l,	\
+				    sizeof(_l)))			\
+		TH_LOG("source --json: no \"error\" event on stdout:\n%s", \
+		       (p)->out_text ? (p)->out_text : "");		\
+} while (0)
+
+/* The destination's --json summary has "exit": @code. */
+#define EXPECT_DST_JSON_EXIT(p, code) do {				\
+	char _l[1024];							\
+	if (!pcmig_json_line((p)->out_text, "summary", _l, sizeof(_l))) \
+		snprintf(_l, sizeof(_l), "(no summary event)");		\
+	EXPECT_EQ(code, pcmig_json_num((p)->out_text, "summary", "exit")) \
+		TH_LOG("destination --json summary: %s", _l);		\
+} while (0)
+
+/* Common arguments of the destination. */
+static void dst_args(FIXTURE_DATA(mig) *self, struct args *a, const char *cmd,
+		     const char *key)
+{
+	arg(a, "%s", self->tool);
+	arg(a, "%s", cmd);
+	arg(a, "--listen");
+	arg(a, "%s", self->addr);
+	arg(a, "--key-file");
+	arg(a, "%s", key ? key : self->key);
+	arg(a, "--name");
+	arg(a, "%s", self->name);
+	arg(a, "--timeout");
+	arg(a, TOOL_TIMEOUT);
+	arg(a, "--json");
+}
+
+/* Common arguments of the source. */
+static void src_args(FIXTURE_DATA(mig) *self, struct args *a, const char *key)
+{
+	arg(a, "%s", self->tool);
+	arg(a, "migrate");
+	arg(a, "--connect");
+	arg(a, "%s", self->addr);
+	arg(a, "--key-file");
+	arg(a, "%s", key ? key : self->key);
+	arg(a, "--timeout");
+	arg(a, TOOL_TIMEOUT);
+	arg(a, "--json");
+}
+
+/* A guest memory file in /dev/shm: its path in @path. */
+static int64_t make_image(FIXTURE_DATA(mig) *self, char *path, size_t len,
+			  const char *name, uint64_t npages, uint64_t seed,
+			  unsigned int zero_every, uint64_t zero_first,
+			  uint64_t zero_n)
+{
+	snprintf(path, len, "%s/%s", self->shm, name);
+	return pcmig_make_image(path, npages, seed, zero_every, zero_first,
+				zero_n);
+}
+
+/*
+ * A --run-cmd hook that publishes $PCMIG_NODE in DIR/node and waits (at
+ * most 120 s) for DIR/go, so that the test can map the session before the
+ * destination ends. Returns the command.
+ */
+static const char *node_hook(FIXTURE_DATA(mig) *self, char *cmd, size_t len)
+{
+	char path[256], text[1024];
+
+	snprintf(path, sizeof(path), "%s/node-hook.sh", self->dir);
+	snprintf(text, sizeof(text),
+		 "printf '%%s\\n' \"$PCMIG_NODE\" > %s/node.tmp &&\n"
+		 "mv %s/node.tmp %s/node || exit 1\n"
+		 "i=0\n"
+		 "while [ ! -e %s/go ] && [ $i -lt 1200 ]; do\n"
+		 "\tsleep 0.1; i=$((i + 1))\n"
+		 "done\n"
+		 "[ -e %s/go ]\n",
+		 self->dir, self->dir, self->dir, self->dir, self->dir);
+	if (pcmig_write_file(path, text, strlen(text), 0700))
+		return NULL;
+	snprintf(cmd, len, "sh %s", path);
+	return cmd;
+}
+
+/*
+ * After node_hook(): wait for the node, open and map @size bytes of it,
+ * then let the hook go on.
+ */
+static void map_node(struct __test_metadata *_metadata,
+		     FIXTURE_DATA(mig) *self, uint64_t size)
+{
+	uint64_t until = pcmig_now_ms() + MIG_MS;
+	char path[256], go[256], *node, *nl;
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/node", self->dir);
+	/* Until the hook ran, or a side ended without it. */
+	do {
+		ret = pcmig_wait_file(path, true, 500);
+	} while (ret && pcmig_now_ms() < until &&
+		 !pcmig_pid_ended(self->src.pid) &&
+		 !pcmig_pid_ended(self->dst.pid));
+	if (ret) {
+		/* Let the other side say what it saw. */
+		both_wait(self, 10000);
+		LOG_PROC(&self->src);
+		LOG_PROC(&self->dst);
+	}
+	ASSERT_EQ(0, ret) TH_LOG("the run hook never ran: %s",
+				 pcmig_lib_error());
+	node = pcmig_read_file(path, NULL);
+	ASSERT_NE(NULL, node);
+	nl = strchr(node, '\n');
+	if (nl)
+		*nl = '\0';
+	ASSERT_EQ(0, strncmp(node, "/dev/pcmig", 10))
+		TH_LOG("PCMIG_NODE is \"%s\"", node);
+	self->node_fd = open(node, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->node_fd) TH_LOG("open %s: %s", node,
+					   strerror(errno));
+	free(node);
+	self->map = mmap(NULL, size, PROT_READ, MAP_SHARED, self->node_fd, 0);
+	ASSERT_NE(MAP_FAILED, self->map) TH_LOG("mmap: %s", strerror(errno));
+	self->map_len = size;
+	snprintf(go, sizeof(go), "%s/go", self->dir);
+	ASSERT_EQ(0, pcmig_write_file(go, "", 0, 0600));
+}
+
+/*
+ * The mapped session is in END with every page present, and its pages are
+ * those of @files (laid end to end, @sizes bytes each).
+ */
+static void check_node(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(mig) *self, const char *const *files,
+		       const uint64_t *sizes, unsigned int nfiles,
+		       struct pcmig_status *st)
+{
+	uint64_t off = 0, total = 0, bad = 0;
+	unsigned int i;
+	int64_t first;
+
+	for (i = 0; i < nfiles; i++)
+		total += sizes[i];
+	memset(st, 0, sizeof(*st));
+	ASSERT_EQ(0, pcmig_get_status(self->node_fd, st))
+		TH_LOG("%s", pcmig_lib_error());
+	/* A missing page would block or SIGBUS: only read a whole session. */
+	ASSERT_EQ(PCMIG_STATE_END, st->state)
+		TH_LOG("session in %s (reason %s), %llu of %llu pages present",
+		       pcmig_state_name(st->state),
+		       pcmig_reason_name(st->reason),
+		       (unsigned long long)st->pages_present,
+		       (unsigned long long)st->pages_total);
+	EXPECT_EQ(total / PS, st->pages_total);
+	ASSERT_EQ(st->pages_total, st->pages_present);
+	for (i = 0; i < nfiles; i++) {
+		first = pcmig_cmp_mem_file((uint8_t *)self->map + off, files[i],
+					   0, sizes[i], &bad);
+		EXPECT_EQ(-1, first)
+			TH_LOG("%s: %llu pages differ, the first is page %lld of the file (session page %llu)",
+			       files[i], (unsigned long long)bad,
+			       (long long)first,
+			       (unsigned long long)(off / PS + first));
+		off += sizes[i];
+	}
+}
+
+/* The destination's last JSON line with "event":"summary", for logs. */
+static const char *summary_line(const struct mig_proc *p, char *buf,
+				size_t len)
+{
+	if (!pcmig_json_line(p->out_text, "summary", buf, len))
+		snprintf(buf, len, "(no summary line)");
+	return buf;
+}
+
+/* No session of ours is alive (a refused migration leaves none). */
+static void expect_no_session(struct __test_metadata *_metadata,
+			      FIXTURE_DATA(mig) *self)
+{
+	uint64_t until = pcmig_now_ms() + 5000;
+	struct pcmig_nl_session s[64];
+	unsigned int n, i;
+	bool alive;
+
+	do {
+		n = 0;
+		alive = false;
+		ASSERT_EQ(0, pcmig_genl_session_dump(s, 64, &n));
+		for (i = 0; i < n && i < 64; i++)
+			alive |= !strcmp(s[i].name, self->name);
+		if (alive)
+			pcmig_msleep(50);
+	} while (alive && pcmig_now_ms() < until);
+	for (i = 0; i < n && i < 64; i++)
+		EXPECT_NE(0, strcmp(s[i].name, self->name))
+			TH_LOG("session %u \"%s\" still alive in %s", s[i].id,
+			       s[i].name, pcmig_state_name(s[i].state));
+}
+
+/*
+ * A whole migration between two network namespaces joined by a veth pair:
+ * two RAM blocks of page-unique patterns and zero pages, a device state
+ * written with --state-out. Every page of the session is compared with the
+ * source files after both sides exited 0; the counters of the JSON summary
+ * are the session's.
+ */
+TEST_F_TIMEOUT(mig, full_migration_over_veth, 240)
+{
+	const uint64_t npages0 = 12 * MIB / PS, npages1 = 4 * MIB / PS;
+	char img0[256], img1[256], state[256], out[256], hook[512], buf[1024];
+	const char *files[2] = { img0, img1 };
+	uint64_t sizes[2] = { npages0 * PS, npages1 * PS };
+	struct args s = { .n = 0 }, d = { .n = 0 };
+	struct pcmig_status st;
+	int64_t z0, z1;
+	long long v;
+
+	snprintf(self->ns_src, sizeof(self->ns_src), "pcmigs%d", getpid());
+	snprintf(self->ns_dst, sizeof(self->ns_dst), "pcmigd%d", getpid());
+	snprintf(self->host, sizeof(self->host), "10.%d.%d.2",
+		 100 + getpid() % 100, getpid() / 100 % 250);
+	self->port = 7400;
+	snprintf(self->addr, sizeof(self->addr), "%s:%u", self->host,
+		 self->port);
+	snprintf(buf, sizeof(buf), "%s", self->host);
+	*strrchr(buf, '.') = '\0';
+	strcat(buf, ".1");
+	self->netns = true;
+	ASSERT_EQ(0, pcmig_netns_pair(self->ns_src, self->ns_dst, buf,
+				      self->host))
+		TH_LOG("%s", pcmig_lib_error());
+
+	z0 = make_image(self, img0, sizeof(img0), "ram0", npages0, 11, 7,
+			1000, 100);
+	z1 = make_image(self, img1, sizeof(img1), "ram1", npages1, 12, 5,
+			0, 0);
+	ASSERT_LT(0, z0) TH_LOG("%s", pcmig_lib_error());
+	ASSERT_LT(0, z1) TH_LOG("%s", pcmig_lib_error());
+	snprintf(state, sizeof(state), "%s/state", self->dir);
+	snprintf(out, sizeof(out), "%s/state.out", self->dir);
+	ASSERT_EQ(0, pcmig_make_pattern_file(state, MIB + 123, 13));
+	ASSERT_NE(NULL, node_hook(self, hook, sizeof(hook)));
+
+	dst_args(self, &d, "incoming", NULL);
+	arg(&d, "--ram");
+	arg(&d, "ram0:%lluM", (unsigned long long)(sizes[0] / MIB));
+	arg(&d, "--ram");
+	arg(&d, "ram1:%lluM", (unsigned long long)(sizes[1] / MIB));
+	arg(&d, "--state-out");
+	arg(&d, "%s", out);
+	arg(&d, "--run-cmd");
+	arg(&d, "%s", hook);
+	proc_start(_metadata, self, &self->dst, &d, self->ns_dst, false, true);
+
+	src_args(self, &s, NULL);
+	arg(&s, "--ram");
+	arg(&s, "ram0=%s", img0);
+	arg(&s, "--ram");
+	arg(&s, "ram1=%s", img1);
+	arg(&s, "--device-state");
+	arg(&s, "%s", state);
+	proc_start(_metadata, self, &self->src, &s, self->ns_src, false, false);
+
+	map_node(_metadata, self, sizes[0] + sizes[1]);
+	both_wait(self, MIG_MS);
+	EXPECT_EXIT(&self->src, 0);
+	ASSERT_EXIT(&self->dst, 0);
+
+	check_node(_metadata, self, files, sizes, 2, &st);
+	EXPECT_EQ((uint64_t)(z0 + z1), st.pages_zero);
+	EXPECT_EQ(0, pcmig_files_equal(state, out))
+		TH_LOG("device state: %s", pcmig_lib_error());
+
+	/* The destination's summary says what the session says. */
+	summary_line(&self->dst, buf, sizeof(buf));
+	EXPECT_EQ(0, pcmig_json_num(self->dst.out_text, "summary", "exit"))
+		TH_LOG("%s", buf);
+	v = pcmig_json_num(self->dst.out_text, "summary", "pages_total");
+	EXPECT_EQ((long long)(npages0 + npages1), v) TH_LOG("%s", buf);
+	v = pcmig_json_num(self->dst.out_text, "summary", "pages_present");
+	EXPECT_EQ((long long)(npages0 + npages1), v) TH_LOG("%s", buf);
+	v = pcmig_json_num(self->dst.out_text, "summary", "pages_zero");
+	EXPECT_EQ(z0 + z1, v) TH_LOG("%s", buf);
+	/* The source reports the DONE counters. */
+	v = pcmig_json_num(self->src.out_text, "done", "pages_total");
+	EXPECT_EQ((long long)(npages0 + npages1), v)
+		TH_LOG("source stdout:\n%s", self->src.out_text);
+	v = pcmig_json_num(self->src.out_text, "done", "zero_pages");
+	EXPECT_EQ(z0 + z1, v)
+		TH_LOG("source stdout:\n%s", self->src.out_text);
+
+	/* Auto-destroy: the session goes with its last mapping. */
+	munmap(self->map, self->map_len);
+	self->map = NULL;
+	close(self->node_fd);
+	self->node_fd = -1;
+	expect_no_session(_metadata, self);
+}
+
+/*
+ * --no-bulk: the background push shares the urgent connection; the
+ * session still ends with every page.
+ */
+TEST_F_TIMEOUT(mig, no_bulk_connection, 150)
+{
+	const uint64_t npages = 8 * MIB / PS;
+	char img[256], state[256], hook[512], line[1024];
+	const char *files[1] = { img };
+	uint64_t sizes[1] = { npages * PS };
+	struct args s = { .n = 0 }, d = { .n = 0 };
+	struct pcmig_status st;
+	int64_t z;
+
+	z = make_image(self, img, sizeof(img), "ram0", npages, 81, 10, 0, 0);
+	ASSERT_LT(0, z) TH_LOG("%s", pcmig_lib_error());
+	snprintf(state, sizeof(state), "%s/state", self->dir);
+	ASSERT_EQ(0, pcmig_make_pattern_file(state, 5000, 82));
+	ASSERT_NE(NULL, node_hook(self, hook, sizeof(hook)));
+
+	dst_args(self, &d, "incoming", NULL);
+	arg(&d, "--ram");
+	arg(&d, "ram0:8M");
+	arg(&d, "--state-out");
+	arg(&d, "%s/state.out", self->dir);
+	arg(&d, "--run-cmd");
+	arg(&d, "%s", hook);
+	proc_start(_metadata, self, &self->dst, &d, NULL, false, true);
+
+	src_args(self, &s, NULL);
+	arg(&s, "--ram");
+	arg(&s, "ram0=%s", img);
+	arg(&s, "--device-state");
+	arg(&s, "%s", state);
+	arg(&s, "--no-bulk");
+	proc_start(_metadata, self, &self->src, &s, NULL, false, false);
+
+	map_node(_metadata, self, npages * PS);
+	both_wait(self, MIG_MS);
+	EXPECT_EXIT(&self->src, 0);
+	ASSERT_EXIT(&self->dst, 0);
+	check_node(_metadata, self, files, sizes, 1, &st);
+	EXPECT_EQ((uint64_t)z, st.pages_zero);
+	/* No bulk capability was agreed. */
+	ASSERT_TRUE(pcmig_json_line(self->dst.out_text, "connected", line,
+				    sizeof(line)));
+	EXPECT_EQ(NULL, strstr(line, "bulk")) TH_LOG("%s", line);
+}
+
+/* A source and a destination for the refusal tests: 8 MiB, loopback. */
+static void start_pair_x(struct __test_metadata *_metadata,
+			 FIXTURE_DATA(mig) *self, const char *src_key,
+			 const char *dst_key, const char *dst_ram,
+			 bool hide_ctl, const char *const *dst_extra,
+			 const char *const *src_extra);
+
+static void start_pair(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(mig) *self, const char *src_key,
+		       const char *dst_key, const char *dst_ram,
+		       bool hide_ctl)
+{
+	start_pair_x(_metadata, self, src_key, dst_key, dst_ram, hide_ctl,
+		     NULL, NULL);
+}
+
+/*
+ * The same with more arguments (NULL-terminated lists) for each side;
+ * "--state-out" is not given if @dst_extra has "--state-cmd".
+ */
+static void start_pair_x(struct __test_metadata *_metadata,
+			 FIXTURE_DATA(mig) *self, const char *src_key,
+			 const char *dst_key, const char *dst_ram,
+			 bool hide_ctl, const char *const *dst_extra,
+			 const char *const *src_extra)
+{
+	bool state_cmd = false;
+	unsigned int i;
+
+	struct args s = { .n = 0 }, d = { .n = 0 };
+	char img[256], state[256];
+
+	ASSERT_LT(0, make_image(self, img, sizeof(img), "ram0", 8 * MIB / PS,
+				21, 3, 0, 0)) TH_LOG("%s", pcmig_lib_error());
+	snprintf(state, sizeof(state), "%s/state", self->dir);
+	ASSERT_EQ(0, pcmig_make_pattern_file(state, 4096, 22));
+
+	dst_args(self, &d, "incoming", dst_key);
+	arg(&d, "--ram");
+	arg(&d, "%s", dst_ram ? dst_ram : "ram0:8M");
+	for (i = 0; dst_extra && dst_extra[i]; i++) {
+		state_cmd |= !strcmp(dst_extra[i], "--state-cmd");
+		arg(&d, "%s", dst_extra[i]);
+	}
+	if (!state_cmd) {
+		arg(&d, "--state-out");
+		arg(&d, "%s/state.out", self->dir);
+	}
+	proc_start(_metadata, self, &self->dst, &d, NULL, hide_ctl, true);
+
+	src_args(self, &s, src_key);
+	arg(&s, "--ram");
+	arg(&s, "ram0=%s", img);
+	arg(&s, "--device-state");
+	arg(&s, "%s", state);
+	for (i = 0; src_extra && src_extra[i]; i++)
+		arg(&s, "%s", src_extra[i]);
+	proc_start(_metadata, self, &self->src, &s, NULL, false, false);
+}
+
+/*
+ * Different keys: the source finds the destination's MAC wrong; both sides
+ * say "authentication failed" and exit 1.
+ */
+TEST_F_TIMEOUT(mig, wrong_key_refused_on_both_sides, 120)
+{
+	char other[256];
+
+	snprintf(other, sizeof(other), "%s/other-key", self->dir);
+	ASSERT_EQ(0, pcmig_write_file(other, "another key, 0600 too\n",
+				      strlen("another key, 0600 too\n"), 0600));
+	start_pair(_metadata, self, other, NULL, NULL, false);
+	both_wait(self, FAIL_MS);
+	EXPECT_EXIT(&self->src, 1);
+	EXPECT_EXIT(&self->dst, 1);
+	EXPECT_STDERR_HAS(&self->src, "authentication failed");
+	EXPECT_STDERR_HAS(&self->dst, "authentication failed");
+	EXPECT_DST_JSON_EXIT(&self->dst, 1);
+	EXPECT_SRC_JSON_ERROR(&self->src);
+	expect_no_session(_metadata, self);
+}
+
+/*
+ * A key file readable by group or others is refused before any connection
+ * is made (source) or any socket bound (destination).
+ */
+TEST_F_TIMEOUT(mig, key_file_readable_by_others_refused, 90)
+{
+	static const unsigned int modes[] = { 0644, 0640 };
+	char img[256], state[256], key[256], err[256], *text;
+	struct pollfd pfd;
+	unsigned int i;
+	int lfd;
+
+	text = pcmig_read_file(self->key, NULL);
+	ASSERT_NE(NULL, text);
+	ASSERT_LE(0, make_image(self, img, sizeof(img), "ram0", 256, 1, 0, 0,
+				0));
+	snprintf(state, sizeof(state), "%s/state", self->dir);
+	ASSERT_EQ(0, pcmig_write_file(state, "", 0, 0600));
+
+	/* A listener of ours stands in for the destination. */
+	lfd = pcmig_tcp_listen(self->addr, err, sizeof(err));
+	ASSERT_LE(0, lfd) TH_LOG("listen on %s: %s", self->addr, err);
+
+	for (i = 0; i < 2; i++) {
+		struct args s = { .n = 0 }, d = { .n = 0 };
+
+		snprintf(key, sizeof(key), "%s/key-%o", self->dir, modes[i]);
+		ASSERT_EQ(0, pcmig_write_file(key, text, strlen(text),
+					      modes[i]));
+
+		src_args(self, &s, key);
+		arg(&s, "--ram");
+		arg(&s, "ram0=%s", img);
+		arg(&s, "--device-state");
+		arg(&s, "%s", state);
+		proc_start(_metadata, self, &self->src, &s, NULL, false, false);
+		proc_wait(&self->src, FAIL_MS);
+		EXPECT_EXIT(&self->src, 1);
+		EXPECT_STDERR_HAS(&self->src, "readable by others");
+		EXPECT_SRC_JSON_ERROR(&self->src);
+		/* Nobody knocked. */
+		pfd.fd = lfd;
+		pfd.events = POLLIN;
+		EXPECT_EQ(0, poll(&pfd, 1, 0))
+			TH_LOG("mode %04o: the source connected anyway",
+			       modes[i]);
+
+		/* The destination: refused, nothing bound. */
+		snprintf(self->addr, sizeof(self->addr), "127.0.0.1:%d",
+			 pcmig_free_port());
+		dst_args(self, &d, "incoming", key);
+		arg(&d, "--ram");
+		arg(&d, "ram0:1M");
+		arg(&d, "--state-out");
+		arg(&d, "%s/state.out", self->dir);
+		proc_start(_metadata, self, &self->dst, &d, NULL, false, false);
+		proc_wait(&self->dst, FAIL_MS);
+		EXPECT_EXIT(&self->dst, 1);
+		EXPECT_STDERR_HAS(&self->dst, "readable by others");
+		EXPECT_DST_JSON_EXIT(&self->dst, 1);
+		snprintf(self->addr, sizeof(self->addr), "127.0.0.1:%u",
+			 self->port);
+	}
+	close(lfd);
+	free(text);
+}
+
+/*
+ * A peer that says nothing: each side gives up after --timeout with a
+ * message saying it timed out, never hangs.
+ */
+TEST_F_TIMEOUT(mig, silent_peer_times_out, 90)
+{
+	struct args s = { .n = 0 }, d = { .n = 0 };
+	char img[256], state[256], err[256];
+	uint64_t t0;
+	int fd, lfd, afd;
+
+	ASSERT_LE(0, make_image(self, img, sizeof(img), "ram0", 256, 1, 0, 0,
+				0)) TH_LOG("%s", pcmig_lib_error());
+	snprintf(state, sizeof(state), "%s/state", self->dir);
+	ASSERT_EQ(0, pcmig_write_file(state, "", 0, 0600));
+
+	/* A destination and a connection that never sends HELLO. */
+	dst_args(self, &d, "incoming", NULL);
+	/* The last --timeout wins: 3 s instead of TOOL_TIMEOUT. */
+	arg(&d, "--timeout");
+	arg(&d, "3");
+	arg(&d, "--ram");
+	arg(&d, "ram0:1M");
+	arg(&d, "--state-out");
+	arg(&d, "%s/state.out", self->dir);
+	proc_start(_metadata, self, &self->dst, &d, NULL, false, true);
+	fd = pcmig_tcp_connect(self->addr, FAIL_MS, err, sizeof(err));
+	ASSERT_LE(0, fd) TH_LOG("%s", err);
+	t0 = pcmig_now_ms();
+	proc_wait(&self->dst, 30000);
+	close(fd);
+	EXPECT_EXIT(&self->dst, 1);
+	EXPECT_GT(20000, pcmig_now_ms() - t0);
+	EXPECT_NE(NULL, strcasestr(self->dst.err_text, "timed out"))
+		LOG_PROC(&self->dst);
+
+	/* A "destination" that accepts and never answers. */
+	snprintf(self->addr, sizeof(self->addr), "127.0.0.1:%d",
+		 pcmig_free_port());
+	lfd = pcmig_tcp_listen(self->addr, err, sizeof(err));
+	ASSERT_LE(0, lfd) TH_LOG("%s", err);
+	src_args(self, &s, NULL);
+	arg(&s, "--timeout");
+	arg(&s, "3");
+	arg(&s, "--ram");
+	arg(&s, "ram0=%s", img);
+	arg(&s, "--device-state");
+	arg(&s, "%s", state);
+	proc_start(_metadata, self, &self->src, &s, NULL, false, false);
+	afd = pcmig_tcp_accept(lfd, FAIL_MS);
+	EXPECT_LE(0, afd) TH_LOG("the source never connected");
+	t0 = pcmig_now_ms();
+	proc_wait(&self->src, 30000);
+	if (afd >= 0)
+		close(afd);
+	close(lfd);
+	EXPECT_EXIT(&self->src, 1);
+	EXPECT_GT(20000, pcmig_now_ms() - t0);
+	EXPECT_NE(NULL, strcasestr(self->src.err_text, "timed out"))
+		LOG_PROC(&self->src);
+	EXPECT_SRC_JSON_ERROR(&self->src);
+}
+
+/* The destination alone, for a source played by the test. */
+static void start_dst_only(struct __test_metadata *_metadata,
+			   FIXTURE_DATA(mig) *self, bool hide_ctl)
+{
+	struct args d = { .n = 0 };
+
+	dst_args(self, &d, "incoming", NULL);
+	arg(&d, "--ram");
+	arg(&d, "ram0:8M");
+	arg(&d, "--state-out");
+	arg(&d, "%s/state.out", self->dir);
+	proc_start(_metadata, self, &self->dst, &d, NULL, hide_ctl, true);
+}
+
+static void fake_init(struct __test_metadata *_metadata,
+		      FIXTURE_DATA(mig) *self, struct pcmig_fake_src *f)
+{
+	ASSERT_EQ(0, pcmig_fake_src_init(f, self->key))
+		TH_LOG("%s", pcmig_lib_error());
+	f->nblocks = 1;
+	snprintf(f->blocks[0].name, sizeof(f->blocks[0].name), "ram0");
+	f->blocks[0].size = 8 * MIB;
+}
+
+/*
+ * A source with 8 KiB pages: ERROR PCMIG_ERR_PAGE_SIZE on the control
+ * connection, and the destination exits 1 saying so.
+ */
+TEST_F_TIMEOUT(mig, page_size_mismatch_refused, 90)
+{
+	struct pcmig_fake_src f;
+	int ret;
+
+	start_dst_only(_metadata, self, false);
+	fake_init(_metadata, self, &f);
+	ret = pcmig_fake_src_connect(&f, self->addr, PCMIG_ROLE_CONTROL, 8192,
+				     FAIL_MS);
+	EXPECT_EQ(-ECONNABORTED, ret) TH_LOG("%s", f.err);
+	EXPECT_EQ(PCMIG_ERR_PAGE_SIZE, f.err_code)
+		TH_LOG("ERROR %u (%s): %s", f.err_code,
+		       pcmig_err_name(f.err_code), f.err);
+	EXPECT_NE(NULL, strstr(f.err, "page size mismatch"))
+		TH_LOG("%s", f.err);
+	pcmig_fake_src_close(&f);
+
+	proc_wait(&self->dst, FAIL_MS);
+	EXPECT_EXIT(&self->dst, 1);
+	EXPECT_STDERR_HAS(&self->dst, "page size mismatch");
+	EXPECT_DST_JSON_EXIT(&self->dst, 1);
+	expect_no_session(_metadata, self);
+}
+
+/*
+ * A HELLO offering versions 2 to 3 only: ERROR PCMIG_ERR_VERSION, and the
+ * destination exits 1 with "no common protocol version".
+ */
+TEST_F_TIMEOUT(mig, version_mismatch_refused, 90)
+{
+	uint8_t buf[PCMIG_MSG_HDR_LEN + PCMIG_HELLO_FIXED_LEN +
+		    PCMIG_BLOCK_WIRE_LEN];
+	struct pcmig_fake_src f;
+	struct pcmig_hello h;
+	uint32_t len = 0;
+	uint8_t type = 0;
+	void *p = NULL;
+	char err[256];
+	int fd, n, ret;
+
+	start_dst_only(_metadata, self, false);
+	fake_init(_metadata, self, &f);
+
+	memset(&h, 0, sizeof(h));
+	h.version_min = 2;
+	h.version_max = 3;
+	h.role = PCMIG_ROLE_CONTROL;
+	h.caps_supported = PCMIG_CAPS_KNOWN;
+	memcpy(h.session_id, f.session_id, sizeof(h.session_id));
+	h.page_size = PS;
+	ASSERT_EQ(0, pcmig_random(h.nonce, sizeof(h.nonce)));
+	h.nblocks = 1;
+	h.blocks[0] = f.blocks[0];
+	n = pcmig_hello_encode(buf, sizeof(buf), &h);
+	ASSERT_LT(0, n);
+
+	fd = pcmig_tcp_connect(self->addr, FAIL_MS, err, sizeof(err));
+	ASSERT_LE(0, fd) TH_LOG("%s", err);
+	ASSERT_EQ(0, pcmig_write_full(fd, buf, n, FAIL_MS));
+	ret = pcmig_fake_src_recv(&f, fd, &type, &p, &len, FAIL_MS);
+	EXPECT_EQ(-ECONNABORTED, ret)
+		TH_LOG("got %s (%d) instead of ERROR: %s",
+		       ret ? "nothing" : pcmig_msg_name(type), ret, f.err);
+	EXPECT_EQ(PCMIG_ERR_VERSION, f.err_code)
+		TH_LOG("ERROR %u (%s): %s", f.err_code,
+		       pcmig_err_name(f.err_code), f.err);
+	EXPECT_NE(NULL, strstr(f.err, "no common protocol version"))
+		TH_LOG("%s", f.err);
+	free(p);
+	close(fd);
+
+	proc_wait(&self->dst, FAIL_MS);
+	EXPECT_EXIT(&self->dst, 1);
+	EXPECT_STDERR_HAS(&self->dst, "no common protocol version");
+	EXPECT_DST_JSON_EXIT(&self->dst, 1);
+	expect_no_session(_metadata, self);
+}
+
+/* --ram ram0:16M here, 8 MiB at the source: both say so and exit 1. */
+TEST_F_TIMEOUT(mig, ram_layout_mismatch_refused, 90)
+{
+	start_pair(_metadata, self, NULL, NULL, "ram0:16M", false);
+	both_wait(self, FAIL_MS);
+	EXPECT_EXIT(&self->src, 1);
+	EXPECT_EXIT(&self->dst, 1);
+	EXPECT_STDERR_HAS(&self->src, "RAM layout mismatch");
+	EXPECT_STDERR_HAS(&self->dst, "RAM layout mismatch");
+	/* With both sizes, as protocol.rst's example shows. */
+	EXPECT_STDERR_HAS(&self->dst, "16 MiB");
+	EXPECT_STDERR_HAS(&self->dst, "8 MiB");
+	EXPECT_DST_JSON_EXIT(&self->dst, 1);
+	EXPECT_SRC_JSON_ERROR(&self->src);
+	expect_no_session(_metadata, self);
+}
+
+/*
+ * A destination that cannot see /dev/pcmig refuses at ADVISE: "pcmig.ko is
+ * not loaded" on both sides, exit 1.
+ */
+TEST_F_TIMEOUT(mig, module_missing_at_advise, 90)
+{
+	start_pair(_metadata, self, NULL, NULL, NULL, true);
+	both_wait(self, FAIL_MS);
+	EXPECT_EXIT(&self->src, 1);
+	EXPECT_EXIT(&self->dst, 1);
+	EXPECT_STDERR_HAS(&self->src, "pcmig.ko is not loaded");
+	EXPECT_STDERR_HAS(&self->dst, "pcmig.ko is not loaded");
+	EXPECT_DST_JSON_EXIT(&self->dst, 1);
+	EXPECT_SRC_JSON_ERROR(&self->src);
+	expect_no_session(_metadata, self);
+}
+
+/*
+ * The same played by the test: three handshakes go through, ADVISE gets
+ * ERROR code 8 (PCMIG_ERR_KERNEL).
+ */
+TEST_F_TIMEOUT(mig, module_missing_advise_error_code, 90)
+{
+	uint8_t payload[PCMIG_ADVISE_LEN + PCMIG_MSG_HDR_LEN];
+	struct pcmig_advise adv = { .size = 8 * MIB, .page_size = PS };
+	struct pcmig_fake_src f;
+	uint32_t len = 0;
+	uint8_t type = 0;
+	void *p = NULL;
+	int n, ret;
+
+	start_dst_only(_metadata, self, true);
+	fake_init(_metadata, self, &f);
+	ASSERT_LE(0, pcmig_fake_src_connect(&f, self->addr, PCMIG_ROLE_CONTROL,
+					    PS, FAIL_MS)) TH_LOG("%s", f.err);
+	ASSERT_LE(0, pcmig_fake_src_connect(&f, self->addr, PCMIG_ROLE_URGENT,
+					    PS, FAIL_MS)) TH_LOG("%s", f.err);
+	ASSERT_LE(0, pcmig_fake_src_connect(&f, self->addr, PCMIG_ROLE_BULK,
+					    PS, FAIL_MS)) TH_LOG("%s", f.err);
+	n = pcmig_advise_encode(payload, sizeof(payload), &adv);
+	ASSERT_LT(PCMIG_MSG_HDR_LEN, n);
+	ASSERT_EQ(0, pcmig_write_full(f.ctl, payload, n, FAIL_MS));
+	ret = pcmig_fake_src_recv(&f, f.ctl, &type, &p, &len, FAIL_MS);
+	EXPECT_EQ(-ECONNABORTED, ret)
+		TH_LOG("got %s (%d) instead of ERROR: %s",
+		       ret ? "nothing" : pcmig_msg_name(type), ret, f.err);
+	EXPECT_EQ(PCMIG_ERR_KERNEL, f.err_code)
+		TH_LOG("ERROR %u (%s): %s", f.err_code,
+		       pcmig_err_name(f.err_code), f.err);
+	EXPECT_NE(NULL, strstr(f.err, "pcmig.ko is not loaded"))
+		TH_LOG("%s", f.err);
+	free(p);
+	pcmig_fake_src_close(&f);
+
+	proc_wait(&self->dst, FAIL_MS);
+	EXPECT_EXIT(&self->dst, 1);
+	EXPECT_STDERR_HAS(&self->dst, "pcmig.ko is not loaded");
+}
+
+/*
+ * A session with the destination's --name exists already: ADVISE is
+ * refused with ERROR 7 (session), both sides say so and exit 1; the other
+ * session is left alone.
+ */
+TEST_F_TIMEOUT(mig, session_name_in_use_refused, 90)
+{
+	struct pcmig_status st;
+	uint32_t id = 0;
+	int ctl, fd;
+
+	ctl = pcmig_ctl_open();
+	ASSERT_LE(0, ctl) TH_LOG("%s", pcmig_lib_error());
+	fd = pcmig_create(ctl, MIB, 0, self->name, &id);
+	ASSERT_LE(0, fd) TH_LOG("%s", pcmig_lib_error());
+	close(ctl);
+
+	start_pair(_metadata, self, NULL, NULL, NULL, false);
+	both_wait(self, FAIL_MS);
+	EXPECT_EXIT(&self->src, 1);
+	EXPECT_EXIT(&self->dst, 1);
+	EXPECT_STDERR_HAS(&self->dst, "exists already");
+	EXPECT_STDERR_HAS(&self->src, "exists already");
+	/* The source names the ERROR code: 7, session. */
+	EXPECT_STDERR_HAS(&self->src, pcmig_err_name(PCMIG_ERR_SESSION));
+	EXPECT_DST_JSON_EXIT(&self->dst, 1);
+	EXPECT_SRC_JSON_ERROR(&self->src);
+	/* Ours is untouched: still there, in ADVISE. */
+	ASSERT_EQ(0, pcmig_get_status(fd, &st));
+	EXPECT_EQ(PCMIG_STATE_ADVISE, st.state);
+	close(fd);
+}
+
+/*
+ * A --state-cmd that fails: ERROR 10 (VMM hook failed) to the source, both
+ * exit 1, the session is failed and destroyed.
+ */
+TEST_F_TIMEOUT(mig, state_cmd_failure_fails_migration, 90)
+{
+	static const char *const extra[] = {
+		"--state-cmd", "cat > /dev/null; exit 3", NULL
+	};
+
+	start_pair_x(_metadata, self, NULL, NULL, NULL, false, extra, NULL);
+	both_wait(self, FAIL_MS);
+	EXPECT_EXIT(&self->src, 1);
+	EXPECT_EXIT(&self->dst, 1);
+	EXPECT_STDERR_HAS(&self->dst, "exited with status 3");
+	EXPECT_STDERR_HAS(&self->src, "exited with status 3");
+	EXPECT_STDERR_HAS(&self->src, pcmig_err_name(PCMIG_ERR_VMM));
+	EXPECT_DST_JSON_EXIT(&self->dst, 1);
+	EXPECT_SRC_JSON_ERROR(&self->src);
+	expect_no_session(_metadata, self);
+}
+
+/* A --run-cmd that outlives --hook-timeout is killed; ERROR 10, exit 1. */
+TEST_F_TIMEOUT(mig, run_cmd_timeout_fails_migration, 90)
+{
+	static const char *const extra[] = {
+		"--run-cmd", "sleep 100", "--hook-timeout", "2", NULL
+	};
+	uint64_t t0 = pcmig_now_ms();
+
+	start_pair_x(_metadata, self, NULL, NULL, NULL, false, extra, NULL);
+	both_wait(self, FAIL_MS);
+	EXPECT_EXIT(&self->src, 1);
+	EXPECT_EXIT(&self->dst, 1);
+	EXPECT_GT(40000, pcmig_now_ms() - t0);
+	EXPECT_STDERR_HAS(&self->src, pcmig_err_name(PCMIG_ERR_VMM));
+	EXPECT_STDERR_HAS(&self->dst, "run command");
+	EXPECT_DST_JSON_EXIT(&self->dst, 1);
+	EXPECT_SRC_JSON_ERROR(&self->src);
+	expect_no_session(_metadata, self);
+}
+
+/*
+ * The source dies (SIGKILL) in the middle of a slow push: the session
+ * pauses, incoming exits 3 ("paused"); with --keep the session stays
+ * PAUSED, without it it is destroyed.
+ */
+static void source_killed(struct __test_metadata *_metadata,
+			  FIXTURE_DATA(mig) *self, bool keep)
+{
+	static const char *const src_extra[] = { "--bandwidth", "256K", NULL };
+	const char *dst_extra[5] = { "--run-cmd", NULL, NULL };
+	struct pcmig_status st;
+	char hook[512];
+
+	ASSERT_NE(NULL, node_hook(self, hook, sizeof(hook)));
+	dst_extra[1] = hook;
+	if (keep)
+		dst_extra[2] = "--keep";
+	start_pair_x(_metadata, self, NULL, NULL, NULL, false, dst_extra,
+		     src_extra);
+	map_node(_metadata, self, 8 * MIB);
+
+	/* RUNNING, the push crawling at 256 KiB/s: kill the source. */
+	pcmig_kill_child(self->src.pid);
+	self->src.pid = 0;
+	proc_wait(&self->dst, FAIL_MS);
+	EXPECT_EXIT(&self->dst, 3);
+	EXPECT_STDERR_HAS(&self->dst, "paused");
+	EXPECT_DST_JSON_EXIT(&self->dst, 3);
+	ASSERT_EQ(0, pcmig_get_status(self->node_fd, &st));
+	EXPECT_GT(st.pages_total, st.pages_present);
+	if (keep) {
+		EXPECT_EQ(PCMIG_STATE_PAUSED, st.state)
+			TH_LOG("state %s, reason %s",
+			       pcmig_state_name(st.state),
+			       pcmig_reason_name(st.reason));
+	} else {
+		EXPECT_EQ(PCMIG_STATE_FAILED, st.state)
+			TH_LOG("state %s", pcmig_state_name(st.state));
+		EXPECT_EQ(PCMIG_REASON_DESTROYED, st.reason)
+			TH_LOG("reason %s", pcmig_reason_name(st.reason));
+		expect_no_session(_metadata, self);
+	}
+}
+
+TEST_F_TIMEOUT(mig, source_killed_pauses_keep, 120)
+{
+	source_killed(_metadata, self, true);
+}
+
+TEST_F_TIMEOUT(mig, source_killed_pauses_destroyed, 120)
+{
+	source_killed(_metadata, self, false);
+}
+
+/*
+ * A migration of @mem bytes with a device state of @state_len bytes; the
+ * destination's --state-out file must equal it byte for byte.
+ */
+enum state_src { STATE_FILE, STATE_STDIN, STATE_CMD };
+
+static void state_roundtrip(struct __test_metadata *_metadata,
+			    FIXTURE_DATA(mig) *self, uint64_t mem,
+			    uint64_t state_len, int timeout_ms,
+			    enum state_src how)
+{
+	char q[600];
+	struct args s = { .n = 0 }, d = { .n = 0 };
+	char img[256], state[256], out[256];
+	struct stat sb;
+
+	ASSERT_LT(0, make_image(self, img, sizeof(img), "ram0", mem / PS, 31,
+				4, 0, 0)) TH_LOG("%s", pcmig_lib_error());
+	snprintf(state, sizeof(state), "%s/state", self->shm);
+	snprintf(out, sizeof(out), "%s/state.out", self->shm);
+	ASSERT_EQ(0, pcmig_make_pattern_file(state, state_len, 32));
+
+	dst_args(self, &d, "incoming", NULL);
+	arg(&d, "--ram");
+	arg(&d, "ram0:%lluM", (unsigned long long)(mem / MIB));
+	arg(&d, "--state-out");
+	arg(&d, "%s", out);
+	proc_start(_metadata, self, &self->dst, &d, NULL, false, true);
+
+	src_args(self, &s, NULL);
+	arg(&s, "--ram");
+	arg(&s, "ram0=%s", img);
+	arg(&s, "--device-state");
+	if (how == STATE_FILE) {
+		arg(&s, "%s", state);
+	} else if (how == STATE_STDIN) {
+		arg(&s, "-");
+		self->src.in = state;
+	} else {
+		arg(&s, "cmd:cat %s", pcmig_shq(state, q, sizeof(q)));
+	}
+	proc_start(_metadata, self, &self->src, &s, NULL, false, false);
+
+	both_wait(self, timeout_ms);
+	EXPECT_EXIT(&self->src, 0);
+	ASSERT_EXIT(&self->dst, 0);
+	ASSERT_EQ(0, stat(out, &sb)) TH_LOG("%s: %s", out, strerror(errno));
+	EXPECT_EQ(state_len, (uint64_t)sb.st_size);
+	EXPECT_EQ(0, pcmig_files_equal(state, out))
+		TH_LOG("%s", pcmig_lib_error());
+	/* Nobody maps it: auto-destroyed when incoming exited. */
+	expect_no_session(_metadata, self);
+}
+
+TEST_F_TIMEOUT(mig, device_state_empty, 120)
+{
+	state_roundtrip(_metadata, self, 8 * MIB, 0, MIG_MS, STATE_FILE);
+}
+
+TEST_F_TIMEOUT(mig, device_state_64m, 240)
+{
+	state_roundtrip(_metadata, self, 4 * MIB, 64 * MIB, 200000, STATE_FILE);
+}
+
+/* --device-state - (standard input) and cmd:COMMAND (its output). */
+TEST_F_TIMEOUT(mig, device_state_from_stdin, 120)
+{
+	state_roundtrip(_metadata, self, 8 * MIB, 300 * 1024 + 5, MIG_MS,
+			STATE_STDIN);
+}
+
+TEST_F_TIMEOUT(mig, device_state_from_cmd, 120)
+{
+	state_roundtrip(_metadata, self, 8 * MIB, 300 * 1024 + 7, MIG_MS,
+			STATE_CMD);
+}
+
+/*
+ * Precopy sends every page; a --precopy-hook then rewrites two ranges of
+ * the source file and --discard names them: the destination ends with the
+ * file's final contents everywhere.
+ */
+TEST_F_TIMEOUT(mig, discard_after_precopy, 180)
+{
+	const uint64_t npages = 16 * MIB / PS;
+	/* Two ranges: first page, pages. */
+	const uint64_t r[2][2] = { { 100, 32 }, { 1000, 16 } };
+	char img[256], state[256], fresh[256], hook[256], text[2048];
+	char ran[256], hookcmd[300], buf[1024];
+	const char *files[1] = { img };
+	uint64_t sizes[1] = { npages * PS };
+	struct args s = { .n = 0 }, d = { .n = 0 };
+	struct pcmig_status st;
+	unsigned int i;
+	uint8_t *page;
+	int fd;
+
+	ASSERT_LT(0, make_image(self, img, sizeof(img), "ram0", npages, 41, 9,
+				0, 0)) TH_LOG("%s", pcmig_lib_error());
+	snprintf(state, sizeof(state), "%s/state", self->dir);
+	ASSERT_EQ(0, pcmig_make_pattern_file(state, 8192, 42));
+	/* The new contents: another seed, 48 pages. */
+	snprintf(fresh, sizeof(fresh), "%s/fresh", self->shm);
+	ASSERT_EQ(0, pcmig_make_pattern_file(fresh, 48 * PS, 43));
+	snprintf(ran, sizeof(ran), "%s/precopy-hook.ran", self->dir);
+	snprintf(hook, sizeof(hook), "%s/precopy-hook.sh", self->dir);
+	snprintf(text, sizeof(text),
+		 "dd if=%s of=%s bs=4096 seek=%llu count=%llu conv=notrunc status=none &&\n"
+		 "dd if=%s of=%s bs=4096 skip=%llu seek=%llu count=%llu conv=notrunc status=none &&\n"
+		 "touch %s\n",
+		 fresh, img, (unsigned long long)r[0][0],
+		 (unsigned long long)r[0][1], fresh, img,
+		 (unsigned long long)r[0][1], (unsigned long long)r[1][0],
+		 (unsigned long long)r[1][1], ran);
+	ASSERT_EQ(0, pcmig_write_file(hook, text, strlen(text), 0700));
+	snprintf(hookcmd, sizeof(hookcmd), "sh %s", hook);
+
+	dst_args(self, &d, "incoming", NULL);
+	arg(&d, "--ram");
+	arg(&d, "ram0:16M");
+	arg(&d, "--state-out");
+	arg(&d, "%s/state.out", self->dir);
+	arg(&d, "--run-cmd");
+	arg(&d, "%s", node_hook(self, buf, sizeof(buf)));
+	proc_start(_metadata, self, &self->dst, &d, NULL, false, true);
+
+	src_args(self, &s, NULL);
+	arg(&s, "--ram");
+	arg(&s, "ram0=%s", img);
+	arg(&s, "--device-state");
+	arg(&s, "%s", state);
+	arg(&s, "--precopy");
+	arg(&s, "--precopy-hook");
+	arg(&s, "%s", hookcmd);
+	for (i = 0; i < 2; i++) {
+		arg(&s, "--discard");
+		arg(&s, "%llu:%llu", (unsigned long long)(r[i][0] * PS),
+		    (unsigned long long)(r[i][1] * PS));
+	}
+	proc_start(_metadata, self, &self->src, &s, NULL, false, false);
+
+	map_node(_metadata, self, npages * PS);
+	both_wait(self, MIG_MS);
+	EXPECT_EXIT(&self->src, 0);
+	ASSERT_EXIT(&self->dst, 0);
+	ASSERT_EQ(0, access(ran, F_OK)) TH_LOG("the precopy hook never ran");
+
+	/* The hook did change the file. */
+	page = malloc(PS);
+	ASSERT_NE(NULL, page);
+	fd = open(img, O_RDONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(PS, pread(fd, page, PS, (r[1][0] + 3) * PS));
+	close(fd);
+	EXPECT_EQ(-1, pcmig_pattern_check(page, PS, 43, r[0][1] + 3));
+	free(page);
+
+	check_node(_metadata, self, files, sizes, 1, &st);
+	/* The ranges were there when DISCARD came: precopy happened first. */
+	EXPECT_LT(0, st.pages_discarded)
+		TH_LOG("DISCARD found none of the %llu pages present",
+		       (unsigned long long)(r[0][1] + r[1][1]));
+	EXPECT_GE(r[0][1] + r[1][1], st.pages_discarded);
+}
+
+/*
+ * The demo VMM as --state-cmd: it loads the device state while reading
+ * guest pages (faults served by the kernel in LISTEN), daemonizes, and
+ * after --run-cmd writes its go FIFO its threads touch guest memory; at END
+ * it verifies every page against the pattern the source image was made
+ * with and writes its report.
+ */
+TEST_F_TIMEOUT(mig, vmm_faults_while_loading_state, 240)
+{
+	const uint64_t size = 16 * MIB;
+	char img[256], state[256], fifo[256], report[256], cmd[2048];
+	struct args s = { .n = 0 }, d = { .n = 0 };
+	char q[4][600], *rep;
+	int ret;
+
+	if (access(self->vmm, X_OK))
+		SKIP(return, "no pcmig-demo-vmm at %.400s", self->vmm);
+	snprintf(img, sizeof(img), "%s/ram0", self->shm);
+	snprintf(state, sizeof(state), "%s/state", self->dir);
+	snprintf(fifo, sizeof(fifo), "%s/go.fifo", self->dir);
+	snprintf(report, sizeof(report), "%s/report", self->dir);
+	ASSERT_EQ(0, mkfifo(fifo, 0600));
+	ret = pcmig_runl(60000, cmd, sizeof(cmd), self->vmm, "make-image",
+			 img, "16M", "51", NULL);
+	ASSERT_EQ(0, ret) TH_LOG("make-image: %s", cmd);
+	ret = pcmig_runl(60000, cmd, sizeof(cmd), self->vmm, "make-state",
+			 state, "65536", "51", NULL);
+	ASSERT_EQ(0, ret) TH_LOG("make-state: %s", cmd);
+
+	dst_args(self, &d, "incoming", NULL);
+	arg(&d, "--ram");
+	arg(&d, "ram0:16M");
+	arg(&d, "--state-cmd");
+	arg(&d, "%s run --mem \"$PCMIG_NODE\" --size %llu --seed 51 "
+	    "--state-in - --threads 2 --touch-ms 1000 --load-pages 16 "
+	    "--go %s --report %s --daemonize --pid-file %s/vmm.pid "
+	    "--timeout 150",
+	    pcmig_shq(self->vmm, q[0], sizeof(q[0])), (unsigned long long)size,
+	    pcmig_shq(fifo, q[1], sizeof(q[1])),
+	    pcmig_shq(report, q[2], sizeof(q[2])),
+	    pcmig_shq(self->dir, q[3], sizeof(q[3])));
+	arg(&d, "--run-cmd");
+	arg(&d, "echo go > %s", q[1]);
+	proc_start(_metadata, self, &self->dst, &d, NULL, false, true);
+
+	src_args(self, &s, NULL);
+	arg(&s, "--ram");
+	arg(&s, "ram0=%s", img);
+	arg(&s, "--device-state");
+	arg(&s, "%s", state);
+	proc_start(_metadata, self, &self->src, &s, NULL, false, false);
+
+	both_wait(self, MIG_MS);
+	EXPECT_EXIT(&self->src, 0);
+	EXPECT_EXIT(&self->dst, 0);
+	ret = pcmig_wait_file(report, true, 90000);
+	if (ret) {
+		LOG_PROC(&self->src);
+		LOG_PROC(&self->dst);
+	}
+	ASSERT_EQ(0, ret) TH_LOG("no VMM report: %s", pcmig_lib_error());
+	pcmig_msleep(100);	/* written with one fprintf, closed */
+	rep = pcmig_read_file(report, NULL);
+	ASSERT_NE(NULL, rep);
+	EXPECT_NE(NULL, strstr(rep, "\"result\":\"ok\""))
+		TH_LOG("report: %s", rep);
+	EXPECT_EQ((long long)(size / PS), pcmig_json_num(rep, NULL, "pages"));
+	EXPECT_EQ((long long)(size / PS),
+		  pcmig_json_num(rep, NULL, "pages_verified"))
+		TH_LOG("report: %s", rep);
+	EXPECT_EQ(0, pcmig_json_num(rep, NULL, "mismatches"))
+		TH_LOG("report: %s", rep);
+	EXPECT_EQ(0, pcmig_json_num(rep, NULL, "touch_errors"))
+		TH_LOG("report: %s", rep);
+	/* It did read guest memory while loading, and got all the state. */
+	EXPECT_LT(0, pcmig_json_num(rep, NULL, "load_touches"))
+		TH_LOG("report: %s", rep);
+	EXPECT_EQ(65536, pcmig_json_num(rep, NULL, "state_bytes"))
+		TH_LOG("report: %s", rep);
+	free(rep);
+}
+
+/*
+ * The steps: "advise" returns once ADVISE is done, "listen" and "run
+ * --wait" take the migration to the end.
+ */
+TEST_F_TIMEOUT(mig, steps_advise_listen_run, 180)
+{
+	struct args s = { .n = 0 }, a = { .n = 0 }, l = { .n = 0 };
+	struct args r = { .n = 0 };
+	char img[256], state[256], sdir[256], out[256], pidf[300], *text;
+
+	ASSERT_LT(0, make_image(self, img, sizeof(img), "ram0", 8 * MIB / PS,
+				61, 6, 0, 0)) TH_LOG("%s", pcmig_lib_error());
+	snprintf(state, sizeof(state), "%s/state", self->dir);
+	snprintf(out, sizeof(out), "%s/state.out", self->dir);
+	snprintf(sdir, sizeof(sdir), "%s/steps", self->dir);
+	ASSERT_EQ(0, pcmig_make_pattern_file(state, 10000, 62));
+
+	self->nsteps = 3;
+	self->step[0].what = "advise";
+	self->step[1].what = "listen";
+	self->step[2].what = "run";
+	dst_args(self, &a, "advise", NULL);
+	arg(&a, "--state-dir");
+	arg(&a, "%s", sdir);
+	arg(&a, "--ram");
+	arg(&a, "ram0:8M");
+	arg(&a, "--state-out");
+	arg(&a, "%s", out);
+	proc_start(_metadata, self, &self->step[0], &a, NULL, false, true);
+
+	src_args(self, &s, NULL);
+	arg(&s, "--ram");
+	arg(&s, "ram0=%s", img);
+	arg(&s, "--device-state");
+	arg(&s, "%s", state);
+	proc_start(_metadata, self, &self->src, &s, NULL, false, false);
+
+	proc_wait(&self->step[0], MIG_MS);
+	ASSERT_EXIT(&self->step[0], 0);
+	/* It printed the node for the VMM. */
+	EXPECT_NE(NULL, strstr(self->step[0].out_text, "/dev/pcmig"))
+		LOG_PROC(&self->step[0]);
+	/* Advised, not listening: the device state is not delivered yet. */
+	pcmig_msleep(500);
+	EXPECT_NE(0, access(out, F_OK))
+		TH_LOG("device state out before listen");
+
+	arg(&l, "%s", self->tool);
+	arg(&l, "listen");
+	arg(&l, "--state-dir");
+	arg(&l, "%s", sdir);
+	proc_start(_metadata, self, &self->step[1], &l, NULL, false, false);
+	proc_wait(&self->step[1], MIG_MS);
+	ASSERT_EXIT(&self->step[1], 0);
+	/* listen returns once the device state is delivered. */
+	EXPECT_EQ(0, pcmig_files_equal(state, out))
+		TH_LOG("after listen: %s", pcmig_lib_error());
+
+	arg(&r, "%s", self->tool);
+	arg(&r, "run");
+	arg(&r, "--state-dir");
+	arg(&r, "%s", sdir);
+	arg(&r, "--wait");
+	proc_start(_metadata, self, &self->step[2], &r, NULL, false, false);
+	proc_wait(&self->step[2], MIG_MS);
+	proc_wait(&self->src, MIG_MS);
+	EXPECT_EXIT(&self->step[2], 0);
+	EXPECT_EXIT(&self->src, 0);
+	/* A run that succeeded says so, not "error". */
+	EXPECT_EQ(NULL, strstr(self->step[2].err_text, "error"))
+		LOG_PROC(&self->step[2]);
+	EXPECT_EQ(0, pcmig_files_equal(state, out))
+		TH_LOG("%s", pcmig_lib_error());
+	/* The daemon is gone once the migration ended. */
+	snprintf(pidf, sizeof(pidf), "%s/pid", sdir);
+	text = pcmig_read_file(pidf, NULL);
+	if (text) {
+		pid_t pid = atoi(text);
+		uint64_t until = pcmig_now_ms() + 30000;
+
+		while (pid > 0 && !pcmig_pid_ended(pid) &&
+		       pcmig_now_ms() < until)
+			pcmig_msleep(50);
+		EXPECT_TRUE(pid <= 0 || pcmig_pid_ended(pid))
+			TH_LOG("step daemon %d still runs after the end", pid);
+		free(text);
+	}
+}
+
+/*
+ * "run" before "listen" fails with a message naming the step that is
+ * missing; "listen" and "run" in order then still finish the migration.
+ */
+TEST_F_TIMEOUT(mig, steps_run_before_listen_refused, 180)
+{
+	struct args s = { .n = 0 }, a = { .n = 0 }, l = { .n = 0 };
+	struct args r = { .n = 0 }, bad = { .n = 0 }, none = { .n = 0 };
+	char img[256], state[256], sdir[256];
+
+	ASSERT_LT(0, make_image(self, img, sizeof(img), "ram0", 8 * MIB / PS,
+				71, 6, 0, 0)) TH_LOG("%s", pcmig_lib_error());
+	snprintf(state, sizeof(state), "%s/state", self->dir);
+	snprintf(sdir, sizeof(sdir), "%s/steps", self->dir);
+	ASSERT_EQ(0, pcmig_make_pattern_file(state, 100, 72));
+
+	self->nsteps = 6;
+	self->step[5].what = "listen-twice";
+	self->step[0].what = "advise";
+	self->step[1].what = "run-too-early";
+	self->step[2].what = "listen";
+	self->step[3].what = "run";
+	self->step[4].what = "listen-no-advise";
+
+	/* No daemon in the directory at all. */
+	arg(&none, "%s", self->tool);
+	arg(&none, "listen");
+	arg(&none, "--state-dir");
+	arg(&none, "%s", sdir);
+	proc_start(_metadata, self, &self->step[4], &none, NULL, false, false);
+	proc_wait(&self->step[4], FAIL_MS);
+	EXPECT_EXIT(&self->step[4], 1);
+	EXPECT_NE(0, self->step[4].err_text[0]) LOG_PROC(&self->step[4]);
+
+	dst_args(self, &a, "advise", NULL);
+	arg(&a, "--state-dir");
+	arg(&a, "%s", sdir);
+	arg(&a, "--ram");
+	arg(&a, "ram0:8M");
+	arg(&a, "--state-out");
+	arg(&a, "%s/state.out", self->dir);
+	proc_start(_metadata, self, &self->step[0], &a, NULL, false, true);
+
+	src_args(self, &s, NULL);
+	arg(&s, "--ram");
+	arg(&s, "ram0=%s", img);
+	arg(&s, "--device-state");
+	arg(&s, "%s", state);
+	proc_start(_metadata, self, &self->src, &s, NULL, false, false);
+	proc_wait(&self->step[0], MIG_MS);
+	ASSERT_EXIT(&self->step[0], 0);
+
+	arg(&bad, "%s", self->tool);
+	arg(&bad, "run");
+	arg(&bad, "--state-dir");
+	arg(&bad, "%s", sdir);
+	arg(&bad, "--wait");
+	proc_start(_metadata, self, &self->step[1], &bad, NULL, false, false);
+	proc_wait(&self->step[1], FAIL_MS);
+	EXPECT_EXIT(&self->step[1], 1);
+	EXPECT_STDERR_HAS(&self->step[1], "listen");
+
+	arg(&l, "%s", self->tool);
+	arg(&l, "listen");
+	arg(&l, "--state-dir");
+	arg(&l, "%s", sdir);
+	proc_start(_metadata, self, &self->step[2], &l, NULL, false, false);
+	proc_wait(&self->step[2], MIG_MS);
+	EXPECT_EXIT(&self->step[2], 0);
+
+	/* listen twice */
+	proc_start(_metadata, self, &self->step[5], &l, NULL, false, false);
+	proc_wait(&self->step[5], FAIL_MS);
+	EXPECT_EXIT(&self->step[5], 1);
+	EXPECT_STDERR_HAS(&self->step[5], "out of order");
+
+	arg(&r, "%s", self->tool);
+	arg(&r, "run");
+	arg(&r, "--state-dir");
+	arg(&r, "%s", sdir);
+	arg(&r, "--wait");
+	proc_start(_metadata, self, &self->step[3], &r, NULL, false, false);
+	proc_wait(&self->step[3], MIG_MS);
+	proc_wait(&self->src, MIG_MS);
+	EXPECT_EXIT(&self->step[3], 0);
+	EXPECT_EXIT(&self->src, 0);
+	EXPECT_EQ(NULL, strstr(self->step[3].err_text, "error"))
+		LOG_PROC(&self->step[3]);
+}
+
+PCMIG_HARNESS_MAIN
