@@ -38,7 +38,7 @@ enum pcmig_msg_type {
 	PCMIG_MSG_ERROR = 5,		/* either way, then close */
 	PCMIG_MSG_ADVISE = 6,		/* src -> dst, control */
 	PCMIG_MSG_ADVISE_OK = 7,	/* dst -> src */
-	PCMIG_MSG_DISCARD = 8,		/* src -> dst */
+	PCMIG_MSG_DISCARD = 8,		/* retired: DISCARD frames instead */
 	PCMIG_MSG_PACKAGED = 9,		/* src -> dst */
 	PCMIG_MSG_PACKAGED_OK = 10,	/* dst -> src: device state loaded */
 	PCMIG_MSG_DONE = 11,		/* dst -> src: every page present */
@@ -181,10 +181,6 @@ int pcmig_advise_ok_encode(void *buf, size_t size,
 			   const struct pcmig_advise_ok *a);
 int pcmig_advise_ok_decode(const void *p, uint32_t len,
 			   struct pcmig_advise_ok *a);
-int pcmig_discard_encode(void *buf, size_t size, const struct pcmig_wire_range *r,
-			 uint32_t n);
-int pcmig_discard_decode(const void *p, uint32_t len, struct pcmig_wire_range *r,
-			 uint32_t *n);
 int pcmig_done_encode(void *buf, size_t size, const struct pcmig_done *d);
 int pcmig_done_decode(const void *p, uint32_t len, struct pcmig_done *d);
 /* A message with an empty payload (AUTH_OK, DONE_ACK, LISTEN, RUN, ...). */

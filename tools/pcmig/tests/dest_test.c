@@ -355,7 +355,6 @@ static void write_key(const char *path, const char *key, mode_t mode)
 static void test_discard_retired(void)
 {
 	static struct jdest j;
-	struct pcmig_wire_range r = { .offset = 0, .length = 4096 };
 	uint8_t buf[256], raw[PCMIG_MSG_HDR_LEN];
 	struct pcmig_error_msg e;
 	struct pcmig_msg_hdr h;
@@ -366,8 +365,13 @@ static void test_discard_retired(void)
 	jdest_init(&j, NULL, "127.0.0.1:1");
 	j.d.cfd = sv[0];
 	j.d.step = DEST_STEP_ADVISED;
-	n = pcmig_discard_encode(buf, sizeof(buf), &r, 1);
-	CHECK(n > 0);
+	/* A retired DISCARD: count 1, one range (offset 0, one page). */
+	memset(buf, 0, sizeof(buf));
+	n = pcmig_msg_put_hdr(buf, sizeof(buf), PCMIG_MSG_DISCARD, 8 + 16);
+	CHECK(n == PCMIG_MSG_HDR_LEN);
+	buf[PCMIG_MSG_HDR_LEN + 3] = 1;
+	buf[PCMIG_MSG_HDR_LEN + 8 + 8 + 6] = 0x10;
+	n += 8 + 16;
 	CHECK(write(sv[1], buf, n) == n);
 	pfd.fd = sv[0];
 	pfd.events = POLLIN;

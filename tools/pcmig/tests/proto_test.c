@@ -189,16 +189,12 @@ static void test_layout(void)
 static void test_small_messages(void)
 {
 	uint8_t *p = buf + PCMIG_MSG_HDR_LEN;
-	struct pcmig_wire_range r[3] = {
-		{ 0, 4096 }, { 1 << 20, 8192 }, { 5 << 20, 4096 },
-	}, rr[PCMIG_MAX_RANGES];
 	struct pcmig_hello_ack a = { .version = 1, .caps = 5 }, ad;
 	struct pcmig_advise adv = { 1 << 30, 4096 }, advd;
 	struct pcmig_advise_ok ok = { 7 }, okd;
 	struct pcmig_done done = { 1, 2, 3, 4, 5 }, doned;
 	struct pcmig_error_msg e;
 	uint8_t mac[PCMIG_MAC_LEN];
-	uint32_t n;
 	int len;
 
 	memset(a.nonce, 1, sizeof(a.nonce));
@@ -244,25 +240,6 @@ static void test_small_messages(void)
 	CHECK(pcmig_advise_ok_decode(p, PCMIG_ADVISE_OK_LEN, &okd) == 0 &&
 	      okd.session == 7);
 	CHECK(pcmig_advise_ok_decode(p, 4, &okd) == -EPROTO);
-
-	len = pcmig_discard_encode(buf, sizeof(buf), r, 3);
-	CHECK(len == PCMIG_MSG_HDR_LEN + 8 + 3 * PCMIG_RANGE_WIRE_LEN);
-	CHECK(pcmig_discard_decode(p, len - PCMIG_MSG_HDR_LEN, rr, &n) == 0 &&
-	      n == 3 && rr[1].offset == 1 << 20 && rr[1].length == 8192);
-	CHECK(pcmig_discard_decode(p, len - PCMIG_MSG_HDR_LEN - 1, rr, &n) ==
-	      -EPROTO);
-	CHECK(pcmig_discard_encode(buf, sizeof(buf), r, 0) == -EMSGSIZE);
-	CHECK(pcmig_discard_encode(buf, sizeof(buf), r,
-				   PCMIG_MAX_RANGES + 1) == -EMSGSIZE);
-	r[2].length = 0;
-	len = pcmig_discard_encode(buf, sizeof(buf), r, 3);
-	CHECK(pcmig_discard_decode(p, len - PCMIG_MSG_HDR_LEN, rr, &n) ==
-	      -EPROTO);
-	r[2].offset = ~0ULL - 10;
-	r[2].length = 4096;
-	len = pcmig_discard_encode(buf, sizeof(buf), r, 3);
-	CHECK(pcmig_discard_decode(p, len - PCMIG_MSG_HDR_LEN, rr, &n) ==
-	      -EPROTO);
 
 	pcmig_done_encode(buf, sizeof(buf), &done);
 	CHECK(pcmig_done_decode(p, PCMIG_DONE_LEN, &doned) == 0 &&
