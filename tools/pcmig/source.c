@@ -276,6 +276,26 @@ void src_fail(struct src *s, uint32_t code, unsigned int flags,
 	wake_main(s);
 }
 
+/*
+ * The destination's ERROR on control. It explains a page connection that
+ * broke a moment earlier (the destination closes those as it fails), so
+ * it replaces such a failure; any other failure stands.
+ */
+static void src_fail_peer(struct src *s, const struct pcmig_error_msg *perr)
+{
+	pthread_mutex_lock(&s->lock);
+	if (!s->failed || (s->fail_flags & FAIL_CHANNEL)) {
+		s->failed = true;
+		s->fail_code = perr->code;
+		s->fail_flags = 0;
+		snprintf(s->fail_msg, sizeof(s->fail_msg),
+			 "destination failed: %.900s (%s)", perr->text,
+			 pcmig_err_name(perr->code));
+	}
+	pthread_mutex_unlock(&s->lock);
+	wake_main(s);
+}
+
 static bool src_failed(struct src *s)
 {
 	bool ret;
@@ -923,8 +943,7 @@ static int control_message(struct src *s, enum wait_for until,
 	ret = pcmig_msg_recv(s->ctl, &h, &p, PCMIG_DONE_LEN, s->timeout_ms,
 			     &perr);
 	if (ret == -ECONNABORTED) {
-		src_fail(s, perr.code, 0, "destination failed: %s (%s)",
-			 perr.text, pcmig_err_name(perr.code));
+		src_fail_peer(s, &perr);
 		return -1;
 	}
 	if (ret == -EPROTO) {
