@@ -74,9 +74,9 @@ tool: $(TOOL)
 
 demo-vmm: $(if $(DEMO_SRC),$(DEMO_VMM))
 
-$(DEMO_VMM): $(DEMO_SRC) $(DEMO_HDR) | $(BUILD)
+$(DEMO_VMM): $(DEMO_SRC) $(DEMO_HDR) tools/pcmig/ram.c | $(BUILD)
 	$(CC) $(CPPFLAGS) -Itools/pcmig $(CFLAGS) $(WARNFLAGS) -o $@ \
-		$(DEMO_SRC) -lpthread
+		$(DEMO_SRC) tools/pcmig/ram.c -lpthread
 
 $(TOOL): $(TOOL_SRC) $(TOOL_HDR) | $(BUILD)
 	$(CC) $(CPPFLAGS) $(NL_CFLAGS) $(CFLAGS) $(WARNFLAGS) -o $@ \

@@ -35,6 +35,8 @@
 
 #include <linux/pcmig.h>
 
+#include "ram.h"
+
 #define PAGE		4096UL
 #define WORDS		(PAGE / 8)
 #define STATE_MAGIC	"PCMIGDS1"
@@ -149,34 +151,11 @@ static uint64_t now_ns(void)
 
 static uint64_t parse_size(const char *s, const char *what)
 {
-	unsigned long long v;
-	unsigned int shift = 0;
-	char *end;
+	uint64_t v;
 
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s)
-		die("%s '%s': not a size", what, s);
-	switch (*end) {
-	case 'k': case 'K':
-		shift = 10;
-		break;
-	case 'm': case 'M':
-		shift = 20;
-		break;
-	case 'g': case 'G':
-		shift = 30;
-		break;
-	case '\0':
-		break;
-	default:
-		die("%s '%s': not a size (K, M, G suffixes)", what, s);
-	}
-	if (shift && end[1])
-		die("%s '%s': not a size", what, s);
-	if (v > (UINT64_MAX >> shift))
-		die("%s '%s': too big", what, s);
-	return (uint64_t)v << shift;
+	if (pcmig_parse_size(s, &v))
+		die("%s '%s': not a size (K, M, G, T suffixes)", what, s);
+	return v;
 }
 
 static uint64_t parse_u64(const char *s, const char *what)

@@ -68,7 +68,9 @@
 #define PUSH_NICE	10		/* nice of the bulk pusher thread */
 #define NOTSENT_LOWAT	(128 << 10)	/* unsent bytes behind the push */
 
-extern char **environ;
+#ifndef __printf
+#define __printf(a, b)	__attribute__((format(printf, a, b)))
+#endif
 
 const char migrate_usage[] =
 	"usage: pcmig-tool migrate --connect HOST:PORT --key-file FILE --ram NAME=FILE... --device-state SRC [OPTIONS]\n"
@@ -123,8 +125,8 @@ enum src_phase {
 
 /* How a failure is handled at the end. */
 #define FAIL_TELL	(1U << 0)	/* send ERROR on the control connection */
-#define FAIL_CHANNEL	(1U << 1)	/* a page connection broke: the peer's
-					 * ERROR, if one comes, says why */
+/* A page connection broke: the peer's ERROR, if one comes, says why. */
+#define FAIL_CHANNEL	(1U << 1)
 
 struct src_block {
 	struct pcmig_ram ram;
@@ -257,7 +259,7 @@ static void wake_main(struct src *s)
 	} while (n < 0 && errno == EINTR);
 }
 
-static __attribute__((format(printf, 4, 5)))
+static __printf(4, 5)
 void src_fail(struct src *s, uint32_t code, unsigned int flags,
 	      const char *fmt, ...)
 {
@@ -306,8 +308,7 @@ static bool src_failed(struct src *s)
 	return ret;
 }
 
-static void msg(struct src *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+static __printf(2, 3) void msg(struct src *s, const char *fmt, ...);
 
 /* An informational line on stderr, unless --quiet. */
 static void msg(struct src *s, const char *fmt, ...)
@@ -373,26 +374,6 @@ static int send_iov(struct src *s, int fd, struct iovec *iov, int cnt,
 			iov->iov_base = (uint8_t *)iov->iov_base + n;
 			iov->iov_len -= n;
 		}
-	}
-	return 0;
-}
-
-/* Read exactly @len bytes, however long it takes; -ECONNRESET at EOF. */
-static int read_exact(int fd, void *buf, size_t len)
-{
-	uint8_t *p = buf;
-	ssize_t n;
-
-	while (len) {
-		n = read(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (!n)
-			return -ECONNRESET;
-		p += n;
-		len -= n;
 	}
 	return 0;
 }
@@ -602,12 +583,12 @@ static void *urgent_main(void *arg)
 	int ret;
 
 	for (;;) {
-		ret = read_exact(s->urg, hdr, sizeof(hdr));
+		ret = pcmig_read_full(s->urg, hdr, sizeof(hdr), -1);
 		if (ret)
 			break;
 		if (src_request_check_hdr(hdr, &n, err, sizeof(err)))
 			goto violation;
-		ret = read_exact(s->urg, payload, 8 * n);
+		ret = pcmig_read_full(s->urg, payload, 8 * n, -1);
 		if (ret)
 			break;
 		t = now_ns();
@@ -1810,8 +1791,7 @@ static int block_signals(struct src *s)
 	return s->sigfd < 0 || s->evfd < 0 ? -1 : 0;
 }
 
-static int usage_err(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
+static __printf(1, 2) int usage_err(const char *fmt, ...);
 
 static int usage_err(const char *fmt, ...)
 {
