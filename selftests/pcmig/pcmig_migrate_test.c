@@ -762,6 +762,70 @@ TEST_F_TIMEOUT(mig, no_bulk_connection, 150)
 	EXPECT_EQ(NULL, strstr(line, "bulk")) TH_LOG("%s", line);
 }
 
+/*
+ * --bandwidth limits the background push only. With the push held to
+ * 16 KiB/s (256 s for these 4 MiB), a reader that faults in every page
+ * still has the whole memory long before that: requests are not
+ * throttled. (A bound with a wide margin, not a performance figure.)
+ */
+TEST_F_TIMEOUT(mig, bandwidth_limit_spares_requests, 200)
+{
+	const uint64_t npages = 4 * MIB / PS;
+	char img[256], state[256], hook[512];
+	const char *files[1] = { img };
+	uint64_t sizes[1] = { npages * PS };
+	struct args s = { .n = 0 }, d = { .n = 0 };
+	struct pcmig_status st;
+	volatile unsigned char c;
+	uint64_t i, t0, elapsed;
+	long long v;
+	int64_t z;
+
+	z = make_image(self, img, sizeof(img), "ram0", npages, 91, 10, 0, 0);
+	ASSERT_LT(0, z) TH_LOG("%s", pcmig_lib_error());
+	snprintf(state, sizeof(state), "%s/state", self->dir);
+	ASSERT_EQ(0, pcmig_make_pattern_file(state, 4096, 92));
+	ASSERT_NE(NULL, node_hook(self, hook, sizeof(hook)));
+
+	dst_args(self, &d, "incoming", NULL);
+	arg(&d, "--ram");
+	arg(&d, "ram0:4M");
+	arg(&d, "--state-out");
+	arg(&d, "%s/state.out", self->dir);
+	arg(&d, "--run-cmd");
+	arg(&d, "%s", hook);
+	proc_start(_metadata, self, &self->dst, &d, NULL, false, true);
+
+	src_args(self, &s, NULL);
+	arg(&s, "--ram");
+	arg(&s, "ram0=%s", img);
+	arg(&s, "--device-state");
+	arg(&s, "%s", state);
+	arg(&s, "--bandwidth");
+	arg(&s, "16K");
+	proc_start(_metadata, self, &self->src, &s, NULL, false, false);
+
+	map_node(_metadata, self, npages * PS);
+	t0 = pcmig_now_ms();
+	for (i = 0; i < npages; i++)
+		c = ((const unsigned char *)self->map)[i * PS];
+	(void)c;
+	elapsed = pcmig_now_ms() - t0;
+	EXPECT_GT(128000, elapsed)
+		TH_LOG("faulting in %llu pages took %llu ms",
+		       (unsigned long long)npages,
+		       (unsigned long long)elapsed);
+
+	both_wait(self, MIG_MS);
+	EXPECT_EXIT(&self->src, 0);
+	ASSERT_EXIT(&self->dst, 0);
+	check_node(_metadata, self, files, sizes, 1, &st);
+	/* Most pages came by request, not by the throttled push. */
+	v = pcmig_json_num(self->src.out_text, "done", "pages_requested");
+	EXPECT_LT((long long)npages / 2, v)
+		TH_LOG("source stdout:\n%s", self->src.out_text);
+}
+
 /* A source and a destination for the refusal tests: 8 MiB, loopback. */
 static void start_pair_x(struct __test_metadata *_metadata,
 			 FIXTURE_DATA(mig) *self, const char *src_key,
