@@ -95,29 +95,35 @@ static void write_status(struct dest *d, void *arg)
 		unlink(tmp);
 }
 
-static void reply(struct client *c, const char *fmt, ...) __printf(2, 3);
-
-static void reply(struct client *c, const char *fmt, ...)
+/* Write one line (newlines inside become spaces) to @fd. */
+static void vsend_line(int fd, const char *fmt, va_list ap)
 {
 	char line[PCMIG_MAX_ERROR_TEXT + 512];
-	va_list ap;
 	int n, i;
 
-	if (c->fd < 0)
-		return;
-	va_start(ap, fmt);
 	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
-	va_end(ap);
 	if (n < 0)
 		return;
 	if ((size_t)n >= sizeof(line) - 1)
 		n = sizeof(line) - 2;
-	/* One line: no newline inside. */
 	for (i = 0; i < n; i++)
 		if (line[i] == '\n' || line[i] == '\r')
 			line[i] = ' ';
 	line[n++] = '\n';
-	pcmig_write_full(c->fd, line, n, 5000);
+	pcmig_write_full(fd, line, n, 5000);
+}
+
+static void reply(struct client *c, const char *fmt, ...) __printf(2, 3);
+
+static void reply(struct client *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->fd < 0)
+		return;
+	va_start(ap, fmt);
+	vsend_line(c->fd, fmt, ap);
+	va_end(ap);
 }
 
 static void client_close(struct client *c)
@@ -283,24 +289,13 @@ static void report(struct daemon *dm, const char *fmt, ...) __printf(2, 3);
 /* A line to the waiting "advise" parent. */
 static void report(struct daemon *dm, const char *fmt, ...)
 {
-	char line[PCMIG_MAX_ERROR_TEXT + 512];
 	va_list ap;
-	int n, i;
 
 	if (dm->report_fd < 0)
 		return;
 	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	vsend_line(dm->report_fd, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n >= sizeof(line) - 1)
-		n = sizeof(line) - 2;
-	for (i = 0; i < n; i++)
-		if (line[i] == '\n')
-			line[i] = ' ';
-	line[n++] = '\n';
-	pcmig_write_full(dm->report_fd, line, n, 5000);
 }
 
 static void daemon_loop(struct daemon *dm)
