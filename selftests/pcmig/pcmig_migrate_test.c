@@ -714,28 +714,31 @@ TEST_F_TIMEOUT(mig, full_migration_over_veth, 240)
 }
 
 /*
- * --no-bulk: the background push shares the urgent connection; the
- * session still ends with every page.
+ * One block of @npages (image seed @seed, some zero pages), @state_len
+ * bytes of device state, the destination writing it out and giving the
+ * node to the test, the source with one extra option (and its value, if
+ * any): both started. The image path goes to @img; returns the number of
+ * zero pages.
  */
-TEST_F_TIMEOUT(mig, no_bulk_connection, 150)
+static int64_t start_one_block(struct __test_metadata *_metadata,
+			       FIXTURE_DATA(mig) *self, uint64_t npages,
+			       unsigned int seed, size_t state_len,
+			       const char *src_opt, const char *src_val,
+			       char *img, size_t imglen)
 {
-	const uint64_t npages = 8 * MIB / PS;
-	char img[256], state[256], hook[512], line[1024];
-	const char *files[1] = { img };
-	uint64_t sizes[1] = { npages * PS };
 	struct args s = { .n = 0 }, d = { .n = 0 };
-	struct pcmig_status st;
+	char state[256], hook[512];
 	int64_t z;
 
-	z = make_image(self, img, sizeof(img), "ram0", npages, 81, 10, 0, 0);
+	z = make_image(self, img, imglen, "ram0", npages, seed, 10, 0, 0);
 	ASSERT_LT(0, z) TH_LOG("%s", pcmig_lib_error());
 	snprintf(state, sizeof(state), "%s/state", self->dir);
-	ASSERT_EQ(0, pcmig_make_pattern_file(state, 5000, 82));
+	ASSERT_EQ(0, pcmig_make_pattern_file(state, state_len, seed + 1));
 	ASSERT_NE(NULL, node_hook(self, hook, sizeof(hook)));
 
 	dst_args(self, &d, "incoming", NULL);
 	arg(&d, "--ram");
-	arg(&d, "ram0:8M");
+	arg(&d, "ram0:%lluK", (unsigned long long)(npages * PS / 1024));
 	arg(&d, "--state-out");
 	arg(&d, "%s/state.out", self->dir);
 	arg(&d, "--run-cmd");
@@ -747,9 +750,28 @@ TEST_F_TIMEOUT(mig, no_bulk_connection, 150)
 	arg(&s, "ram0=%s", img);
 	arg(&s, "--device-state");
 	arg(&s, "%s", state);
-	arg(&s, "--no-bulk");
+	arg(&s, "%s", src_opt);
+	if (src_val)
+		arg(&s, "%s", src_val);
 	proc_start(_metadata, self, &self->src, &s, NULL, false, false);
+	return z;
+}
 
+/*
+ * --no-bulk: the background push shares the urgent connection; the
+ * session still ends with every page.
+ */
+TEST_F_TIMEOUT(mig, no_bulk_connection, 150)
+{
+	const uint64_t npages = 8 * MIB / PS;
+	char img[256], line[1024];
+	const char *files[1] = { img };
+	uint64_t sizes[1] = { npages * PS };
+	struct pcmig_status st;
+	int64_t z;
+
+	z = start_one_block(_metadata, self, npages, 81, 5000, "--no-bulk",
+			    NULL, img, sizeof(img));
 	map_node(_metadata, self, npages * PS);
 	both_wait(self, MIG_MS);
 	EXPECT_EXIT(&self->src, 0);
@@ -771,40 +793,16 @@ TEST_F_TIMEOUT(mig, no_bulk_connection, 150)
 TEST_F_TIMEOUT(mig, bandwidth_limit_spares_requests, 200)
 {
 	const uint64_t npages = 4 * MIB / PS;
-	char img[256], state[256], hook[512];
+	char img[256];
 	const char *files[1] = { img };
 	uint64_t sizes[1] = { npages * PS };
-	struct args s = { .n = 0 }, d = { .n = 0 };
 	struct pcmig_status st;
 	volatile unsigned char c;
 	uint64_t i, t0, elapsed;
 	long long v;
-	int64_t z;
 
-	z = make_image(self, img, sizeof(img), "ram0", npages, 91, 10, 0, 0);
-	ASSERT_LT(0, z) TH_LOG("%s", pcmig_lib_error());
-	snprintf(state, sizeof(state), "%s/state", self->dir);
-	ASSERT_EQ(0, pcmig_make_pattern_file(state, 4096, 92));
-	ASSERT_NE(NULL, node_hook(self, hook, sizeof(hook)));
-
-	dst_args(self, &d, "incoming", NULL);
-	arg(&d, "--ram");
-	arg(&d, "ram0:4M");
-	arg(&d, "--state-out");
-	arg(&d, "%s/state.out", self->dir);
-	arg(&d, "--run-cmd");
-	arg(&d, "%s", hook);
-	proc_start(_metadata, self, &self->dst, &d, NULL, false, true);
-
-	src_args(self, &s, NULL);
-	arg(&s, "--ram");
-	arg(&s, "ram0=%s", img);
-	arg(&s, "--device-state");
-	arg(&s, "%s", state);
-	arg(&s, "--bandwidth");
-	arg(&s, "16K");
-	proc_start(_metadata, self, &self->src, &s, NULL, false, false);
-
+	start_one_block(_metadata, self, npages, 91, 4096, "--bandwidth",
+			"16K", img, sizeof(img));
 	map_node(_metadata, self, npages * PS);
 	t0 = pcmig_now_ms();
 	for (i = 0; i < npages; i++)
