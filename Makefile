@@ -5,6 +5,7 @@
 #   make            build pcmig.ko, pcmig-tool and the selftests
 #   make check      the whole test suite (static checks, unit tests, VM tests)
 #   make demo       a demonstration inside the test guest
+#   make bench      benchmarks, figures side by side (BENCH_ARGS=...)
 #   make deps       install the Debian packages the build needs (as root)
 #   make clean      remove everything built
 #
@@ -57,13 +58,13 @@ UNIT_DIR   := $(BUILD)/unit
 UNIT_SRC   := $(wildcard tools/pcmig/tests/*_test.c)
 UNIT_PROGS := $(patsubst tools/pcmig/tests/%.c,$(UNIT_DIR)/%,$(UNIT_SRC))
 
-.PHONY: all module tool demo-vmm selftests unit kernel-files deps check demo \
-	checkpatch clean help
+.PHONY: all module tool demo-vmm selftests unit benches kernel-files deps \
+	check demo bench checkpatch clean help
 
-all: module tool demo-vmm selftests unit
+all: module tool demo-vmm selftests unit benches
 
 help:
-	@sed -n '3,14p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,15p' Makefile | sed 's/^# \{0,1\}//'
 
 module:
 	@test -n "$(KDIR)" || { echo "no kernel headers found: run 'make deps' as root" >&2; exit 1; }
@@ -108,6 +109,22 @@ $(UNIT_DIR)/%: tools/pcmig/tests/%.c $(filter-out tools/pcmig/main.c,$(TOOL_SRC)
 		-o $@ $< $(filter-out tools/pcmig/main.c,$(TOOL_SRC)) $(NL_LIBS) \
 		-lpthread
 
+# Benchmark programs: tools/bench/NAME.c -> build/bench/NAME, each with
+# tools/bench/lib/*.c and the tool's sources other than main.c.
+BENCH_DIR   := $(BUILD)/bench
+BENCH_SRC   := $(wildcard tools/bench/*.c)
+BENCH_PROGS := $(patsubst tools/bench/%.c,$(BENCH_DIR)/%,$(BENCH_SRC))
+BENCH_LIB   := $(wildcard tools/bench/lib/*.c)
+
+benches: $(BENCH_PROGS)
+
+$(BENCH_DIR)/%: tools/bench/%.c $(BENCH_LIB) $(wildcard tools/bench/lib/*.h) \
+		$(filter-out tools/pcmig/main.c,$(TOOL_SRC)) $(TOOL_HDR)
+	@mkdir -p $(BENCH_DIR)
+	$(CC) $(CPPFLAGS) -Itools/bench/lib -Itools/pcmig $(NL_CFLAGS) \
+		$(CFLAGS) $(WARNFLAGS) -o $@ $< $(BENCH_LIB) \
+		$(filter-out tools/pcmig/main.c,$(TOOL_SRC)) $(NL_LIBS) -lpthread
+
 $(BUILD):
 	@mkdir -p $@
 
@@ -134,6 +151,9 @@ check:
 
 demo:
 	@scripts/demo $(DEMO_ARGS)
+
+bench:
+	@scripts/bench $(BENCH_ARGS)
 
 clean:
 	@if [ -n "$(KDIR)" ] && [ -d "$(KDIR)" ]; then \
