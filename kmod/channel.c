@@ -221,6 +221,22 @@ static int pcmig_rx_end(struct pcmig_rx *rx)
 	return 0;
 }
 
+/* A barrier: every frame before it on this channel has been handled. */
+static int pcmig_rx_sync(struct pcmig_rx *rx, u64 token)
+{
+	struct pcmig_session *s = rx->s;
+
+	spin_lock_irq(&s->lock);
+	if (token <= rx->ch->sync) {
+		spin_unlock_irq(&s->lock);
+		return pcmig_rx_violation(rx, PCMIG_REASON_BAD_RANGE);
+	}
+	rx->ch->sync = token;
+	spin_unlock_irq(&s->lock);
+	wake_up_all(&s->chan_wq);
+	return 0;
+}
+
 static int pcmig_rx_frame(struct pcmig_rx *rx, const struct pcmig_frame *f)
 {
 	struct pcmig_session *s = rx->s;
@@ -249,6 +265,14 @@ static int pcmig_rx_frame(struct pcmig_rx *rx, const struct pcmig_frame *f)
 		if (len)
 			return pcmig_rx_violation(rx, PCMIG_REASON_BAD_LENGTH);
 		return pcmig_rx_end(rx);
+	case PCMIG_FRAME_SYNC:
+		if (flags)
+			return pcmig_rx_violation(rx, PCMIG_REASON_BAD_FLAGS);
+		if (npages || !offset)
+			return pcmig_rx_violation(rx, PCMIG_REASON_BAD_RANGE);
+		if (len)
+			return pcmig_rx_violation(rx, PCMIG_REASON_BAD_LENGTH);
+		return pcmig_rx_sync(rx, offset);
 	case PCMIG_FRAME_DISCARD:
 		break;
 	default:
@@ -419,6 +443,59 @@ int pcmig_channels_wait_gone(struct pcmig_session *s)
 {
 	return wait_event_killable(s->chan_wq, pcmig_no_channels(s)) ?
 	       -EINTR : 0;
+}
+
+/*
+ * Whether PCMIG_IOC_SYNC is over: *@ret is its result then. A session
+ * that paused lost its channels; END and FAILED are final.
+ */
+static bool pcmig_sync_done(struct pcmig_session *s, u64 token, int *ret)
+{
+	struct pcmig_channel *ch;
+	bool done = true;
+
+	spin_lock_irq(&s->lock);
+	if (s->state == PCMIG_STATE_END || s->state == PCMIG_STATE_FAILED) {
+		*ret = -EBUSY;
+	} else if (s->state == PCMIG_STATE_PAUSED ||
+		   list_empty(&s->channels)) {
+		*ret = -ENOTCONN;
+	} else {
+		*ret = 0;
+		list_for_each_entry(ch, &s->channels, node)
+			if (ch->sync < token)
+				done = false;
+	}
+	spin_unlock_irq(&s->lock);
+	return done;
+}
+
+/**
+ * pcmig_channels_sync() - wait for a SYNC token on every channel
+ * @s: session
+ * @token: token to wait for, non-zero
+ * @timeout_ms: longest wait; zero to look without waiting
+ *
+ * Return: 0 once every attached channel has received a SYNC frame with a
+ * token of at least @token; -ENOTCONN without channels or when the session
+ * paused; -EBUSY in END or FAILED; -ETIMEDOUT; -EINTR on a signal.
+ */
+int pcmig_channels_sync(struct pcmig_session *s, u64 token,
+			unsigned int timeout_ms)
+{
+	long left;
+	int ret;
+
+	if (pcmig_sync_done(s, token, &ret))
+		return ret;
+	if (!timeout_ms)
+		return -ETIMEDOUT;
+	left = wait_event_interruptible_timeout(s->chan_wq,
+						pcmig_sync_done(s, token, &ret),
+						msecs_to_jiffies(timeout_ms));
+	if (left < 0)
+		return -EINTR;
+	return left ? ret : -ETIMEDOUT;
 }
 
 static int pcmig_sock_check(struct socket *sock)

@@ -75,6 +75,7 @@ struct pcmig_pcpu_stats {
  * @mask: PCMIG_CHANNEL_* served by this socket
  * @index: number of the channel within the session, for the thread name
  * @closing: the session shut the socket down; the receiver reports nothing
+ * @sync: highest SYNC token received (under &pcmig_session.lock)
  * @scratch: page that swallows the payload of dropped duplicates
  */
 struct pcmig_channel {
@@ -85,6 +86,7 @@ struct pcmig_channel {
 	unsigned int mask;
 	unsigned int index;
 	bool closing;
+	u64 sync;
 	struct page *scratch;
 };
 
@@ -115,7 +117,7 @@ struct pcmig_channel {
  * @channels: attached channels
  * @chan_mask: union of the attached channels' masks
  * @next_chan: index for the next channel
- * @chan_wq: woken when a receiver has left @channels
+ * @chan_wq: woken when a receiver has left @channels or got a SYNC frame
  * @install_sem: page installs (read) against DISCARD (write)
  * @present: bitmap of present pages
  * @requested: bitmap of pages requested since they last went missing
@@ -211,6 +213,8 @@ int pcmig_channel_attach(struct pcmig_session *s, int fd,
 			 unsigned int mask);
 void pcmig_channels_shutdown(struct pcmig_session *s);
 int pcmig_channels_wait_gone(struct pcmig_session *s);
+int pcmig_channels_sync(struct pcmig_session *s, u64 token,
+			unsigned int timeout_ms);
 
 /* state.c */
 const char *pcmig_state_name(enum pcmig_state state);

@@ -492,6 +492,17 @@ static long pcmig_ioctl_discard(struct pcmig_session *s, void __user *argp)
 	return pcmig_discard(s, args.offset, args.length);
 }
 
+static long pcmig_ioctl_sync(struct pcmig_session *s, void __user *argp)
+{
+	struct pcmig_sync args;
+
+	if (copy_from_user(&args, argp, sizeof(args)))
+		return -EFAULT;
+	if (!args.token || args.flags)
+		return -EINVAL;
+	return pcmig_channels_sync(s, args.token, args.timeout_ms);
+}
+
 static long pcmig_ioctl_status(struct pcmig_session *s, void __user *argp)
 {
 	struct pcmig_status *st;
@@ -517,6 +528,9 @@ static long pcmig_session_ioctl(struct file *file, unsigned int cmd,
 	switch (cmd) {
 	case PCMIG_IOC_STATUS:
 		return pcmig_ioctl_status(s, argp);
+	case PCMIG_IOC_SYNC:
+		/* Waits: not under ctl_lock, so that DESTROY can end it. */
+		return pcmig_ioctl_sync(s, argp);
 	case PCMIG_IOC_ATTACH:
 	case PCMIG_IOC_SET_STATE:
 	case PCMIG_IOC_DISCARD:

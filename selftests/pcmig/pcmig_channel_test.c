@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -85,8 +87,8 @@ FIXTURE_VARIANT_ADD(malformed, unknown_type_0) {
 	.reason = PCMIG_REASON_BAD_TYPE,
 };
 
-FIXTURE_VARIANT_ADD(malformed, unknown_type_6) {
-	.frame = { GOOD, .type = 6 },
+FIXTURE_VARIANT_ADD(malformed, unknown_type_7) {
+	.frame = { GOOD, .type = 7 },
 	.reason = PCMIG_REASON_BAD_TYPE,
 };
 
@@ -292,6 +294,27 @@ FIXTURE_VARIANT_ADD(malformed, discard_past_the_end) {
 	.frame = { GOOD, .type = PCMIG_FRAME_DISCARD, .npages = 2,
 		   .offset = (MAL_PAGES - 1) * PS },
 	.reason = PCMIG_REASON_BAD_RANGE,
+};
+
+FIXTURE_VARIANT_ADD(malformed, sync_token_zero) {
+	.frame = { GOOD, .type = PCMIG_FRAME_SYNC },
+	.reason = PCMIG_REASON_BAD_RANGE,
+};
+
+FIXTURE_VARIANT_ADD(malformed, sync_with_flags) {
+	.frame = { GOOD, .type = PCMIG_FRAME_SYNC,
+		   .flags = PCMIG_FRAME_F_REQUESTED, .offset = 1 },
+	.reason = PCMIG_REASON_BAD_FLAGS,
+};
+
+FIXTURE_VARIANT_ADD(malformed, sync_with_pages) {
+	.frame = { GOOD, .type = PCMIG_FRAME_SYNC, .npages = 1, .offset = 1 },
+	.reason = PCMIG_REASON_BAD_RANGE,
+};
+
+FIXTURE_VARIANT_ADD(malformed, sync_with_payload) {
+	.frame = { GOOD, .type = PCMIG_FRAME_SYNC, .len = 8, .offset = 1 },
+	.payload = PL_REQ, .plen = 8, .reason = PCMIG_REASON_BAD_LENGTH,
 };
 
 FIXTURE_VARIANT_ADD(malformed, end_with_pages_missing) {
@@ -839,6 +862,219 @@ TEST_F(inband, end_on_every_channel_with_a_page_missing)
 				      &st)) TH_LOG("%s", pcmig_lib_error());
 	EXPECT_EQ(PCMIG_REASON_INCOMPLETE, st.reason);
 	EXPECT_EQ(63, st.pages_present);
+}
+
+/*
+ * SYNC frames and PCMIG_IOC_SYNC: the barrier the destination puts before
+ * LISTEN, so that DISCARD frames still queued in a socket cannot reach the
+ * kernel after it.
+ */
+
+#define SYNC_PAGES	2048	/* 8 MiB: more than the sockets buffer */
+#define SYNC_SEED	0x5c
+
+FIXTURE(sync) {
+	struct pcmig_env env;
+};
+
+FIXTURE_SETUP(sync)
+{
+	struct pcmig_env_opts o = {
+		.npages = SYNC_PAGES, .transport = PCMIG_TRANSPORT_TCP, .split = true,
+		.events = true, .seed = SYNC_SEED, .tag = "sync",
+	};
+
+	pcmig_env_start(_metadata, &self->env, &o);
+}
+
+FIXTURE_TEARDOWN(sync)
+{
+	pcmig_env_cleanup(&self->env);
+}
+
+static int send_sync(struct pcmig_env *e, unsigned int channel,
+		     uint64_t token)
+{
+	const struct pcmig_frame_desc d = {
+		.magic = PCMIG_FRAME_MAGIC, .version = PCMIG_FRAME_VERSION,
+		.type = PCMIG_FRAME_SYNC, .offset = token,
+	};
+
+	return pcmig_source_send_frame(e->src, channel, &d, NULL, 0);
+}
+
+TEST_F(sync, bad_arguments)
+{
+	struct pcmig_sync a;
+
+	memset(&a, 0, sizeof(a));
+	EXPECT_EQ(-1, ioctl(self->env.fd, PCMIG_IOC_SYNC, &a));
+	EXPECT_EQ(EINVAL, errno);
+	a.token = 1;
+	a.flags = 1;
+	EXPECT_EQ(-1, ioctl(self->env.fd, PCMIG_IOC_SYNC, &a));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, ioctl(self->env.fd, PCMIG_IOC_SYNC, NULL));
+	EXPECT_EQ(EFAULT, errno);
+}
+
+TEST_F(sync, waits_for_every_channel)
+{
+	struct pcmig_env *e = &self->env;
+	struct pcmig_status st;
+	uint64_t t0, dt;
+
+	EXPECT_EQ(-ETIMEDOUT, pcmig_sync(e->fd, 1, 0));
+	t0 = pcmig_now_ms();
+	EXPECT_EQ(-ETIMEDOUT, pcmig_sync(e->fd, 1, PCMIG_SHORT_MS));
+	dt = pcmig_now_ms() - t0;
+	EXPECT_LE(PCMIG_SHORT_MS, dt);
+
+	/* One channel of two is not enough. */
+	ASSERT_EQ(0, send_sync(e, PCMIG_CHANNEL_BULK, 1));
+	EXPECT_EQ(-ETIMEDOUT, pcmig_sync(e->fd, 1, PCMIG_SHORT_MS));
+	ASSERT_EQ(0, send_sync(e, PCMIG_CHANNEL_URGENT, 1));
+	EXPECT_EQ(0, pcmig_sync(e->fd, 1, PCMIG_WAIT_MS));
+	EXPECT_EQ(0, pcmig_sync(e->fd, 1, 0));
+	EXPECT_EQ(-ETIMEDOUT, pcmig_sync(e->fd, 2, 0));
+
+	/* A higher token on both; a lower one is then reached too. */
+	ASSERT_EQ(0, send_sync(e, PCMIG_CHANNEL_URGENT, 5));
+	ASSERT_EQ(0, send_sync(e, PCMIG_CHANNEL_BULK, 7));
+	EXPECT_EQ(0, pcmig_sync(e->fd, 5, PCMIG_WAIT_MS));
+	EXPECT_EQ(0, pcmig_sync(e->fd, 2, 0));
+	EXPECT_EQ(-ETIMEDOUT, pcmig_sync(e->fd, 6, 0));
+
+	ASSERT_EQ(0, pcmig_env_status(e, &st));
+	EXPECT_EQ(PCMIG_STATE_ADVISE, st.state);
+	EXPECT_EQ(PCMIG_REASON_NONE, st.reason);
+}
+
+/*
+ * The race it closes: precopy pages and DISCARD frames fill the bulk
+ * socket; once PCMIG_IOC_SYNC returns, every discard has been applied
+ * (checked at once, without polling) and LISTEN is safe.
+ */
+TEST_F_TIMEOUT(sync, discards_applied_before_listen, 60)
+{
+	struct pcmig_env *e = &self->env;
+	struct pcmig_status st;
+	uint64_t p;
+
+	ASSERT_EQ(0, pcmig_source_push_range(e->src, 0, SYNC_PAGES));
+	for (p = 0; p < SYNC_PAGES; p += 64)
+		ASSERT_EQ(0, send_discard(e, p + 3, 2));
+	ASSERT_EQ(0, send_sync(e, PCMIG_CHANNEL_BULK, 1));
+	ASSERT_EQ(0, send_sync(e, PCMIG_CHANNEL_URGENT, 1));
+	ASSERT_EQ(0, pcmig_sync(e->fd, 1, PCMIG_WAIT_MS));
+	ASSERT_EQ(0, pcmig_env_status(e, &st));
+	EXPECT_EQ(PCMIG_STATE_DISCARD, st.state);
+	EXPECT_EQ(SYNC_PAGES / 64 * 2, st.pages_discarded);
+	EXPECT_EQ(SYNC_PAGES - SYNC_PAGES / 64 * 2, st.pages_present);
+
+	ASSERT_EQ(0, pcmig_set_state(e->fd, PCMIG_STATE_LISTEN));
+	/* A discarded page is fetched again, with what it holds now. */
+	pcmig_source_set_seed(e->src, 67, 1, SYNC_SEED + 1);
+	EXPECT_EQ(-1, pcmig_env_check(e, 67, 1, SYNC_SEED + 1, NULL));
+	EXPECT_EQ(-1, pcmig_env_check(e, 0, 3, SYNC_SEED, NULL));
+	EXPECT_EQ(1, pcmig_source_total_requests(e->src));
+	ASSERT_EQ(0, pcmig_env_status(e, &st));
+	EXPECT_EQ(PCMIG_STATE_LISTEN, st.state);
+	EXPECT_EQ(PCMIG_REASON_NONE, st.reason);
+}
+
+TEST_F(sync, token_must_grow)
+{
+	struct pcmig_env *e = &self->env;
+	struct pcmig_status st;
+
+	ASSERT_EQ(0, send_sync(e, PCMIG_CHANNEL_URGENT, 3));
+	ASSERT_EQ(0, send_sync(e, PCMIG_CHANNEL_BULK, 3));
+	ASSERT_EQ(0, pcmig_sync(e->fd, 3, PCMIG_WAIT_MS));
+	ASSERT_EQ(0, send_sync(e, PCMIG_CHANNEL_BULK, 3));
+	ASSERT_EQ(0, pcmig_wait_state(e->fd, PCMIG_STATE_FAILED, PCMIG_WAIT_MS,
+				      &st)) TH_LOG("%s", pcmig_lib_error());
+	EXPECT_EQ(PCMIG_REASON_BAD_RANGE, st.reason);
+	EXPECT_EQ(-EPROTO, st.error);
+	EXPECT_EQ(-EBUSY, pcmig_sync(e->fd, 1, 0));
+}
+
+/* A child blocked in PCMIG_IOC_SYNC: its errno is its exit code. */
+static pid_t sync_child(struct pcmig_env *e)
+{
+	pid_t pid = fork();
+
+	if (!pid)
+		_exit(-pcmig_sync(e->fd, 1, 4 * PCMIG_WAIT_MS));
+	return pcmig_env_kid(e, pid);
+}
+
+static void sync_child_ends(struct __test_metadata *_metadata,
+			    struct pcmig_env *e, pid_t kid, int err)
+{
+	int status = pcmig_env_reap(e, kid, PCMIG_WAIT_MS);
+
+	ASSERT_NE(-1, status) TH_LOG("PCMIG_IOC_SYNC still waits");
+	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("%s", pcmig_status_str(status));
+	EXPECT_EQ(err, WEXITSTATUS(status))
+		TH_LOG("%s, expected %s", strerror(WEXITSTATUS(status)),
+		       strerror(err));
+}
+
+TEST_F(sync, wait_ends_on_destroy)
+{
+	struct pcmig_env *e = &self->env;
+	pid_t kid = sync_child(e);
+
+	ASSERT_LT(0, kid);
+	pcmig_msleep(PCMIG_SHORT_MS);
+	ASSERT_EQ(0, pcmig_env_destroy(e));
+	sync_child_ends(_metadata, e, kid, EBUSY);
+}
+
+TEST_F(sync, wait_ends_on_pause)
+{
+	struct pcmig_env *e = &self->env;
+	struct pcmig_status st;
+	pid_t kid = sync_child(e);
+
+	ASSERT_LT(0, kid);
+	pcmig_msleep(PCMIG_SHORT_MS);
+	pcmig_close_source_paused(_metadata, e, &st);
+	sync_child_ends(_metadata, e, kid, ENOTCONN);
+	EXPECT_EQ(-ENOTCONN, pcmig_sync(e->fd, 1, 0));
+}
+
+static void sync_sigusr1(int sig)
+{
+}
+
+TEST_F(sync, wait_ends_on_a_signal)
+{
+	struct pcmig_env *e = &self->env;
+	struct sigaction sa = { .sa_handler = sync_sigusr1 };
+	pid_t kid;
+
+	/* With SA_RESTART too: a restart would begin a new timeout. */
+	sa.sa_flags = SA_RESTART;
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
+	kid = sync_child(e);
+	ASSERT_LT(0, kid);
+	pcmig_msleep(PCMIG_SHORT_MS);
+	ASSERT_EQ(0, kill(kid, SIGUSR1));
+	sync_child_ends(_metadata, e, kid, EINTR);
+}
+
+TEST(sync_without_channels)
+{
+	struct pcmig_env_opts o = {
+		.npages = 16, .no_source = true, .tag = "sync0",
+	};
+	struct pcmig_env e;
+
+	pcmig_env_start(_metadata, &e, &o);
+	EXPECT_EQ(-ENOTCONN, pcmig_sync(e.fd, 1, PCMIG_SHORT_MS));
+	pcmig_env_cleanup(&e);
 }
 
 /* End of file, RECOVER, a new socket: the requests go out again. */

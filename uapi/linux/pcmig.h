@@ -20,11 +20,12 @@
  * added. User space must refuse a major number it does not know.
  */
 #define PCMIG_ABI_MAJOR		0
-#define PCMIG_ABI_MINOR		2
+#define PCMIG_ABI_MINOR		3
 
 /* Feature bits reported in &struct pcmig_version.features. */
 #define PCMIG_FEATURE_SESSIONS	_BITULL(0)	/* sessions, fault path, channel */
-#define PCMIG_FEATURES_ALL	(PCMIG_FEATURE_SESSIONS)
+#define PCMIG_FEATURE_SYNC	_BITULL(1)	/* SYNC frames, PCMIG_IOC_SYNC */
+#define PCMIG_FEATURES_ALL	(PCMIG_FEATURE_SESSIONS | PCMIG_FEATURE_SYNC)
 
 /* Longest session name, including the terminating NUL. */
 #define PCMIG_NAME_LEN		32
@@ -249,6 +250,18 @@ struct pcmig_status {
 	__u64 reserved[8];
 };
 
+/**
+ * struct pcmig_sync - argument of %PCMIG_IOC_SYNC
+ * @token: the token to wait for; non-zero
+ * @timeout_ms: longest wait in milliseconds; zero to look without waiting
+ * @flags: must be zero
+ */
+struct pcmig_sync {
+	__u64 token;
+	__u32 timeout_ms;
+	__u32 flags;
+};
+
 #define PCMIG_IOC_MAGIC		0xB8
 
 /*
@@ -306,6 +319,20 @@ struct pcmig_status {
 #define PCMIG_IOC_DESTROY	_IO(PCMIG_IOC_MAGIC, 0x14)
 
 /*
+ * PCMIG_IOC_SYNC - wait until every attached channel has received a
+ * %PCMIG_FRAME_SYNC frame with a token at least @token (ABI 0.3).
+ *
+ * Each channel's frames are handled in order, so on return every frame the
+ * source sent before its SYNC frames has been acted on. Allowed in ADVISE,
+ * DISCARD, LISTEN, RUNNING and RECOVER. Returns 0; -EINVAL (zero @token,
+ * non-zero @flags); -ENOTCONN (no channel attached, or the session paused
+ * meanwhile); -EBUSY (END or FAILED, also when reached meanwhile);
+ * -ETIMEDOUT after @timeout_ms (zero: look without waiting); -EINTR on a
+ * signal.
+ */
+#define PCMIG_IOC_SYNC		_IOW(PCMIG_IOC_MAGIC, 0x15, struct pcmig_sync)
+
+/*
  * Wire format of the page channel: frames of a fixed header followed by
  * @len bytes of payload. Integers are big endian.
  */
@@ -330,6 +357,11 @@ struct pcmig_status {
  *	become missing again (pages sent earlier that changed since); no
  *	payload; only in ADVISE and DISCARD (moves ADVISE to DISCARD). In the
  *	page stream, so that it is ordered with the pages sent before it.
+ * @PCMIG_FRAME_SYNC: source to destination: a barrier; @offset is its token
+ *	(non-zero, greater than the last token on this channel), no payload,
+ *	@npages zero. %PCMIG_IOC_SYNC waits until every channel has carried
+ *	a token, so that user space knows every frame sent before it has been
+ *	acted on (e.g. DISCARD frames before LISTEN).
  */
 enum pcmig_frame_type {
 	PCMIG_FRAME_PAGES = 1,
@@ -337,6 +369,7 @@ enum pcmig_frame_type {
 	PCMIG_FRAME_REQUEST = 3,
 	PCMIG_FRAME_END = 4,
 	PCMIG_FRAME_DISCARD = 5,
+	PCMIG_FRAME_SYNC = 6,
 };
 
 #define PCMIG_FRAME_F_REQUESTED	_BITUL(0)

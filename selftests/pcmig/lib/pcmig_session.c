@@ -99,6 +99,16 @@ int pcmig_discard(int fd, uint64_t offset, uint64_t length)
 			 "PCMIG_IOC_DISCARD");
 }
 
+int pcmig_sync(int fd, uint64_t token, uint32_t timeout_ms)
+{
+	struct pcmig_sync a;
+
+	memset(&a, 0, sizeof(a));
+	a.token = token;
+	a.timeout_ms = timeout_ms;
+	return ret_errno(ioctl(fd, PCMIG_IOC_SYNC, &a), "PCMIG_IOC_SYNC");
+}
+
 int pcmig_destroy(int fd)
 {
 	return ret_errno(ioctl(fd, PCMIG_IOC_DESTROY), "PCMIG_IOC_DESTROY");

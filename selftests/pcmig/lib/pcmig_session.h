@@ -46,6 +46,8 @@ int pcmig_create_raw(int ctl, struct pcmig_create *c);
 int pcmig_attach(int fd, int sock, uint32_t channels);
 int pcmig_set_state(int fd, uint32_t state);
 int pcmig_discard(int fd, uint64_t offset, uint64_t length);
+/* PCMIG_IOC_SYNC: 0 or -errno. */
+int pcmig_sync(int fd, uint64_t token, uint32_t timeout_ms);
 int pcmig_destroy(int fd);
 int pcmig_get_status(int fd, struct pcmig_status *st);
 
