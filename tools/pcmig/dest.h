@@ -152,6 +152,7 @@ struct dest_rate {
  * @pkg_len: its length
  * @state: the device state inside @pkg
  * @state_len: its length
+ * @sync_token: token of the SYNC frames to wait for before LISTEN, or 0
  * @step: how far we got
  * @kstate: last known kernel state of the session
  * @st: last status read
@@ -197,6 +198,7 @@ struct dest {
 	size_t pkg_len;
 	const void *state;
 	size_t state_len;
+	uint64_t sync_token;
 	enum dest_step step;
 	uint32_t kstate;
 	struct pcmig_status st;

@@ -572,6 +572,12 @@ static void do_advise(struct dest *d, const void *p, uint32_t len)
 			  PCMIG_ABI_MINOR);
 		goto out;
 	}
+	if (!(ver.features & PCMIG_FEATURE_SYNC)) {
+		dest_fail(d, DEST_EXIT_FAILED, PCMIG_ERR_KERNEL,
+			  "pcmig.ko %u.%u is too old: no SYNC frames (ABI 0.3)",
+			  ver.abi_major, ver.abi_minor);
+		goto out;
+	}
 	if (adv.page_size != ver.page_size || adv.page_size != d->page_size) {
 		dest_fail(d, DEST_EXIT_FAILED, PCMIG_ERR_PAGE_SIZE,
 			  "page size mismatch: source %u bytes, destination module %u",
@@ -729,6 +735,28 @@ static void do_packaged(struct dest *d, void *p, uint32_t len)
 	dest_changed(d);
 }
 
+/*
+ * SYNC: the source sent SYNC frames after its DISCARD frames; LISTEN waits
+ * until the kernel has seen them (dest_listen()).
+ */
+static void do_sync(struct dest *d, const void *p, uint32_t len)
+{
+	uint64_t token;
+
+	if (pcmig_sync_decode(p, len, &token)) {
+		dest_fail(d, DEST_EXIT_FAILED, PCMIG_ERR_PROTOCOL,
+			  "malformed SYNC (%u bytes)", len);
+		return;
+	}
+	if (token <= d->sync_token) {
+		dest_fail(d, DEST_EXIT_FAILED, PCMIG_ERR_PROTOCOL,
+			  "SYNC token %" PRIu64 " after %" PRIu64
+			  ": tokens must grow", token, d->sync_token);
+		return;
+	}
+	d->sync_token = token;
+}
+
 static void handle_control(struct dest *d)
 {
 	struct pcmig_error_msg perr;
@@ -754,6 +782,11 @@ static void handle_control(struct dest *d)
 	}
 	if (d->step == DEST_STEP_ADVISED && h.type == PCMIG_MSG_PACKAGED) {
 		do_packaged(d, p, h.len);
+		return;
+	}
+	if (d->step == DEST_STEP_ADVISED && h.type == PCMIG_MSG_SYNC) {
+		do_sync(d, p, h.len);
+		free(p);
 		return;
 	}
 	free(p);
@@ -984,6 +1017,34 @@ void dest_dispatch(struct dest *d, const struct pollfd *pfd, int n)
 	dest_tick(d);
 }
 
+/* Before LISTEN: every frame before the source's SYNC frames is applied. */
+static int wait_sync(struct dest *d)
+{
+	struct pcmig_sync a = {
+		.token = d->sync_token,
+		.timeout_ms = (uint32_t)d->o->timeout_ms,
+	};
+	int err;
+
+	if (!d->sync_token)
+		return 0;
+	if (!ioctl(d->sfd, PCMIG_IOC_SYNC, &a)) {
+		dest_info(d, "the source's discards are applied (SYNC %" PRIu64
+			  " on every page connection)", d->sync_token);
+		return 0;
+	}
+	err = errno;
+	if (err == ETIMEDOUT)
+		dest_fail(d, DEST_EXIT_FAILED, PCMIG_ERR_ABORTED,
+			  "session %u: the page connections did not deliver the SYNC frames within %g s",
+			  d->id, d->o->timeout_ms / 1000.0);
+	else
+		dest_fail(d, DEST_EXIT_FAILED, PCMIG_ERR_INTERNAL,
+			  "session %u: waiting for the SYNC frames: %s", d->id,
+			  strerror(err));
+	return -1;
+}
+
 /**
  * dest_listen() - LISTEN and deliver the device state
  * @d: the migration, in step %DEST_STEP_PACKAGED
@@ -1003,6 +1064,8 @@ int dest_listen(struct dest *d, char *err, size_t errlen)
 			 dest_step_name(d->step));
 		return -1;
 	}
+	if (wait_sync(d))
+		goto fail;
 	ret = set_state(d, PCMIG_STATE_LISTEN);
 	if (ret) {
 		dest_fail(d, DEST_EXIT_FAILED, PCMIG_ERR_INTERNAL,

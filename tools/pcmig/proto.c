@@ -64,6 +64,7 @@ static const char * const msg_names[PCMIG_MSG_TYPE_MAX + 1] = {
 	[PCMIG_MSG_LISTEN] = "LISTEN",
 	[PCMIG_MSG_DEVICE_STATE] = "DEVICE_STATE",
 	[PCMIG_MSG_RUN] = "RUN",
+	[PCMIG_MSG_SYNC] = "SYNC",
 };
 
 /**
@@ -137,6 +138,8 @@ uint32_t pcmig_msg_max_len(uint8_t type)
 		return PCMIG_MAX_PACKAGE;
 	case PCMIG_MSG_DONE:
 		return PCMIG_DONE_LEN;
+	case PCMIG_MSG_SYNC:
+		return PCMIG_SYNC_LEN;
 	default:
 		return 0;
 	}
@@ -624,6 +627,48 @@ int pcmig_done_decode(const void *p, uint32_t len, struct pcmig_done *d)
 }
 
 /**
+ * pcmig_sync_encode() - write a SYNC message
+ * @buf: output
+ * @size: bytes available
+ * @token: token of the SYNC frames, not zero
+ *
+ * Return: bytes written, -EMSGSIZE, or -EINVAL for a zero token.
+ */
+int pcmig_sync_encode(void *buf, size_t size, uint64_t token)
+{
+	uint8_t *p;
+
+	if (!token)
+		return -EINVAL;
+	p = msg_start(buf, size, PCMIG_MSG_SYNC, PCMIG_SYNC_LEN);
+	if (!p)
+		return -EMSGSIZE;
+	put64(p, token);
+	return PCMIG_MSG_HDR_LEN + PCMIG_SYNC_LEN;
+}
+
+/**
+ * pcmig_sync_decode() - decode a SYNC payload
+ * @p: payload
+ * @len: its length
+ * @token: set on success
+ *
+ * Return: 0, or -EPROTO (wrong length, zero token).
+ */
+int pcmig_sync_decode(const void *p, uint32_t len, uint64_t *token)
+{
+	uint64_t t;
+
+	if (len != PCMIG_SYNC_LEN)
+		return -EPROTO;
+	t = get64(p);
+	if (!t)
+		return -EPROTO;
+	*token = t;
+	return 0;
+}
+
+/**
  * pcmig_empty_encode() - write a message without payload
  * @buf: output
  * @size: bytes available
@@ -659,21 +704,41 @@ size_t pcmig_package_len(size_t state_len)
 int pcmig_package_build(void *buf, size_t size, const void *state,
 			size_t state_len)
 {
-	uint8_t *p = buf;
+	uint8_t head[PCMIG_PACKAGE_HEAD_LEN], *p = buf;
 
 	if (size < pcmig_package_len(state_len) ||
-	    pcmig_package_len(state_len) > PCMIG_MAX_PACKAGE)
+	    pcmig_package_frame(head, p + 2 * PCMIG_MSG_HDR_LEN + state_len,
+				state_len))
 		return -EMSGSIZE;
-	pcmig_empty_encode(p, size, PCMIG_MSG_LISTEN);
-	p += PCMIG_MSG_HDR_LEN;
-	pcmig_msg_put_hdr(p, PCMIG_MSG_HDR_LEN, PCMIG_MSG_DEVICE_STATE,
-			  state_len);
-	p += PCMIG_MSG_HDR_LEN;
+	/* Without the PACKAGED header of @head. */
+	memcpy(p, head + PCMIG_MSG_HDR_LEN, 2 * PCMIG_MSG_HDR_LEN);
 	if (state_len)
-		memcpy(p, state, state_len);
-	p += state_len;
-	pcmig_empty_encode(p, PCMIG_MSG_HDR_LEN, PCMIG_MSG_RUN);
+		memcpy(p + 2 * PCMIG_MSG_HDR_LEN, state, state_len);
 	return pcmig_package_len(state_len);
+}
+
+/**
+ * pcmig_package_frame() - the parts of a PACKAGED message around the state
+ * @head: %PCMIG_PACKAGE_HEAD_LEN bytes: PACKAGED header, LISTEN,
+ *	DEVICE_STATE header
+ * @tail: %PCMIG_PACKAGE_TAIL_LEN bytes: RUN
+ * @state_len: bytes of device state that go between them
+ *
+ * Return: 0, or -EMSGSIZE when the package would be too large.
+ */
+int pcmig_package_frame(uint8_t *head, uint8_t *tail, size_t state_len)
+{
+	size_t plen = pcmig_package_len(state_len);
+
+	if (state_len > PCMIG_MAX_PACKAGE || plen > PCMIG_MAX_PACKAGE)
+		return -EMSGSIZE;
+	pcmig_msg_put_hdr(head, PCMIG_MSG_HDR_LEN, PCMIG_MSG_PACKAGED, plen);
+	pcmig_empty_encode(head + PCMIG_MSG_HDR_LEN, PCMIG_MSG_HDR_LEN,
+			   PCMIG_MSG_LISTEN);
+	pcmig_msg_put_hdr(head + 2 * PCMIG_MSG_HDR_LEN, PCMIG_MSG_HDR_LEN,
+			  PCMIG_MSG_DEVICE_STATE, state_len);
+	pcmig_empty_encode(tail, PCMIG_PACKAGE_TAIL_LEN, PCMIG_MSG_RUN);
+	return 0;
 }
 
 /**

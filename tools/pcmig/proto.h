@@ -46,7 +46,8 @@ enum pcmig_msg_type {
 	PCMIG_MSG_LISTEN = 13,		/* inside PACKAGED */
 	PCMIG_MSG_DEVICE_STATE = 14,	/* inside PACKAGED */
 	PCMIG_MSG_RUN = 15,		/* inside PACKAGED */
-	PCMIG_MSG_TYPE_MAX = 15
+	PCMIG_MSG_SYNC = 16,		/* src -> dst: SYNC frames sent */
+	PCMIG_MSG_TYPE_MAX = 16
 };
 
 /* Connection roles, in HELLO. */
@@ -149,6 +150,7 @@ struct pcmig_done {
 #define PCMIG_ADVISE_OK_LEN	(4 + 4)
 #define PCMIG_RANGE_WIRE_LEN	16
 #define PCMIG_DONE_LEN		(5 * 8)
+#define PCMIG_SYNC_LEN		8
 
 /* Largest payload of each type (PACKAGED: PCMIG_MAX_PACKAGE). */
 uint32_t pcmig_msg_max_len(uint8_t type);
@@ -183,6 +185,9 @@ int pcmig_advise_ok_decode(const void *p, uint32_t len,
 			   struct pcmig_advise_ok *a);
 int pcmig_done_encode(void *buf, size_t size, const struct pcmig_done *d);
 int pcmig_done_decode(const void *p, uint32_t len, struct pcmig_done *d);
+/* SYNC: the token of the SYNC frames, never zero. */
+int pcmig_sync_encode(void *buf, size_t size, uint64_t token);
+int pcmig_sync_decode(const void *p, uint32_t len, uint64_t *token);
 /* A message with an empty payload (AUTH_OK, DONE_ACK, LISTEN, RUN, ...). */
 int pcmig_empty_encode(void *buf, size_t size, uint8_t type);
 
@@ -194,6 +199,13 @@ int pcmig_empty_encode(void *buf, size_t size, uint8_t type);
 size_t pcmig_package_len(size_t state_len);
 int pcmig_package_build(void *buf, size_t size, const void *state,
 			size_t state_len);
+/*
+ * The same without copying the state: the PACKAGED message is @head (its
+ * header, LISTEN and the DEVICE_STATE header), the state, then @tail (RUN).
+ */
+#define PCMIG_PACKAGE_HEAD_LEN	(3 * PCMIG_MSG_HDR_LEN)
+#define PCMIG_PACKAGE_TAIL_LEN	PCMIG_MSG_HDR_LEN
+int pcmig_package_frame(uint8_t *head, uint8_t *tail, size_t state_len);
 int pcmig_package_parse(const void *blob, size_t len, const void **state,
 			size_t *state_len);
 

@@ -29,7 +29,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -39,7 +38,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -49,7 +47,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
@@ -62,6 +59,7 @@
 #define NSEC_PER_SEC	1000000000ULL
 #define NSEC_PER_MSEC	1000000ULL
 #define REPLY_BATCH	64		/* requests answered per sendmsg() */
+#define SRC_SYNC_TOKEN	1		/* the one barrier before PACKAGED */
 #define NO_JUMP		UINT64_MAX
 #define GRACE_MS	2000		/* wait for the peer's ERROR */
 #define MINCORE_MAX	4096		/* pages per mincore() */
@@ -900,17 +898,8 @@ static void progress(struct src *s)
 
 enum wait_for {
 	UNTIL_PRECOPY,		/* the precopy push is over */
-	UNTIL_ACKED,		/* the peer acknowledged every page byte */
 	UNTIL_DONE,		/* DONE arrived */
 };
-
-/* Bytes of the page stream not acknowledged yet (0 if unknown). */
-static int page_bytes_unacked(struct src *s)
-{
-	int fd = s->bulk >= 0 ? s->bulk : s->urg, outq = 0;
-
-	return ioctl(fd, SIOCOUTQ, &outq) < 0 ? 0 : outq;
-}
 
 /* One message on control. Return: 1 for DONE, 0 to go on, -1 failed. */
 static int control_message(struct src *s, enum wait_for until,
@@ -982,12 +971,10 @@ static int main_loop(struct src *s, enum wait_for until,
 		{ .fd = s->sigfd, .events = POLLIN },
 		{ .fd = s->evfd, .events = POLLIN },
 	};
-	uint64_t next_tick = s->t_last + NSEC_PER_SEC, t, deadline = 0;
+	uint64_t next_tick = s->t_last + NSEC_PER_SEC, t;
 	bool packaged_ok = false, finished;
-	int ret, wait_ms, outq, last_outq = INT_MAX;
+	int ret, wait_ms;
 
-	if (until == UNTIL_ACKED)
-		deadline = now_ns() + (uint64_t)s->timeout_ms * NSEC_PER_MSEC;
 	for (;;) {
 		pthread_mutex_lock(&s->lock);
 		if (s->failed) {
@@ -1000,16 +987,6 @@ static int main_loop(struct src *s, enum wait_for until,
 			return 0;
 		}
 		pthread_mutex_unlock(&s->lock);
-		if (until == UNTIL_ACKED) {
-			outq = page_bytes_unacked(s);
-			if (!outq)
-				return 0;
-			/* The limit is on a lack of progress. */
-			if (outq < last_outq)
-				deadline = now_ns() + (uint64_t)s->timeout_ms *
-					   NSEC_PER_MSEC;
-			last_outq = outq;
-		}
 
 		t = now_ns();
 		if (t >= next_tick) {
@@ -1017,12 +994,6 @@ static int main_loop(struct src *s, enum wait_for until,
 			next_tick += NSEC_PER_SEC;
 			if (next_tick <= t)
 				next_tick = t + NSEC_PER_SEC;
-		}
-		if (until == UNTIL_ACKED && t >= deadline) {
-			src_fail(s, PCMIG_ERR_ABORTED, FAIL_TELL,
-				 "the destination acknowledged no page data for %g s after the DISCARD frames",
-				 s->timeout_ms / 1000.0);
-			return -1;
 		}
 		if (finished && t - LOAD(&s->last_activity) >=
 		    (uint64_t)s->timeout_ms * NSEC_PER_MSEC) {
@@ -1033,8 +1004,6 @@ static int main_loop(struct src *s, enum wait_for until,
 		}
 		wait_ms = (int)((next_tick - t + NSEC_PER_MSEC - 1) /
 				NSEC_PER_MSEC);
-		if (until == UNTIL_ACKED && wait_ms > 10)
-			wait_ms = 10;
 		if (finished && wait_ms > 100)
 			wait_ms = 100;
 		ret = poll(pfd, 3, wait_ms);
@@ -1348,37 +1317,67 @@ static int send_discards(struct src *s)
 	return 0;
 }
 
+/*
+ * A DISCARD frame that reaches the destination's kernel after LISTEN
+ * fails the session, and LISTEN follows PACKAGED, which travels on another
+ * connection. So a SYNC frame goes on every page connection after the
+ * discards, and a SYNC message on control before PACKAGED: the
+ * destination waits until its kernel has seen the frames (PCMIG_IOC_SYNC)
+ * before LISTEN.
+ */
+static int send_sync(struct src *s)
+{
+	uint8_t hdr[SRC_FRAME_LEN], m[PCMIG_MSG_HDR_LEN + PCMIG_SYNC_LEN];
+	struct iovec iov = { hdr, sizeof(hdr) };
+	char ebuf[128];
+	int ret, n;
+
+	pcmig_frame_put(hdr, PCMIG_FRAME_SYNC, 0, 0, 0, SRC_SYNC_TOKEN);
+	ret = push_send(&s->pusher, &iov, 1);
+	if (!ret && !s->pusher.shared) {
+		iov.iov_base = hdr;
+		iov.iov_len = sizeof(hdr);
+		pthread_mutex_lock(&s->wlock);
+		ret = send_iov(s, s->urg, &iov, 1, true);
+		pthread_mutex_unlock(&s->wlock);
+	}
+	if (ret) {
+		src_fail(s, PCMIG_ERR_ABORTED, FAIL_TELL | FAIL_CHANNEL,
+			 "sending SYNC frames: %s",
+			 io_error(s, ret, ebuf, sizeof(ebuf)));
+		return -1;
+	}
+	n = pcmig_sync_encode(m, sizeof(m), SRC_SYNC_TOKEN);
+	return n < 0 || ctl_send(s, m, n, "SYNC") ? -1 : 0;
+}
+
 static int send_package(struct src *s)
 {
-	uint8_t *state = NULL, *buf;
-	size_t len, plen;
-	struct iovec iov;
+	uint8_t head[PCMIG_PACKAGE_HEAD_LEN], tail[PCMIG_PACKAGE_TAIL_LEN];
+	uint8_t *state = NULL;
+	struct iovec iov[3];
 	char ebuf[128];
+	size_t len;
 	int ret;
 
 	if (read_device_state(s, &state, &len))
 		return -1;
-	plen = pcmig_package_len(len);
-	buf = malloc(PCMIG_MSG_HDR_LEN + plen);
-	if (!buf) {
+	if (pcmig_package_frame(head, tail, len)) {
 		free(state);
 		src_fail(s, PCMIG_ERR_INTERNAL, FAIL_TELL,
-			 "out of memory for a %zu-byte package", plen);
+			 "device state too large for a package: %zu bytes",
+			 len);
 		return -1;
 	}
-	pcmig_msg_put_hdr(buf, PCMIG_MSG_HDR_LEN, PCMIG_MSG_PACKAGED, plen);
-	ret = pcmig_package_build(buf + PCMIG_MSG_HDR_LEN, plen, state, len);
+	/* The state goes from where it was read: no second copy. */
+	iov[0].iov_base = head;
+	iov[0].iov_len = sizeof(head);
+	iov[1].iov_base = state;
+	iov[1].iov_len = len;
+	iov[2].iov_base = tail;
+	iov[2].iov_len = sizeof(tail);
+	ret = send_iov(s, s->ctl, iov, 3, false);
 	free(state);
-	if (ret < 0) {
-		free(buf);
-		src_fail(s, PCMIG_ERR_INTERNAL, FAIL_TELL,
-			 "cannot build the package");
-		return -1;
-	}
-	iov.iov_base = buf;
-	iov.iov_len = PCMIG_MSG_HDR_LEN + plen;
-	ret = send_iov(s, s->ctl, &iov, 1, false);
-	free(buf);
 	if (ret) {
 		src_fail(s, PCMIG_ERR_ABORTED, 0, "sending PACKAGED: %s",
 			 io_error(s, ret, ebuf, sizeof(ebuf)));
@@ -1752,14 +1751,7 @@ static int migrate(struct src *s)
 			return -1;
 		if (src_failed(s))
 			return -1;
-		/*
-		 * A DISCARD frame that reaches the destination's kernel after
-		 * LISTEN fails the session, and LISTEN follows PACKAGED, on
-		 * another connection: PACKAGED waits until the destination
-		 * acknowledged every byte of the page stream.
-		 */
-		if (s->ndiscards && (send_discards(s) ||
-				     main_loop(s, UNTIL_ACKED, NULL)))
+		if (s->ndiscards && (send_discards(s) || send_sync(s)))
 			return -1;
 	}
 	if (send_package(s))

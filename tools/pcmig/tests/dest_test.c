@@ -400,6 +400,98 @@ static void test_discard_retired(void)
 	jdest_free(&j);
 }
 
+/* One control message to a destination in step ADVISED. */
+static void dispatch_msg(struct jdest *j, int peer, const void *buf, int n)
+{
+	struct pollfd pfd = { .fd = j->d.cfd, .events = POLLIN,
+			      .revents = POLLIN };
+
+	CHECK(write(peer, buf, n) == n);
+	dest_dispatch(&j->d, &pfd, 1);
+}
+
+/* The ERROR a source got: its code, and its text in @text. */
+static uint32_t read_error(int fd, char *text, size_t size)
+{
+	uint8_t raw[PCMIG_MSG_HDR_LEN], buf[PCMIG_MAX_ERROR_TEXT + 8];
+	struct pcmig_error_msg e;
+	struct pcmig_msg_hdr h;
+
+	if (read(fd, raw, sizeof(raw)) != (ssize_t)sizeof(raw) ||
+	    pcmig_msg_get_hdr(raw, &h) || h.type != PCMIG_MSG_ERROR ||
+	    h.len > sizeof(buf) || read(fd, buf, h.len) != (ssize_t)h.len ||
+	    pcmig_error_decode(buf, h.len, &e))
+		return UINT32_MAX;
+	snprintf(text, size, "%s", e.text);
+	return e.code;
+}
+
+/*
+ * SYNC: recorded for LISTEN in step ADVISED; a malformed one, a token
+ * that does not grow, or one after PACKAGED: ERROR 1, exit 1.
+ */
+static void test_sync(void)
+{
+	static const struct {
+		uint64_t first, second;
+		bool bad_len, after_package;
+		const char *msg;
+	} cases[] = {
+		{ 7, 9, false, false, NULL },
+		{ 7, 7, false, false,
+		  "SYNC token 7 after 7: tokens must grow" },
+		{ 7, 3, false, false,
+		  "SYNC token 3 after 7: tokens must grow" },
+		{ 7, 0, true, false, "malformed SYNC (7 bytes)" },
+		{ 7, 8, false, true,
+		  "unexpected SYNC from the source (step packaged)" },
+	};
+	static struct jdest j;
+	uint8_t buf[64];
+	char text[PCMIG_MAX_ERROR_TEXT + 1];
+	unsigned int i;
+	int sv[2], n;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+		jdest_init(&j, NULL, "127.0.0.1:1");
+		j.d.cfd = sv[0];
+		j.d.step = DEST_STEP_ADVISED;
+		n = pcmig_sync_encode(buf, sizeof(buf), cases[i].first);
+		dispatch_msg(&j, sv[1], buf, n);
+		CHECK(j.d.result == -1);
+		CHECK(j.d.sync_token == cases[i].first);
+		if (cases[i].after_package)
+			j.d.step = DEST_STEP_PACKAGED;
+		n = pcmig_sync_encode(buf, sizeof(buf), cases[i].second ?
+				      cases[i].second : 1);
+		if (cases[i].bad_len) {
+			/* Seven bytes of token. */
+			pcmig_msg_put_hdr(buf, sizeof(buf), PCMIG_MSG_SYNC, 7);
+			n = PCMIG_MSG_HDR_LEN + 7;
+		}
+		dispatch_msg(&j, sv[1], buf, n);
+		if (!cases[i].msg) {
+			CHECK(j.d.result == -1);
+			CHECK(j.d.sync_token == cases[i].second);
+			CHECK(j.d.step == DEST_STEP_ADVISED);
+			close(j.d.cfd);
+			j.d.cfd = -1;
+		} else {
+			CHECK(j.d.result == DEST_EXIT_FAILED);
+			CHECK_STR(j.d.msg, cases[i].msg);
+			CHECK(j.d.step == DEST_STEP_FAILED);
+			CHECK(j.d.sync_token == cases[i].first);
+			CHECK(read_error(sv[1], text, sizeof(text)) ==
+			      PCMIG_ERR_PROTOCOL);
+			CHECK_STR(text, cases[i].msg);
+		}
+		close(sv[1]);
+		dest_finish(&j.d);
+		jdest_free(&j);
+	}
+}
+
 /* Early failures: the summary has the exit status and the message. */
 static void test_early_failures(void)
 {
@@ -635,6 +727,7 @@ int main(void)
 	test_status_roundtrip();
 	test_hooks();
 	test_discard_retired();
+	test_sync();
 	test_early_failures();
 	test_handshake_failure();
 	test_wait_ended();

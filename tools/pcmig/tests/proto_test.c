@@ -279,6 +279,65 @@ static void test_package(void)
 	CHECK(pcmig_package_parse(blob, 5, &s, &sl) == -EPROTO);
 }
 
+/* The framing without a copy gives the same bytes as the whole build. */
+static void test_package_frame(void)
+{
+	static uint8_t blob[4096], msg[4096];
+	uint8_t head[PCMIG_PACKAGE_HEAD_LEN], tail[PCMIG_PACKAGE_TAIL_LEN];
+	const char state[] = "device state";
+	struct pcmig_msg_hdr h;
+	int len;
+
+	CHECK(pcmig_package_frame(head, tail, sizeof(state)) == 0);
+	memcpy(msg, head, sizeof(head));
+	memcpy(msg + sizeof(head), state, sizeof(state));
+	memcpy(msg + sizeof(head) + sizeof(state), tail, sizeof(tail));
+	CHECK(pcmig_msg_get_hdr(msg, &h) == 0);
+	CHECK(h.type == PCMIG_MSG_PACKAGED);
+	CHECK(h.len == pcmig_package_len(sizeof(state)));
+	len = pcmig_package_build(blob, sizeof(blob), state, sizeof(state));
+	CHECK(len == (int)h.len);
+	CHECK(!memcmp(msg + PCMIG_MSG_HDR_LEN, blob, h.len));
+	/* Empty state, and the size limits. */
+	CHECK(pcmig_package_frame(head, tail, 0) == 0);
+	CHECK(pcmig_msg_get_hdr(head, &h) == 0 && h.len == 3 * 12);
+	CHECK(pcmig_package_frame(head, tail, PCMIG_MAX_PACKAGE -
+				  pcmig_package_len(0)) == 0);
+	CHECK(pcmig_package_frame(head, tail, PCMIG_MAX_PACKAGE -
+				  pcmig_package_len(0) + 1) == -EMSGSIZE);
+	CHECK(pcmig_package_frame(head, tail, SIZE_MAX) == -EMSGSIZE);
+}
+
+static void test_sync(void)
+{
+	struct pcmig_msg_hdr h;
+	uint64_t t = 0;
+	int n;
+
+	n = pcmig_sync_encode(buf, sizeof(buf), 0x0102030405060708ULL);
+	CHECK(n == PCMIG_MSG_HDR_LEN + 8);
+	CHECK(pcmig_msg_get_hdr(buf, &h) == 0);
+	CHECK(h.type == PCMIG_MSG_SYNC && h.len == 8);
+	CHECK(buf[PCMIG_MSG_HDR_LEN] == 1 && buf[PCMIG_MSG_HDR_LEN + 7] == 8);
+	CHECK(pcmig_sync_decode(buf + PCMIG_MSG_HDR_LEN, 8, &t) == 0);
+	CHECK(t == 0x0102030405060708ULL);
+	CHECK_STR(pcmig_msg_name(PCMIG_MSG_SYNC), "SYNC");
+	/* Zero token, short, long, no room. */
+	CHECK(pcmig_sync_encode(buf, sizeof(buf), 0) == -EINVAL);
+	CHECK(pcmig_sync_encode(buf, PCMIG_MSG_HDR_LEN + 7, 1) == -EMSGSIZE);
+	memset(buf, 0, sizeof(buf));
+	t = 5;
+	CHECK(pcmig_sync_decode(buf, 8, &t) == -EPROTO && t == 5);
+	buf[7] = 1;
+	CHECK(pcmig_sync_decode(buf, 7, &t) == -EPROTO && t == 5);
+	CHECK(pcmig_sync_decode(buf, 9, &t) == -EPROTO && t == 5);
+	/* The header refuses a longer payload. */
+	pcmig_msg_put_hdr(buf, sizeof(buf), PCMIG_MSG_SYNC, 9);
+	CHECK(pcmig_msg_get_hdr(buf, &h) == -EPROTO);
+	pcmig_msg_put_hdr(buf, sizeof(buf), PCMIG_MSG_TYPE_MAX + 1, 0);
+	CHECK(pcmig_msg_get_hdr(buf, &h) == -EPROTO);
+}
+
 static void test_frames(void)
 {
 	uint8_t f[24], type;
@@ -545,6 +604,8 @@ int main(void)
 	test_layout();
 	test_small_messages();
 	test_package();
+	test_package_frame();
+	test_sync();
 	test_frames();
 	test_keys();
 	test_handshake();
