@@ -60,6 +60,7 @@
 #define NSEC_PER_MSEC	1000000ULL
 #define REPLY_BATCH	64		/* requests answered per sendmsg() */
 #define SRC_SYNC_TOKEN	1		/* the one barrier before PACKAGED */
+#define PUSH_FRAMES	8		/* push frames per sendmsg() */
 #define NO_JUMP		UINT64_MAX
 #define GRACE_MS	2000		/* wait for the peer's ERROR */
 #define MINCORE_MAX	4096		/* pages per mincore() */
@@ -96,6 +97,8 @@ const char migrate_usage[] =
 	"                           second (K, M, G suffixes); replies to\n"
 	"                           requests are never limited\n"
 	"      --batch PAGES        pages per background frame (1-256, default 32)\n"
+	"      --frames-per-call N  background frames per sendmsg() (1-8,\n"
+	"                           default 8; 1 with --bandwidth or --no-bulk)\n"
 	"      --precopy            push every page before the package\n"
 	"      --precopy-hook CMD   after the precopy push, run CMD (/bin/sh -c);\n"
 	"                           it must exit 0\n"
@@ -161,8 +164,8 @@ struct src_pusher {
 	uint64_t hole_first, hole_end;	/* pages known to be holes */
 	unsigned char vec[MINCORE_MAX];
 
-	uint8_t hdr[SRC_FRAME_LEN];
-	struct iovec iov[2];
+	uint8_t hdr[PUSH_FRAMES][SRC_FRAME_LEN];
+	struct iovec iov[2 * PUSH_FRAMES];
 };
 
 /* Scratch of the urgent thread, for one sendmsg() of replies. */
@@ -184,6 +187,7 @@ struct src {
 	bool no_bulk, precopy, json, quiet;
 	uint64_t bandwidth;
 	uint32_t batch;
+	uint32_t frames_per_call;
 	int timeout_ms;
 
 	/* Memory. */
@@ -632,8 +636,23 @@ static int push_send(struct src_pusher *w, struct iovec *iov, int niov)
 }
 
 /*
- * One frame of the background push. Return: 0 (*@bytes is 0 if a reply
- * took the page first), -ENODATA when every page is sent, or an I/O
+ * Frames of the background push per sendmsg(): gathering them saves
+ * system calls (make bench, part sendpath: 8 frames of 32 pages per call
+ * gave about 1.4x the throughput of one frame per call at 0.6-0.8x the
+ * sender CPU). Not on a connection shared with replies, which would wait
+ * behind the whole write, nor under a bandwidth limit, which paces
+ * frame by frame.
+ */
+static unsigned int push_frames(const struct src *s)
+{
+	return s->bulk < 0 || s->bandwidth ? 1 : s->frames_per_call;
+}
+
+/*
+ * One step of the background push: up to push_frames() frames in one
+ * sendmsg(); a request that comes meanwhile ends the gathering, so that
+ * the push jumps after it at once. Return: 0 (*@bytes is 0 if replies
+ * took every page first), -ENODATA when every page is sent, or an I/O
  * error.
  */
 static int push_step(struct src_pusher *w, uint64_t *bytes)
@@ -642,7 +661,9 @@ static int push_step(struct src_pusher *w, uint64_t *bytes)
 	src_zero_fn zf = s->zero_frames ? push_is_zero : NULL;
 	uint64_t jump = __atomic_exchange_n(&s->jump, NO_JUMP,
 					    __ATOMIC_ACQ_REL);
+	unsigned int k, nf = 0, max = push_frames(s);
 	struct src_run run;
+	bool found = false;
 	int niov = 0;
 	uint32_t n;
 
@@ -651,43 +672,51 @@ static int push_step(struct src_pusher *w, uint64_t *bytes)
 		w->pos = jump;
 	w->vec_valid = false;
 	w->hole_first = w->hole_end = 0;
-	if (!src_next_run(s->sent, s->npages, w->pos, s->batch, zf, w, &run))
-		return -ENODATA;
-	/* Take the pages; stop at one a reply took meanwhile. */
-	for (n = 0; n < run.npages; n++)
-		if (src_bit_test_and_set(s->sent, run.first + n))
+	for (k = 0; k < max; k++) {
+		if (k && LOAD(&s->jump) != NO_JUMP)
 			break;
-	w->pos = run.first + (n ? n : 1);
-	if (!n)
-		return 0;
-	run.npages = n;
-	ADD(&s->nsent, (uint64_t)n);
-	ADD(&s->st.pages_pushed, (uint64_t)n);
-	if (run.zero)
-		ADD(&s->st.pages_zero, (uint64_t)n);
-	frame_iov(s, w->hdr, w->iov, &niov,
-		  run.zero ? PCMIG_FRAME_ZERO : PCMIG_FRAME_PAGES, 0,
-		  run.first, run.npages);
-	*bytes = SRC_FRAME_LEN + (run.zero ? 0 :
-				  (uint64_t)run.npages * s->page_size);
-	return push_send(w, w->iov, niov);
+		if (!src_next_run(s->sent, s->npages, w->pos, s->batch, zf, w,
+				  &run))
+			break;
+		found = true;
+		/* Take the pages; stop at one a reply took meanwhile. */
+		for (n = 0; n < run.npages; n++)
+			if (src_bit_test_and_set(s->sent, run.first + n))
+				break;
+		w->pos = run.first + (n ? n : 1);
+		if (!n)
+			continue;
+		run.npages = n;
+		ADD(&s->nsent, (uint64_t)n);
+		ADD(&s->st.pages_pushed, (uint64_t)n);
+		if (run.zero)
+			ADD(&s->st.pages_zero, (uint64_t)n);
+		frame_iov(s, w->hdr[nf++], w->iov, &niov,
+			  run.zero ? PCMIG_FRAME_ZERO : PCMIG_FRAME_PAGES, 0,
+			  run.first, run.npages);
+		*bytes += SRC_FRAME_LEN + (run.zero ? 0 :
+					   (uint64_t)run.npages * s->page_size);
+	}
+	if (!found)
+		return -ENODATA;
+	return nf ? push_send(w, w->iov, niov) : 0;
 }
 
 /* The push of @phase is over: send END (postcopy), tell the main thread. */
 static int push_done(struct src_pusher *w, int phase)
 {
 	struct src *s = w->s;
-	struct iovec iov = { w->hdr, SRC_FRAME_LEN };
+	struct iovec iov = { w->hdr[0], SRC_FRAME_LEN };
 	int ret;
 
 	if (phase == PH_POSTCOPY) {
-		pcmig_frame_put(w->hdr, PCMIG_FRAME_END, 0, 0, 0, 0);
+		pcmig_frame_put(w->hdr[0], PCMIG_FRAME_END, 0, 0, 0, 0);
 		ret = push_send(w, &iov, 1);
 		if (ret)
 			return ret;
 		if (!w->shared) {
 			/* After every reply that marked a page sent. */
-			iov.iov_base = w->hdr;
+			iov.iov_base = w->hdr[0];
 			iov.iov_len = SRC_FRAME_LEN;
 			pthread_mutex_lock(&s->wlock);
 			ret = send_iov(s, s->urg, &iov, 1, true);
@@ -1570,6 +1599,7 @@ static int src_init(struct src *s)
 {
 	s->ctl = s->urg = s->bulk = s->sigfd = s->evfd = -1;
 	s->batch = SRC_BATCH_DEFAULT;
+	s->frames_per_call = PUSH_FRAMES;
 	s->timeout_ms = PCMIG_NET_TIMEOUT_MS;
 	s->jump = NO_JUMP;
 	s->page_size = (uint32_t)sysconf(_SC_PAGESIZE);
@@ -1713,11 +1743,12 @@ static void report_start(struct src *s)
 	printf(",\"session\":%u,\"size\":%" PRIu64 ",\"page_size\":%u,"
 	       "\"pages\":%" PRIu64 ",\"blocks\":%u,\"bulk\":%s,"
 	       "\"zero_frames\":%s,\"precopy\":%s,\"bandwidth\":%" PRIu64 ","
-	       "\"batch\":%u}\n",
+	       "\"batch\":%u,\"frames_per_call\":%u}\n",
 	       s->dest_session, s->size, s->page_size, s->npages, s->nblocks,
 	       s->bulk >= 0 ? "true" : "false",
 	       s->zero_frames ? "true" : "false",
-	       s->precopy ? "true" : "false", s->bandwidth, s->batch);
+	       s->precopy ? "true" : "false", s->bandwidth, s->batch,
+	       push_frames(s));
 	fflush(stdout);
 }
 
@@ -1802,6 +1833,7 @@ static int usage_err(const char *fmt, ...)
 enum {
 	OPT_NO_BULK = 256,
 	OPT_BATCH,
+	OPT_FRAMES,
 	OPT_PRECOPY,
 	OPT_HOOK,
 	OPT_DISCARD,
@@ -1817,6 +1849,7 @@ static int parse_options(struct src *s, int argc, char **argv)
 		{ "no-bulk", no_argument, NULL, OPT_NO_BULK },
 		{ "bandwidth", required_argument, NULL, 'b' },
 		{ "batch", required_argument, NULL, OPT_BATCH },
+		{ "frames-per-call", required_argument, NULL, OPT_FRAMES },
 		{ "precopy", no_argument, NULL, OPT_PRECOPY },
 		{ "precopy-hook", required_argument, NULL, OPT_HOOK },
 		{ "discard", required_argument, NULL, OPT_DISCARD },
@@ -1871,6 +1904,14 @@ static int parse_options(struct src *s, int argc, char **argv)
 				return usage_err("--batch %s: want 1 to %d pages",
 						 optarg, PCMIG_FRAME_MAX_PAGES);
 			s->batch = v;
+			break;
+		case OPT_FRAMES:
+			v = strtoull(optarg, &end, 10);
+			if (*optarg < '0' || *optarg > '9' || *end || !v ||
+			    v > PUSH_FRAMES)
+				return usage_err("--frames-per-call %s: want 1 to %d",
+						 optarg, PUSH_FRAMES);
+			s->frames_per_call = v;
 			break;
 		case OPT_PRECOPY:
 			s->precopy = true;

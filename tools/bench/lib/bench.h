@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Helpers shared by the benchmark programs (tools/bench/*.c): clocks,
+ * Helpers shared by the benchmark programs (tools/bench/NAME.c): clocks,
  * samples and their percentiles, and the one output format 'make bench'
  * collects.
  */
