@@ -64,6 +64,7 @@
 #include <netinet/tcp.h>
 
 #include "bench.h"
+#include "net.h"
 #include "proto.h"
 #include "ram.h"
 
@@ -557,15 +558,7 @@ static int tx_sendmsg_all(struct tx *t, struct iovec *iov, int cnt,
 				return -errno;
 			continue;
 		}
-		while (cnt && (size_t)n >= iov->iov_len) {
-			n -= iov->iov_len;
-			iov++;
-			cnt--;
-		}
-		if (cnt) {
-			iov->iov_base = (uint8_t *)iov->iov_base + n;
-			iov->iov_len -= n;
-		}
+		pcmig_iov_advance(&iov, &cnt, (size_t)n);
 	}
 	return 0;
 }
@@ -824,15 +817,7 @@ static int zc_sendmsg(struct tx *t, struct iovec *iov, int cnt)
 			continue;
 		}
 		z->sends++;
-		while (cnt && (size_t)n >= iov->iov_len) {
-			n -= iov->iov_len;
-			iov++;
-			cnt--;
-		}
-		if (cnt) {
-			iov->iov_base = (uint8_t *)iov->iov_base + n;
-			iov->iov_len -= n;
-		}
+		pcmig_iov_advance(&iov, &cnt, (size_t)n);
 	}
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -225,6 +226,30 @@ int pcmig_tcp_connect(const char *spec, int timeout_ms, char *err,
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	return fd;
+}
+
+/**
+ * pcmig_iov_advance() - account for a partial vectored write
+ * @iov: the iovec; moved to the first part not fully written
+ * @cnt: its parts; decreased accordingly
+ * @n: bytes written from the front
+ */
+void pcmig_iov_advance(struct iovec **iov, int *cnt, size_t n)
+{
+	struct iovec *v = *iov;
+	int c = *cnt;
+
+	while (c && n >= v->iov_len) {
+		n -= v->iov_len;
+		v++;
+		c--;
+	}
+	if (c) {
+		v->iov_base = (uint8_t *)v->iov_base + n;
+		v->iov_len -= n;
+	}
+	*iov = v;
+	*cnt = c;
 }
 
 /**

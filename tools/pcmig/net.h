@@ -21,6 +21,13 @@ int pcmig_tcp_accept(int lfd, int timeout_ms);
 int pcmig_tcp_connect(const char *spec, int timeout_ms, char *err,
 		      size_t errlen);
 
+struct iovec;
+/*
+ * Consume @n bytes written from the front of an iovec: *@iov and *@cnt
+ * move past the parts done, the first part left is trimmed.
+ */
+void pcmig_iov_advance(struct iovec **iov, int *cnt, size_t n);
+
 int pcmig_read_full(int fd, void *buf, size_t len, int timeout_ms);
 int pcmig_write_full(int fd, const void *buf, size_t len, int timeout_ms);
 

@@ -367,15 +367,7 @@ static int send_iov(struct src *s, int fd, struct iovec *iov, int cnt,
 		if (count)
 			ADD(&s->st.bytes, (uint64_t)n);
 		STORE(&s->last_activity, now_ns());
-		while (cnt && (size_t)n >= iov->iov_len) {
-			n -= iov->iov_len;
-			iov++;
-			cnt--;
-		}
-		if (cnt) {
-			iov->iov_base = (uint8_t *)iov->iov_base + n;
-			iov->iov_len -= n;
-		}
+		pcmig_iov_advance(&iov, &cnt, (size_t)n);
 	}
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <linux/pcmig.h>
@@ -338,6 +339,35 @@ static void test_sync(void)
 	CHECK(pcmig_msg_get_hdr(buf, &h) == -EPROTO);
 }
 
+/* Partial vectored writes: whole parts skipped, the next one trimmed. */
+static void test_iov_advance(void)
+{
+	char a[4], b[8], c[2];
+	struct iovec v[3], *iov;
+	int cnt;
+
+	v[0].iov_base = a;
+	v[0].iov_len = sizeof(a);
+	v[1].iov_base = b;
+	v[1].iov_len = sizeof(b);
+	v[2].iov_base = c;
+	v[2].iov_len = sizeof(c);
+	iov = v;
+	cnt = 3;
+	pcmig_iov_advance(&iov, &cnt, 0);
+	CHECK(iov == v && cnt == 3 && v[0].iov_len == 4);
+	pcmig_iov_advance(&iov, &cnt, 3);
+	CHECK(iov == v && cnt == 3 && iov->iov_base == a + 3 &&
+	      iov->iov_len == 1);
+	pcmig_iov_advance(&iov, &cnt, 1 + 5);
+	CHECK(iov == v + 1 && cnt == 2 && iov->iov_base == b + 5 &&
+	      iov->iov_len == 3);
+	pcmig_iov_advance(&iov, &cnt, 3);
+	CHECK(iov == v + 2 && cnt == 1 && iov->iov_len == 2);
+	pcmig_iov_advance(&iov, &cnt, 2);
+	CHECK(cnt == 0);
+}
+
 static void test_frames(void)
 {
 	uint8_t f[24], type;
@@ -606,6 +636,7 @@ int main(void)
 	test_package();
 	test_package_frame();
 	test_sync();
+	test_iov_advance();
 	test_frames();
 	test_keys();
 	test_handshake();
