@@ -20,6 +20,13 @@
  *	the first read of each, and checks each page whole
  *   summarize --case NAME FILE...
  *	the result lines of one case from the sample files of its rounds
+ *   verify --size SIZE --seed SEED [--daemonize] [--pid-file FILE]
+ *	the destination's check of a whole migration (scripts/bench-push),
+ *	started by 'pcmig-tool incoming --run-cmd' like probe: maps the
+ *	session, touches nothing until SIGUSR1 (sent once the migration is
+ *	over, so that the check does not compete with it), then requires
+ *	the session at END with every page present and compares every page
+ *	to the pattern
  *
  * floor and probe write every timed probe to their sample file, with the
  * counters of the run, once the probing is over (nothing but memory is
@@ -56,6 +63,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/pcmig.h>
@@ -849,6 +857,120 @@ static int cmd_probe(int argc, char **argv)
 	return 0;
 }
 
+/* ---- verify: every page of a finished migration ---- */
+
+static const char verify_usage[] =
+	"usage: reqlat verify --size SIZE --seed SEED [--node NODE] [--daemonize]\n"
+	"                     [--pid-file FILE] [--timeout S]\n"
+	"Maps the session (default $PCMIG_NODE), waits for SIGUSR1 (at most\n"
+	"--timeout seconds, default 300), then checks that the session is at\n"
+	"END with every page present and that every page holds the pattern.\n";
+
+static int cmd_verify(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "node", required_argument, NULL, 'm' },
+		{ "size", required_argument, NULL, 's' },
+		{ "seed", required_argument, NULL, 'S' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "daemonize", no_argument, NULL, 'd' },
+		{ "pid-file", required_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct run_opts o = { .name = "verify", .timeout_s = 300 };
+	uint64_t pg, pages, bad = 0, first_bad = 0, t0, t1;
+	const volatile uint64_t *base;
+	struct pcmig_status st;
+	struct sigaction sa;
+	struct timespec ts;
+	bool seed_set = false;
+	sigset_t usr1;
+	int c, fd, sig;
+
+	o.node = getenv("PCMIG_NODE");
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			o.node = optarg;
+			break;
+		case 's':
+			o.size = parse_size(optarg, "--size");
+			break;
+		case 'S':
+			o.seed = parse_u64(optarg, "--seed");
+			seed_set = true;
+			break;
+		case 't':
+			o.timeout_s = (unsigned int)parse_u64(optarg,
+							      "--timeout");
+			break;
+		case 'd':
+			o.daemonize = true;
+			break;
+		case 'p':
+			o.pid_file = optarg;
+			break;
+		default:
+			fputs(verify_usage, stderr);
+			return 2;
+		}
+	}
+	if (!o.node || !o.size || o.size % PAGE || !seed_set ||
+	    !o.timeout_s || optind < argc) {
+		fputs(verify_usage, stderr);
+		return 2;
+	}
+	pages = o.size / PAGE;
+
+	/* Blocked before the fork: a SIGUSR1 sent early is kept, not fatal. */
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	if (sigprocmask(SIG_BLOCK, &usr1, NULL))
+		die("sigprocmask: %s", strerror(errno));
+	base = map_node(&o, &fd);
+	if (o.daemonize)
+		daemonize(o.pid_file);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_fatal_signal;
+	sigaction(SIGBUS, &sa, NULL);
+	sigaction(SIGALRM, &sa, NULL);
+
+	ts.tv_sec = o.timeout_s;
+	ts.tv_nsec = 0;
+	do
+		sig = sigtimedwait(&usr1, NULL, &ts);
+	while (sig < 0 && errno == EINTR);
+	if (sig < 0)
+		die("no SIGUSR1 within %u s: %s", o.timeout_s,
+		    errno == EAGAIN ? "timed out" : strerror(errno));
+	alarm(o.timeout_s);
+
+	session_status(fd, &st);
+	if (st.state != PCMIG_STATE_END || st.pages_present != pages)
+		die("the session is %s with %llu of %" PRIu64 " pages present, not at END with every page",
+		    pcmig_state_name(st.state), st.pages_present, pages);
+	t0 = bench_now_ns();
+	for (pg = 0; pg < pages; pg++) {
+		if (page_ok(base + pg * WORDS, o.seed, pg))
+			continue;
+		if (!bad++)
+			first_bad = pg;
+	}
+	t1 = bench_now_ns();
+	alarm(0);
+	if (bad)
+		die("%" PRIu64 " of %" PRIu64 " pages differ from the source image (first: page %" PRIu64 ")",
+		    bad, pages, first_bad);
+	fprintf(stderr, "verify: all %" PRIu64 " pages match (checked in %.1f s); session END, %llu pushed, %llu requested, %llu duplicate, %llu faults\n",
+		pages, (double)(t1 - t0) / 1e9, st.pages_pushed,
+		st.pages_requested, st.pages_duplicate, st.faults);
+	munmap((void *)base, o.size);
+	close(fd);
+	printf("status ok\n");
+	fflush(stdout);
+	return 0;
+}
+
 /* ---- summarize ---- */
 
 struct summary {
@@ -1104,8 +1226,9 @@ static void usage(FILE *f)
 		"       %s floor-server --listen HOST:PORT --image FILE\n"
 		"       %s floor --connect HOST:PORT --size SIZE --seed SEED --samples FILE ...\n"
 		"       %s probe --case NAME --size SIZE --seed SEED --samples FILE ...\n"
-		"       %s summarize --case NAME FILE...\n",
-		prog, prog, prog, prog, prog);
+		"       %s summarize --case NAME FILE...\n"
+		"       %s verify --size SIZE --seed SEED ...\n",
+		prog, prog, prog, prog, prog, prog);
 }
 
 int main(int argc, char **argv)
@@ -1124,6 +1247,8 @@ int main(int argc, char **argv)
 		return cmd_probe(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "summarize"))
 		return cmd_summarize(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "verify"))
+		return cmd_verify(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		usage(stdout);
 		return 0;
