@@ -96,9 +96,10 @@ const char migrate_usage[] =
 	"  -b, --bandwidth RATE     limit the background push to RATE bytes per\n"
 	"                           second (K, M, G suffixes); replies to\n"
 	"                           requests are never limited\n"
-	"      --batch PAGES        pages per background frame (1-256, default 32)\n"
+	"      --batch PAGES        pages per background frame (1-256; default\n"
+	"                           256, or 32 with --bandwidth or --no-bulk)\n"
 	"      --frames-per-call N  background frames per sendmsg() (1-8,\n"
-	"                           default 8; 1 with --bandwidth or --no-bulk)\n"
+	"                           default 1; 1 with --bandwidth or --no-bulk)\n"
 	"      --precopy            push every page before the package\n"
 	"      --precopy-hook CMD   after the precopy push, run CMD (/bin/sh -c);\n"
 	"                           it must exit 0\n"
@@ -628,12 +629,13 @@ static int push_send(struct src_pusher *w, struct iovec *iov, int niov)
 }
 
 /*
- * Frames of the background push per sendmsg(): gathering them saves
- * system calls (make bench, part sendpath: 8 frames of 32 pages per call
- * gave about 1.4x the throughput of one frame per call at 0.6-0.8x the
- * sender CPU). Not on a connection shared with replies, which would wait
- * behind the whole write, nor under a bandwidth limit, which paces
- * frame by frame.
+ * Frames of the background push per sendmsg(). More bytes per call is
+ * what pays (make bench, Documentation/benchmarks.rst): one 256-page
+ * frame per call (the default batch) did best end to end; gathering 32-page
+ * frames 8 at a time helped on loopback but not end to end, so it is
+ * there for small --batch values only. Never on a connection shared with
+ * replies, which would wait behind the whole write, nor under a bandwidth
+ * limit, which paces frame by frame.
  */
 static unsigned int push_frames(const struct src *s)
 {
@@ -1590,8 +1592,7 @@ nomem:
 static int src_init(struct src *s)
 {
 	s->ctl = s->urg = s->bulk = s->sigfd = s->evfd = -1;
-	s->batch = SRC_BATCH_DEFAULT;
-	s->frames_per_call = PUSH_FRAMES;
+	s->frames_per_call = 1;
 	s->timeout_ms = PCMIG_NET_TIMEOUT_MS;
 	s->jump = NO_JUMP;
 	s->page_size = (uint32_t)sysconf(_SC_PAGESIZE);
@@ -1754,6 +1755,9 @@ static int migrate(struct src *s)
 
 	if (do_advise(s))
 		return -1;
+	if (!s->batch)
+		s->batch = s->bulk < 0 || s->bandwidth ? SRC_BATCH_SHARED :
+			   SRC_BATCH_DEFAULT;
 	s->t_start = s->t_last = now_ns();
 	STORE(&s->last_activity, s->t_start);
 	report_start(s);

@@ -16,7 +16,13 @@
 
 #include "proto.h"
 
-#define SRC_BATCH_DEFAULT	32	/* pages per background PAGES frame */
+/*
+ * Pages per background PAGES frame: large on a bulk connection of its own
+ * (fewer, larger writes: make bench), small when replies share the
+ * connection or a bandwidth limit paces the frames.
+ */
+#define SRC_BATCH_DEFAULT	256
+#define SRC_BATCH_SHARED	32
 #define SRC_ZERO_RUN_MAX	65536	/* pages per ZERO frame */
 #define SRC_FRAME_LEN		24	/* sizeof(struct pcmig_frame) */
 
