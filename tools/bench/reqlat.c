@@ -369,15 +369,7 @@ static void send_iov(int fd, struct iovec *iov, int cnt)
 			continue;
 		if (n < 0)
 			die("sendmsg: %s", strerror(errno));
-		while (cnt && (size_t)n >= iov->iov_len) {
-			n -= iov->iov_len;
-			iov++;
-			cnt--;
-		}
-		if (cnt) {
-			iov->iov_base = (uint8_t *)iov->iov_base + n;
-			iov->iov_len -= n;
-		}
+		pcmig_iov_advance(&iov, &cnt, (size_t)n);
 	}
 }
 
