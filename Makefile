@@ -39,10 +39,14 @@ TOOL     := $(BUILD)/pcmig-tool
 TOOL_SRC := $(wildcard tools/pcmig/*.c)
 TOOL_HDR := $(wildcard tools/pcmig/*.h) uapi/linux/pcmig.h
 
+# Shared by the demo VMM and the benchmarks: deterministic memory images.
+IMAGE_SRC := tools/lib/image.c
+IMAGE_HDR := tools/lib/image.h
+
 # The demo's stand-in VMM: tools/demo/*.c, with the tool's pure helpers.
 DEMO_VMM := $(BUILD)/pcmig-demo-vmm
 DEMO_SRC := $(wildcard tools/demo/*.c)
-DEMO_HDR := $(wildcard tools/demo/*.h) uapi/linux/pcmig.h
+DEMO_HDR := $(wildcard tools/demo/*.h) uapi/linux/pcmig.h $(IMAGE_HDR)
 
 KFILES   := $(BUILD)/kernel
 HARNESS  := $(KFILES)/tools/testing/selftests
@@ -75,9 +79,9 @@ tool: $(TOOL)
 
 demo-vmm: $(if $(DEMO_SRC),$(DEMO_VMM))
 
-$(DEMO_VMM): $(DEMO_SRC) $(DEMO_HDR) tools/pcmig/ram.c | $(BUILD)
-	$(CC) $(CPPFLAGS) -Itools/pcmig $(CFLAGS) $(WARNFLAGS) -o $@ \
-		$(DEMO_SRC) tools/pcmig/ram.c -lpthread
+$(DEMO_VMM): $(DEMO_SRC) $(DEMO_HDR) tools/pcmig/ram.c $(IMAGE_SRC) | $(BUILD)
+	$(CC) $(CPPFLAGS) -Itools/pcmig -Itools/lib $(CFLAGS) $(WARNFLAGS) \
+		-o $@ $(DEMO_SRC) tools/pcmig/ram.c $(IMAGE_SRC) -lpthread
 
 $(TOOL): $(TOOL_SRC) $(TOOL_HDR) | $(BUILD)
 	$(CC) $(CPPFLAGS) $(NL_CFLAGS) $(CFLAGS) $(WARNFLAGS) -o $@ \
@@ -114,14 +118,14 @@ $(UNIT_DIR)/%: tools/pcmig/tests/%.c $(filter-out tools/pcmig/main.c,$(TOOL_SRC)
 BENCH_DIR   := $(BUILD)/bench
 BENCH_SRC   := $(wildcard tools/bench/*.c)
 BENCH_PROGS := $(patsubst tools/bench/%.c,$(BENCH_DIR)/%,$(BENCH_SRC))
-BENCH_LIB   := $(wildcard tools/bench/lib/*.c)
+BENCH_LIB   := $(wildcard tools/bench/lib/*.c) $(IMAGE_SRC)
 
 benches: $(BENCH_PROGS)
 
-$(BENCH_DIR)/%: tools/bench/%.c $(BENCH_LIB) $(wildcard tools/bench/lib/*.h) \
+$(BENCH_DIR)/%: tools/bench/%.c $(BENCH_LIB) $(wildcard tools/bench/lib/*.h) $(IMAGE_HDR) \
 		$(filter-out tools/pcmig/main.c,$(TOOL_SRC)) $(TOOL_HDR)
 	@mkdir -p $(BENCH_DIR)
-	$(CC) $(CPPFLAGS) -Itools/bench/lib -Itools/pcmig $(NL_CFLAGS) \
+	$(CC) $(CPPFLAGS) -Itools/bench/lib -Itools/lib -Itools/pcmig $(NL_CFLAGS) \
 		$(CFLAGS) $(WARNFLAGS) -o $@ $< $(BENCH_LIB) \
 		$(filter-out tools/pcmig/main.c,$(TOOL_SRC)) $(NL_LIBS) -lpthread
 

@@ -70,12 +70,13 @@
 
 #include "bench.h"
 #include "format.h"
+#include "image.h"
 #include "net.h"
 #include "ram.h"
 
 #define BENCH		"reqlat"
-#define PAGE		4096UL
-#define WORDS		(PAGE / 8)
+#define PAGE		IMAGE_PAGE
+#define WORDS		IMAGE_WORDS
 #define HDR_LEN		24		/* struct pcmig_frame on the wire */
 #define REQ_LEN		8		/* the floor's request: an offset */
 #define NS_PER_US	1000.0
@@ -98,54 +99,6 @@ static void die(const char *fmt, ...)
 	fputc('\n', stderr);
 	printf("status failed\n");
 	exit(1);
-}
-
-/* ---- the pattern ---- */
-
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	x ^= x >> 31;
-	return x;
-}
-
-static uint64_t page_key(uint64_t seed, uint64_t page)
-{
-	return mix64(seed ^ (page * 0x9e3779b97f4a7c15ULL) ^
-		     0x6a09e667f3bcc908ULL);
-}
-
-static uint64_t word_of(uint64_t key, uint64_t w)
-{
-	return mix64(key + w * 0xd1b54a32d192ed03ULL);
-}
-
-static void fill_page(uint64_t *p, uint64_t seed, uint64_t page)
-{
-	uint64_t key = page_key(seed, page), w;
-
-	for (w = 0; w < WORDS; w++)
-		p[w] = word_of(key, w);
-}
-
-/* Whether @p holds page @page's contents. */
-static bool page_ok(const volatile uint64_t *p, uint64_t seed, uint64_t page)
-{
-	uint64_t key = page_key(seed, page), w;
-
-	for (w = 0; w < WORDS; w++)
-		if (p[w] != word_of(key, w))
-			return false;
-	return true;
-}
-
-static uint64_t rnd(uint64_t *s)
-{
-	*s += 0x9e3779b97f4a7c15ULL;
-	return mix64(*s);
 }
 
 /* ---- helpers ---- */
@@ -189,24 +142,6 @@ static uint64_t get_be64(const uint8_t *p)
 	return v;
 }
 
-static void write_all(int fd, const void *buf, size_t len, off_t off,
-		      const char *path)
-{
-	const char *p = buf;
-	ssize_t n;
-
-	while (len) {
-		n = pwrite(fd, p, len, off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			die("%s: %s", path, strerror(errno));
-		p += n;
-		len -= n;
-		off += n;
-	}
-}
-
 /* Pages 0..@pages-1 in a random order from @seed (Fisher-Yates). */
 static uint64_t *random_order(uint64_t pages, uint64_t seed)
 {
@@ -218,7 +153,7 @@ static uint64_t *random_order(uint64_t pages, uint64_t seed)
 	for (i = 0; i < pages; i++)
 		v[i] = i;
 	for (i = pages - 1; i > 0; i--) {
-		j = rnd(&s) % (i + 1);
+		j = image_rnd(&s) % (i + 1);
 		t = v[i];
 		v[i] = v[j];
 		v[j] = t;
@@ -321,10 +256,9 @@ static void write_samples(const char *path, const char *name,
 
 static int cmd_make_image(int argc, char **argv)
 {
-	uint64_t size, seed, pages, pg, n;
+	uint64_t size, seed;
 	const char *path;
-	uint64_t *buf;
-	int fd;
+	int ret;
 
 	if (argc != 4)
 		die("usage: make-image FILE SIZE SEED");
@@ -333,23 +267,12 @@ static int cmd_make_image(int argc, char **argv)
 	seed = parse_u64(argv[3], "SEED");
 	if (!size || size % PAGE)
 		die("SIZE must be a non-zero multiple of %lu", PAGE);
-	pages = size / PAGE;
-	buf = malloc(256 * PAGE);
-	if (!buf)
-		die("out of memory");
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		die("%s: %s", path, strerror(errno));
-	for (pg = 0; pg < pages; pg += n) {
-		for (n = 0; n < 256 && pg + n < pages; n++)
-			fill_page(buf + n * WORDS, seed, pg + n);
-		write_all(fd, buf, n * PAGE, (off_t)(pg * PAGE), path);
-	}
-	if (close(fd))
-		die("%s: %s", path, strerror(errno));
-	free(buf);
+	/* No zero page: every page crosses the link. */
+	ret = image_write(path, size, seed, false, NULL);
+	if (ret)
+		die("%s: %s", path, strerror(-ret));
 	fprintf(stderr, "%s: %" PRIu64 " pages, seed %" PRIu64 "\n", path,
-		pages, seed);
+		size / PAGE, seed);
 	return 0;
 }
 
@@ -597,7 +520,7 @@ static int cmd_floor(int argc, char **argv)
 	p = calloc(o.probes, sizeof(*p));
 	if (!page || !p)
 		die("out of memory");
-	order = random_order(o.size / PAGE, o.seed ^ mix64(o.round + 1));
+	order = random_order(o.size / PAGE, o.seed ^ image_mix64(o.round + 1));
 
 	/* The server may be a moment late to listen. */
 	for (tries = 0;; tries++) {
@@ -625,7 +548,7 @@ static int cmd_floor(int argc, char **argv)
 		if (get_be64(hdr + 16) != pg * PAGE)
 			die("reply for offset %" PRIu64 ", asked %" PRIu64,
 			    get_be64(hdr + 16), pg * PAGE);
-		if (!page_ok(page, o.seed, pg))
+		if (!image_page_ok(page, o.seed, pg, false))
 			die("page %" PRIu64 ": contents differ from the image",
 			    pg);
 		m.verified++;
@@ -757,7 +680,7 @@ static int cmd_probe(int argc, char **argv)
 	p = calloc(o.probes, sizeof(*p));
 	if (!p)
 		die("out of memory");
-	order = random_order(o.size / PAGE, o.seed ^ mix64(o.round + 1) ^
+	order = random_order(o.size / PAGE, o.seed ^ image_mix64(o.round + 1) ^
 			     0xfa017ULL);
 
 	if (o.daemonize)
@@ -790,8 +713,8 @@ static int cmd_probe(int argc, char **argv)
 		w = addr[0];
 		t1 = bench_now_ns();
 		session_status(fd, &b);
-		if (w != word_of(page_key(o.seed, pg), 0) ||
-		    !page_ok(addr, o.seed, pg))
+		if (w != image_word(o.seed, pg, 0, false) ||
+		    !image_page_ok(addr, o.seed, pg, false))
 			die("page %" PRIu64 ": contents differ from the source image",
 			    pg);
 		m.verified++;
@@ -943,7 +866,7 @@ static int cmd_verify(int argc, char **argv)
 		    pcmig_state_name(st.state), st.pages_present, pages);
 	t0 = bench_now_ns();
 	for (pg = 0; pg < pages; pg++) {
-		if (page_ok(base + pg * WORDS, o.seed, pg))
+		if (image_page_ok(base + pg * WORDS, o.seed, pg, false))
 			continue;
 		if (!bad++)
 			first_bad = pg;

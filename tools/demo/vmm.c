@@ -35,10 +35,11 @@
 
 #include <linux/pcmig.h>
 
+#include "image.h"
 #include "ram.h"
 
-#define PAGE		4096UL
-#define WORDS		(PAGE / 8)
+#define PAGE		IMAGE_PAGE
+#define WORDS		IMAGE_WORDS
 #define STATE_MAGIC	"PCMIGDS1"
 #define STATE_HDR	24		/* magic, seed, length */
 #define LOAD_CHUNK	(16 * 1024)	/* one guest page read per chunk */
@@ -63,61 +64,11 @@ static void die(const char *fmt, ...)
 	exit(1);
 }
 
-/* The pattern */
-
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	x ^= x >> 31;
-	return x;
-}
-
-static bool zero_page(uint64_t seed, uint64_t page)
-{
-	return (mix64(seed * 0xa24baed4963ee407ULL + page + 1) & 7) == 0;
-}
-
-static uint64_t page_key(uint64_t seed, uint64_t page)
-{
-	return mix64(seed ^ (page * 0x9e3779b97f4a7c15ULL) ^
-		     0x243f6a8885a308d3ULL);
-}
-
-static uint64_t word_of(uint64_t key, uint64_t w)
-{
-	return mix64(key + w * 0xd1b54a32d192ed03ULL);
-}
-
-static void fill_page(uint64_t *p, uint64_t seed, uint64_t page)
-{
-	uint64_t key = page_key(seed, page), w;
-
-	if (zero_page(seed, page)) {
-		memset(p, 0, PAGE);
-		return;
-	}
-	for (w = 0; w < WORDS; w++)
-		p[w] = word_of(key, w);
-}
-
-/* Whether @p holds page @page's contents. */
-static bool page_ok(const volatile uint64_t *p, uint64_t seed, uint64_t page)
-{
-	uint64_t key = page_key(seed, page), w;
-	bool zero = zero_page(seed, page);
-
-	for (w = 0; w < WORDS; w++)
-		if (p[w] != (zero ? 0 : word_of(key, w)))
-			return false;
-	return true;
-}
+/* The device state's pattern */
 
 static uint8_t state_byte(uint64_t seed, uint64_t i)
 {
-	return (uint8_t)(mix64(seed ^ 0x5851f42d4c957f2dULL ^ (i / 8)) >>
+	return (uint8_t)(image_mix64(seed ^ 0x5851f42d4c957f2dULL ^ (i / 8)) >>
 			 (8 * (i % 8)));
 }
 
@@ -192,10 +143,9 @@ static void write_all(int fd, const void *buf, size_t len, off_t off,
 
 static int cmd_make_image(int argc, char **argv)
 {
-	uint64_t size, seed, pages, pg, run, zeros = 0;
+	uint64_t size, seed, zeros;
 	const char *path;
-	uint64_t *buf;
-	int fd;
+	int ret;
 
 	if (argc != 4)
 		die("usage: make-image FILE SIZE SEED");
@@ -204,32 +154,11 @@ static int cmd_make_image(int argc, char **argv)
 	seed = parse_u64(argv[3], "SEED");
 	if (!size || size % PAGE)
 		die("SIZE must be a non-zero multiple of %lu", PAGE);
-	pages = size / PAGE;
-	buf = malloc(256 * PAGE);
-	if (!buf)
-		die("out of memory");
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		die("%s: %s", path, strerror(errno));
-	if (ftruncate(fd, (off_t)size))
-		die("%s: %s", path, strerror(errno));
-	/* Zero pages stay holes; runs of others go out in big writes. */
-	for (pg = 0; pg < pages; pg += run) {
-		if (zero_page(seed, pg)) {
-			zeros++;
-			run = 1;
-			continue;
-		}
-		for (run = 0; run < 256 && pg + run < pages &&
-		     !zero_page(seed, pg + run); run++)
-			fill_page(buf + run * WORDS, seed, pg + run);
-		write_all(fd, buf, run * PAGE, (off_t)(pg * PAGE), path);
-	}
-	if (close(fd))
-		die("%s: %s", path, strerror(errno));
-	free(buf);
+	ret = image_write(path, size, seed, true, &zeros);
+	if (ret)
+		die("%s: %s", path, strerror(-ret));
 	printf("%s: %" PRIu64 " pages, %" PRIu64 " of them zero, seed %" PRIu64 "\n",
-	       path, pages, zeros, seed);
+	       path, size / PAGE, zeros, seed);
 	return 0;
 }
 
@@ -330,8 +259,7 @@ static uint64_t touch_page(struct vmm *v, uint64_t page, bool *ok)
 
 	w = p[0];
 	t0 = now_ns() - t0;
-	*ok = w == (zero_page(v->seed, page) ? 0 :
-		    word_of(page_key(v->seed, page), 0));
+	*ok = w == image_word(v->seed, page, 0, true);
 	return t0;
 }
 
@@ -368,9 +296,11 @@ static void load_state(struct vmm *v)
 		len += n;
 		/* Fault on guest memory in the middle of the load. */
 		if (v->load_touches < v->load_pages) {
-			page = mix64(v->seed ^ 0x1234 ^ chunk++) % v->pages;
+			page = image_mix64(v->seed ^ 0x1234 ^ chunk++) %
+			       v->pages;
 			ns = now_ns();
-			if (!page_ok(v->base + page * WORDS, v->seed, page))
+			if (!image_page_ok(v->base + page * WORDS, v->seed,
+					   page, true))
 				v->load_bad++;
 			ns = now_ns() - ns;
 			if (ns > v->load_max_ns)
@@ -470,12 +400,6 @@ struct toucher {
 	pthread_t th;
 };
 
-static uint64_t rnd(uint64_t *s)
-{
-	*s += 0x9e3779b97f4a7c15ULL;
-	return mix64(*s);
-}
-
 static void *touch_thread(void *arg)
 {
 	struct toucher *t = arg;
@@ -489,7 +413,7 @@ static void *touch_thread(void *arg)
 	while (!__atomic_load_n(&v->stop, __ATOMIC_RELAXED) &&
 	       now_ns() < end &&
 	       __atomic_load_n(&v->seen_count, __ATOMIC_RELAXED) < v->pages) {
-		uint64_t r = rnd(&s);
+		uint64_t r = image_rnd(&s);
 
 		if (r % 100 < HOT_PERCENT)
 			page = (v->hot_start + (r >> 8) % v->hot_pages) %
@@ -587,9 +511,9 @@ static void *verify_thread(void *arg)
 	if (last > v->pages)
 		last = v->pages;
 	for (pg = first; pg < last; pg++) {
-		if (zero_page(v->seed, pg))
+		if (image_zero_page(v->seed, pg))
 			zeros++;
-		if (!page_ok(v->base + pg * WORDS, v->seed, pg)) {
+		if (!image_page_ok(v->base + pg * WORDS, v->seed, pg, true)) {
 			if (!bad++)
 				__atomic_store_n(&v->first_bad, pg,
 						 __ATOMIC_RELAXED);
@@ -767,7 +691,7 @@ static int cmd_run(int argc, char **argv)
 	v.hot_pages = v.pages * HOT_FRACTION / 100;
 	if (!v.hot_pages)
 		v.hot_pages = 1;
-	v.hot_start = mix64(v.seed ^ 0x407) % v.pages;
+	v.hot_start = image_mix64(v.seed ^ 0x407) % v.pages;
 	v.seen = calloc(v.pages, 1);
 	v.lat = calloc(v.pages, sizeof(v.lat[0]));
 	if (!v.seen || !v.lat)
