@@ -367,10 +367,9 @@ static int cmd_floor_server(int argc, char **argv)
 		off = get_be64(req);
 		if (off % PAGE || off >= size)
 			die("bad request: offset %" PRIu64, off);
-		/* A PAGES frame's header: magic, version, type, 1 page. */
-		put_be64(hdr, 0x50434d4601010001ULL);
-		put_be64(hdr + 8, (1ULL << 32) | PAGE);
-		put_be64(hdr + 16, off);
+		/* The reply the source would send: one requested page. */
+		pcmig_frame_put(hdr, PCMIG_FRAME_PAGES, PCMIG_FRAME_F_REQUESTED,
+				1, PAGE, off);
 		iov[0].iov_base = hdr;
 		iov[0].iov_len = sizeof(hdr);
 		iov[1].iov_base = mem + off;
@@ -505,8 +504,10 @@ static int parse_run(struct run_opts *o, int argc, char **argv)
 static int cmd_floor(int argc, char **argv)
 {
 	struct run_opts o = { .name = "floor" };
-	uint8_t req[REQ_LEN], hdr[HDR_LEN];
-	uint64_t i, pg, t0, t1, *order, *page;
+	uint8_t req[REQ_LEN], hdr[HDR_LEN], type;
+	uint64_t i, pg, t0, t1, *order, *page, off;
+	uint32_t npages, len;
+	uint16_t flags;
 	struct run_meta m = { 0 };
 	struct probe *p;
 	char err[256];
@@ -545,9 +546,14 @@ static int cmd_floor(int argc, char **argv)
 		recv_all(fd, hdr, sizeof(hdr));
 		recv_all(fd, page, PAGE);
 		t1 = bench_now_ns();
-		if (get_be64(hdr + 16) != pg * PAGE)
+		if (pcmig_frame_get(hdr, &type, &flags, &npages, &len, &off) ||
+		    type != PCMIG_FRAME_PAGES ||
+		    flags != PCMIG_FRAME_F_REQUESTED || npages != 1 ||
+		    len != PAGE)
+			die("reply: not a PAGES frame of one requested page");
+		if (off != pg * PAGE)
 			die("reply for offset %" PRIu64 ", asked %" PRIu64,
-			    get_be64(hdr + 16), pg * PAGE);
+			    off, pg * PAGE);
 		if (!image_page_ok(page, o.seed, pg, false))
 			die("page %" PRIu64 ": contents differ from the image",
 			    pg);
