@@ -2,12 +2,16 @@
 /*
  * pcmig: channels: sockets handed over by user space, and their receivers.
  *
- * Each socket gets a receiver thread that reads frames with blocking
- * recvmsg() (which also works on kTLS sockets, unlike read_sock on 6.1)
- * and copies page payloads straight from the socket into the page of the
- * backing file. Every header field is checked before a page is touched.
- * End of file or a socket error pauses the session; a protocol violation
- * fails it.
+ * A TCP socket is read from its data_ready callback with tcp_read_sock(),
+ * in the socket's receive path: a reply whose page the faulting task
+ * prepared is copied from the skb into place and its waiter woken with no
+ * thread in between. Whatever may sleep (finding a page for a pushed page,
+ * DISCARD, END, SYNC, failing the session) is the channel's work item's,
+ * which takes the parsing over until it is done (the read_sock driver).
+ * Sockets without read_sock (kTLS on 6.1) and UNIX sockets get a thread
+ * that reads with recvmsg() (the recvmsg driver). Both feed the parser of
+ * rx.c and neither holds a lock while it waits for bytes. End of file or a
+ * socket error pauses the session; a protocol violation fails it.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -28,359 +32,275 @@
 #include "compat.h"
 #include "pcmig.h"
 
-/* pcmig_recv() result: the peer closed the connection. */
-#define PCMIG_RX_EOF	1
-/* Receive result: a protocol violation, the reason is in *reason. */
-#define PCMIG_RX_PROTO	2
-
-struct pcmig_rx {
-	struct pcmig_channel *ch;
-	struct pcmig_session *s;
-	enum pcmig_reason reason;
-	bool src_done;
-};
-
-/* Read exactly @len bytes. Return: 0, PCMIG_RX_EOF or a negative errno. */
-static int pcmig_recv(struct pcmig_rx *rx, void *buf, size_t len)
+/* Free a channel that left its session, and drop its session reference. */
+static void pcmig_channel_free(struct pcmig_channel *ch)
 {
-	struct msghdr msg = { .msg_flags = MSG_NOSIGNAL };
-	struct kvec vec;
-	int ret;
+	struct pcmig_session *s = ch->session;
 
-	while (len) {
-		vec.iov_base = buf;
-		vec.iov_len = len;
-		ret = kernel_recvmsg(rx->ch->sock, &msg, &vec, 1, len,
-				     MSG_WAITALL | MSG_NOSIGNAL);
-		if (ret == 0)
-			return PCMIG_RX_EOF;
-		if (ret == -EAGAIN || ret == -EINTR)
-			continue;
-		if (ret < 0)
-			return ret;
-		this_cpu_add(rx->s->stats->bytes_received, ret);
-		buf += ret;
-		len -= ret;
-	}
-	return 0;
+	kernel_sock_shutdown(ch->sock, SHUT_RDWR);
+	sockfd_put(ch->sock);
+	__free_page(ch->scratch);
+	kfree(ch);
+	pcmig_session_put(s);
 }
 
-static int pcmig_rx_violation(struct pcmig_rx *rx, enum pcmig_reason reason)
-{
-	rx->reason = reason;
-	return PCMIG_RX_PROTO;
-}
+/* ---- the read_sock driver: TCP without a ULP ---- */
 
 /*
- * A page arriving while present: legitimate only if it was requested (the
- * push crossed the reply). Its payload, if any, is read and dropped.
+ * tcp_read_sock() actor: feed the parser. Runs in the socket's receive
+ * path (softirq, or the process releasing the socket lock) or in the work
+ * item, always with the socket locked one way or the other, never sleeping.
  */
-static int pcmig_rx_duplicate(struct pcmig_rx *rx, unsigned long idx,
-			      bool payload)
+static int pcmig_rx_actor(read_descriptor_t *desc, struct sk_buff *skb,
+			  unsigned int offset, size_t len)
 {
+	struct pcmig_channel *ch = desc->arg.data;
+	size_t done = 0, want;
 	void *buf;
 	int ret;
 
-	if (!test_bit(idx, rx->s->requested))
-		return pcmig_rx_violation(rx, PCMIG_REASON_DUPLICATE);
-	this_cpu_inc(rx->s->stats->pages_duplicate);
-	if (!payload)
+	if (!desc->count)
 		return 0;
-	buf = kmap_local_page(rx->ch->scratch);
-	ret = pcmig_recv(rx, buf, PAGE_SIZE);
-	kunmap_local(buf);
-	return ret;
-}
-
-static void pcmig_rx_installed(struct pcmig_rx *rx, unsigned long idx)
-{
-	if (!test_and_set_bit(idx, rx->s->present)) {
-		atomic64_inc(&rx->s->nr_present);
-		/* Pairs with smp_rmb() in pcmig_session_status(). */
-		smp_mb__after_atomic();
-	}
-	pcmig_wake_page(rx->s, idx);
-}
-
-/* Receive one page's contents straight into the backing file. */
-static int pcmig_rx_page(struct pcmig_rx *rx, unsigned long idx,
-			 bool requested)
-{
-	struct pcmig_session *s = rx->s;
-	struct address_space *mapping = s->backing->f_mapping;
-	struct page *page;
-	void *kaddr;
-	int ret;
-
-	down_read(&s->install_sem);
-	if (pcmig_page_present(s, idx))
-		goto duplicate;
-
-	page = shmem_read_mapping_page_gfp(mapping, idx,
-					   mapping_gfp_mask(mapping));
-	if (IS_ERR(page)) {
-		up_read(&s->install_sem);
-		return PTR_ERR(page);
-	}
-	lock_page(page);
-	if (pcmig_page_present(s, idx)) {
-		unlock_page(page);
-		put_page(page);
-		goto duplicate;
-	}
-
-	kaddr = kmap_local_page(page);
-	ret = pcmig_recv(rx, kaddr, PAGE_SIZE);
-	if (ret)
-		/* A page that is not present holds zeros. */
-		memset(kaddr, 0, PAGE_SIZE);
-	kunmap_local(kaddr);
-	flush_dcache_page(page);
-	if (!ret) {
-		/* tmpfs drops clean pages under reclaim: keep it dirty. */
-		set_page_dirty(page);
-		pcmig_rx_installed(rx, idx);
-		this_cpu_inc(s->stats->pages_received);
-		if (!requested)
-			this_cpu_inc(s->stats->pages_pushed);
-	}
-	unlock_page(page);
-	put_page(page);
-	up_read(&s->install_sem);
-	return ret;
-
-duplicate:
-	up_read(&s->install_sem);
-	return pcmig_rx_duplicate(rx, idx, true);
-}
-
-static int pcmig_rx_zero(struct pcmig_rx *rx, unsigned long idx)
-{
-	struct pcmig_session *s = rx->s;
-	int ret = 0;
-
-	down_read(&s->install_sem);
-	if (pcmig_page_present(s, idx)) {
-		ret = pcmig_rx_duplicate(rx, idx, false);
-	} else {
-		/* Nothing to write: a missing page already reads as zero. */
-		pcmig_rx_installed(rx, idx);
-		this_cpu_inc(s->stats->pages_zero);
-	}
-	up_read(&s->install_sem);
-	return ret;
-}
-
-/*
- * Check the pages of a PAGES or ZERO frame before any is installed: a
- * reply must answer a request, a page present already must have been
- * requested.
- */
-static int pcmig_rx_check_pages(struct pcmig_rx *rx, unsigned long first,
-				unsigned int n, bool requested)
-{
-	struct pcmig_session *s = rx->s;
-	unsigned long idx;
-
-	for (idx = first; idx < first + n; idx++) {
-		bool asked = test_bit(idx, s->requested);
-
-		if (requested && !asked)
-			return pcmig_rx_violation(rx,
-						  PCMIG_REASON_NOT_REQUESTED);
-		if (pcmig_page_present(s, idx) && !asked)
-			return pcmig_rx_violation(rx, PCMIG_REASON_DUPLICATE);
-	}
-	return 0;
-}
-
-/*
- * END on this channel. The source is done once every attached channel has
- * carried END: each channel is ordered, so by then every page it sent has
- * arrived, whichever channel it took. Frames after END are handled as
- * usual (a late reply to a request is a duplicate).
- */
-static int pcmig_rx_end(struct pcmig_rx *rx)
-{
-	struct pcmig_session *s = rx->s;
-	bool all;
-
-	rx->src_done = true;
-	spin_lock_irq(&s->lock);
-	s->end_mask |= rx->ch->mask;
-	all = (s->end_mask & s->chan_mask) == s->chan_mask;
-	if (all)
-		s->src_done = true;
-	spin_unlock_irq(&s->lock);
-
-	if (!all)
-		return 0;
-	if (atomic64_read(&s->nr_present) != s->npages)
-		return pcmig_rx_violation(rx, PCMIG_REASON_INCOMPLETE);
-	pcmig_check_complete(s);
-	return 0;
-}
-
-/* A barrier: every frame before it on this channel has been handled. */
-static int pcmig_rx_sync(struct pcmig_rx *rx, u64 token)
-{
-	struct pcmig_session *s = rx->s;
-
-	spin_lock_irq(&s->lock);
-	if (token <= rx->ch->sync) {
-		spin_unlock_irq(&s->lock);
-		return pcmig_rx_violation(rx, PCMIG_REASON_BAD_RANGE);
-	}
-	rx->ch->sync = token;
-	spin_unlock_irq(&s->lock);
-	wake_up_all(&s->chan_wq);
-	return 0;
-}
-
-static int pcmig_rx_frame(struct pcmig_rx *rx, const struct pcmig_frame *f)
-{
-	struct pcmig_session *s = rx->s;
-	u32 npages = be32_to_cpu(f->npages);
-	u64 offset = be64_to_cpu(f->offset);
-	u16 flags = be16_to_cpu(f->flags);
-	u32 len = be32_to_cpu(f->len);
-	unsigned long first, idx;
-	bool requested;
-	int ret;
-
-	if (be32_to_cpu(f->magic) != PCMIG_FRAME_MAGIC)
-		return pcmig_rx_violation(rx, PCMIG_REASON_BAD_MAGIC);
-	if (f->version != PCMIG_FRAME_VERSION)
-		return pcmig_rx_violation(rx, PCMIG_REASON_BAD_VERSION);
-
-	switch (f->type) {
-	case PCMIG_FRAME_PAGES:
-	case PCMIG_FRAME_ZERO:
-		break;
-	case PCMIG_FRAME_END:
-		if (flags)
-			return pcmig_rx_violation(rx, PCMIG_REASON_BAD_FLAGS);
-		if (npages || offset)
-			return pcmig_rx_violation(rx, PCMIG_REASON_BAD_RANGE);
-		if (len)
-			return pcmig_rx_violation(rx, PCMIG_REASON_BAD_LENGTH);
-		return pcmig_rx_end(rx);
-	case PCMIG_FRAME_SYNC:
-		if (flags)
-			return pcmig_rx_violation(rx, PCMIG_REASON_BAD_FLAGS);
-		if (npages || !offset)
-			return pcmig_rx_violation(rx, PCMIG_REASON_BAD_RANGE);
-		if (len)
-			return pcmig_rx_violation(rx, PCMIG_REASON_BAD_LENGTH);
-		return pcmig_rx_sync(rx, offset);
-	case PCMIG_FRAME_DISCARD:
-		break;
-	default:
-		/* REQUEST frames go the other way. */
-		return pcmig_rx_violation(rx, PCMIG_REASON_BAD_TYPE);
-	}
-
-	requested = flags & PCMIG_FRAME_F_REQUESTED;
-	if (flags & ~PCMIG_FRAME_F_REQUESTED ||
-	    (requested && f->type != PCMIG_FRAME_PAGES))
-		return pcmig_rx_violation(rx, PCMIG_REASON_BAD_FLAGS);
-	if (!npages || !PAGE_ALIGNED(offset) || offset >= s->size ||
-	    npages > s->npages - (offset >> PAGE_SHIFT) ||
-	    (f->type == PCMIG_FRAME_PAGES && npages > PCMIG_FRAME_MAX_PAGES))
-		return pcmig_rx_violation(rx, PCMIG_REASON_BAD_RANGE);
-	if (len != (f->type == PCMIG_FRAME_PAGES ? npages * PAGE_SIZE : 0))
-		return pcmig_rx_violation(rx, PCMIG_REASON_BAD_LENGTH);
-
-	/* Only before LISTEN: a misdirected frame otherwise. */
-	if (f->type == PCMIG_FRAME_DISCARD)
-		return pcmig_discard(s, offset, (u64)npages << PAGE_SHIFT) ?
-		       pcmig_rx_violation(rx, PCMIG_REASON_BAD_TYPE) : 0;
-
-	first = offset >> PAGE_SHIFT;
-	ret = pcmig_rx_check_pages(rx, first, npages, requested);
-	if (ret)
-		return ret;
-
-	for (idx = first; idx < first + npages; idx++) {
-		if (f->type == PCMIG_FRAME_PAGES)
-			ret = pcmig_rx_page(rx, idx, requested);
-		else
-			ret = pcmig_rx_zero(rx, idx);
+	/* The last call takes the steps after the last byte (a header). */
+	for (;;) {
+		ret = pcmig_rx_next(&ch->rx, false, &buf, &want);
 		if (ret)
-			return ret;
-		if (f->type == PCMIG_FRAME_ZERO && !(idx & 1023))
-			cond_resched();
+			break;
+		if (done == len)
+			return done;
+		want = min(want, len - done);
+		if (skb_copy_bits(skb, offset + done, buf, want)) {
+			ret = -EFAULT;
+			break;
+		}
+		pcmig_rx_consume(&ch->rx, want);
+		done += want;
 	}
-	pcmig_check_complete(s);
+	ch->stop = ret;
+	desc->count = 0;
+	return done;
+}
+
+static void pcmig_data_ready(struct sock *sk)
+{
+	read_descriptor_t desc = { .count = 1 };
+	struct pcmig_channel *ch;
+
+	read_lock_bh(&sk->sk_callback_lock);
+	ch = sk->sk_user_data;
+	if (!ch)
+		goto out;
+	if (!ch->rx.deferred) {
+		desc.arg.data = ch;
+		tcp_read_sock(sk, &desc, pcmig_rx_actor);
+		if (!ch->stop)
+			goto out;
+		/* A step that may sleep, or the end: the work item's. */
+		ch->rx.deferred = true;
+	}
+	queue_work(pcmig_wq, &ch->rx_work);
+out:
+	read_unlock_bh(&sk->sk_callback_lock);
+}
+
+static void pcmig_state_change(struct sock *sk)
+{
+	struct pcmig_channel *ch;
+
+	read_lock_bh(&sk->sk_callback_lock);
+	ch = sk->sk_user_data;
+	if (ch) {
+		queue_work(pcmig_wq, &ch->rx_work);
+		ch->saved_state_change(sk);
+	}
+	read_unlock_bh(&sk->sk_callback_lock);
+}
+
+/* Under the socket lock: an error, or the end of the stream. */
+static int pcmig_sock_status(struct sock *sk)
+{
+	int err = sock_error(sk);
+
+	if (err)
+		return err;
+	if ((sk->sk_shutdown & RCV_SHUTDOWN) &&
+	    skb_queue_empty(&sk->sk_receive_queue))
+		return PCMIG_RX_EOF;
 	return 0;
 }
 
-static int pcmig_rx_loop(struct pcmig_rx *rx)
+static void pcmig_channel_stop(struct pcmig_channel *ch, int ret);
+
+/*
+ * The parser's process-context half: takes the parsing over from the
+ * callback, takes the steps that may sleep with no lock held, reads what
+ * has arrived and hands the parsing back to the callback.
+ */
+static void pcmig_rx_work(struct work_struct *work)
 {
-	struct pcmig_frame f;
+	struct pcmig_channel *ch = container_of(work, struct pcmig_channel,
+						rx_work);
+	struct sock *sk = ch->sock->sk;
+	read_descriptor_t desc;
+	size_t len;
+	void *buf;
+	int ret, stop;
+
+	if (READ_ONCE(ch->dead))
+		return;
+	lock_sock(sk);
+	ch->rx.deferred = true;
+	release_sock(sk);
+
+	for (;;) {
+		ret = 0;
+		if (READ_ONCE(ch->closing)) {
+			ret = PCMIG_RX_EOF;
+			break;
+		}
+		/* The callback cannot run the parser while it is deferred. */
+		if (ch->stop != PCMIG_RX_DEFER)
+			ret = ch->stop;
+		ch->stop = 0;
+		if (!ret)
+			ret = pcmig_rx_next(&ch->rx, true, &buf, &len);
+		if (ret)
+			break;
+
+		lock_sock(sk);
+		desc.arg.data = ch;
+		desc.count = 1;
+		tcp_read_sock(sk, &desc, pcmig_rx_actor);
+		stop = ch->stop;
+		if (!stop) {
+			ret = pcmig_sock_status(sk);
+			if (!ret)
+				ch->rx.deferred = false;
+		}
+		release_sock(sk);
+		if (ret || !stop)
+			break;
+	}
+	if (ret)
+		pcmig_channel_stop(ch, ret);
+}
+
+static void pcmig_channel_free_work(struct work_struct *work)
+{
+	struct pcmig_channel *ch = container_of(work, struct pcmig_channel,
+						free_work);
+
+	/* Queued before the callbacks went away: returns at once. */
+	cancel_work_sync(&ch->rx_work);
+	pcmig_channel_free(ch);
+	module_put(THIS_MODULE);
+}
+
+static void pcmig_sock_take(struct pcmig_channel *ch)
+{
+	struct sock *sk = ch->sock->sk;
+
+	write_lock_bh(&sk->sk_callback_lock);
+	ch->rx.deferred = true;
+	ch->saved_data_ready = sk->sk_data_ready;
+	ch->saved_state_change = sk->sk_state_change;
+	sk->sk_user_data = ch;
+	sk->sk_data_ready = pcmig_data_ready;
+	sk->sk_state_change = pcmig_state_change;
+	write_unlock_bh(&sk->sk_callback_lock);
+	/* What arrived before. */
+	queue_work(pcmig_wq, &ch->rx_work);
+}
+
+static void pcmig_sock_give_back(struct pcmig_channel *ch)
+{
+	struct sock *sk = ch->sock->sk;
+
+	write_lock_bh(&sk->sk_callback_lock);
+	sk->sk_user_data = NULL;
+	sk->sk_data_ready = ch->saved_data_ready;
+	sk->sk_state_change = ch->saved_state_change;
+	write_unlock_bh(&sk->sk_callback_lock);
+	WRITE_ONCE(ch->dead, true);
+}
+
+/* ---- the recvmsg driver: kTLS (no read_sock on 6.1) and UNIX ---- */
+
+static int pcmig_rx_thread(void *data)
+{
+	struct pcmig_channel *ch = data;
+	struct msghdr msg = { .msg_flags = MSG_NOSIGNAL };
+	struct kvec vec;
+	size_t len;
+	void *buf;
 	int ret;
 
 	for (;;) {
-		ret = pcmig_recv(rx, &f, sizeof(f));
+		ret = pcmig_rx_next(&ch->rx, true, &buf, &len);
 		if (ret)
-			return ret;
-		ret = pcmig_rx_frame(rx, &f);
-		if (ret)
-			return ret;
+			break;
+		vec.iov_base = buf;
+		vec.iov_len = len;
+		/* Straight into the claimed page: no lock is held here. */
+		ret = kernel_recvmsg(ch->sock, &msg, &vec, 1, len,
+				     MSG_NOSIGNAL);
+		if (ret == -EAGAIN || ret == -EINTR)
+			continue;
+		if (ret <= 0) {
+			ret = ret ?: PCMIG_RX_EOF;
+			break;
+		}
+		pcmig_rx_consume(&ch->rx, ret);
 	}
+	pcmig_channel_stop(ch, ret);
+	module_put_and_kthread_exit(0);
 }
 
+/* ---- both drivers ---- */
+
 /* Report why the receiver stopped, unless the session stopped it. */
-static void pcmig_rx_report(struct pcmig_rx *rx, int ret, bool closing)
+static void pcmig_rx_report(struct pcmig_channel *ch, int ret, bool closing)
 {
-	struct pcmig_session *s = rx->s;
+	struct pcmig_session *s = ch->session;
 
 	if (closing)
 		return;
 	if (ret == PCMIG_RX_PROTO) {
 		pr_warn_ratelimited("session %u: channel %u: %s\n", s->id,
-				    rx->ch->index,
-				    pcmig_reason_name(rx->reason));
-		pcmig_fail(s, rx->reason, -EPROTO);
+				    ch->index, pcmig_reason_name(ch->rx.reason));
+		pcmig_fail(s, ch->rx.reason, -EPROTO);
 	} else if (ret == PCMIG_RX_EOF) {
 		/* After END the source may hang up. */
-		if (!rx->src_done)
+		if (!ch->rx.src_done)
 			pcmig_pause(s, PCMIG_REASON_CHANNEL_EOF, 0);
 	} else {
 		pcmig_pause(s, PCMIG_REASON_CHANNEL_ERROR, ret);
 	}
 }
 
-static void pcmig_channel_free(struct pcmig_channel *ch)
+/*
+ * The receiver is over: the channel leaves the session. Frees it (the
+ * thread) or has it freed once the work item is over.
+ */
+static void pcmig_channel_stop(struct pcmig_channel *ch, int ret)
 {
-	kernel_sock_shutdown(ch->sock, SHUT_RDWR);
-	sockfd_put(ch->sock);
-	__free_page(ch->scratch);
-	kfree(ch);
-}
-
-static int pcmig_rx_thread(void *data)
-{
-	struct pcmig_channel *ch = data;
 	struct pcmig_session *s = ch->session;
-	struct pcmig_rx rx = { .ch = ch, .s = s };
-	struct mem_cgroup *old;
 	bool closing;
-	int ret;
 
-	/* Pages received are charged to the session's creator. */
-	old = pcmig_set_active_memcg(s->memcg);
-	ret = pcmig_rx_loop(&rx);
-	pcmig_set_active_memcg(old);
+	if (!ch->task)
+		pcmig_sock_give_back(ch);
 
 	/* Stop sending on our socket before anyone may free it. */
 	if (ch->mask & PCMIG_CHANNEL_URGENT) {
 		kernel_sock_shutdown(ch->sock, SHUT_RDWR);
 		mutex_lock(&s->tx_lock);
-		if (s->tx_sock == ch->sock)
+		if (s->tx_sock == ch->sock) {
 			s->tx_sock = NULL;
+			s->tx_len = 0;
+		}
 		mutex_unlock(&s->tx_lock);
 	}
+	pcmig_rx_release(&ch->rx);
 
 	spin_lock_irq(&s->lock);
 	closing = ch->closing;
@@ -390,10 +310,11 @@ static int pcmig_rx_thread(void *data)
 	spin_unlock_irq(&s->lock);
 	wake_up_all(&s->chan_wq);
 
-	pcmig_rx_report(&rx, ret, closing);
-	pcmig_channel_free(ch);
-	pcmig_session_put(s);
-	module_put_and_kthread_exit(0);
+	pcmig_rx_report(ch, ret, closing);
+	if (ch->task)
+		pcmig_channel_free(ch);
+	else
+		queue_work(pcmig_wq, &ch->free_work);
 }
 
 /**
@@ -515,20 +436,34 @@ static int pcmig_sock_check(struct socket *sock)
 	}
 }
 
+/* Whether the socket can be read from its receive callback. */
+static bool pcmig_sock_read_sock(struct socket *sock)
+{
+	struct sock *sk = sock->sk;
+
+	/* A kTLS receive socket has no read_sock on 6.1: a ULP says so. */
+	return sk->sk_family != AF_UNIX && !inet_csk(sk)->icsk_ulp_ops;
+}
+
 /**
  * pcmig_channel_attach() - hand a connected stream socket to a session
  * @s: session; the caller holds @s->ctl_lock
  * @fd: the socket's descriptor
  * @mask: PCMIG_CHANNEL_* the socket serves, checked by the caller
  *
+ * A TCP socket is then read from its receive callback (replies land in
+ * their pages in softirq) and a work item; a kTLS or UNIX socket by a
+ * thread of its own with recvmsg().
+ *
  * Return: 0; -EBADF, -ENOTSOCK, -EINVAL for a socket that is not a
- * connected TCP or UNIX stream; -EBUSY if a channel in @mask is taken or
- * the session is final; -EPERM in PAUSED; -ENOMEM.
+ * connected TCP or UNIX stream; -EBUSY if a channel in @mask is taken, the
+ * session is final or the socket has another kernel user; -EPERM in
+ * PAUSED; -ENOMEM.
  */
 int pcmig_channel_attach(struct pcmig_session *s, int fd, unsigned int mask)
 {
 	struct pcmig_channel *ch;
-	struct task_struct *task;
+	struct task_struct *task = NULL;
 	struct socket *sock;
 	int ret;
 
@@ -537,6 +472,9 @@ int pcmig_channel_attach(struct pcmig_session *s, int fd, unsigned int mask)
 		return ret;
 	ret = pcmig_sock_check(sock);
 	if (ret)
+		goto err_sock;
+	ret = -EBUSY;
+	if (READ_ONCE(sock->sk->sk_user_data))
 		goto err_sock;
 
 	ret = -ENOMEM;
@@ -549,6 +487,9 @@ int pcmig_channel_attach(struct pcmig_session *s, int fd, unsigned int mask)
 	ch->session = s;
 	ch->sock = sock;
 	ch->mask = mask;
+	INIT_WORK(&ch->rx_work, pcmig_rx_work);
+	INIT_WORK(&ch->free_work, pcmig_channel_free_work);
+	pcmig_rx_init(&ch->rx, ch);
 
 	if ((mask & PCMIG_CHANNEL_URGENT) && sock->sk->sk_family != AF_UNIX)
 		tcp_sock_set_nodelay(sock->sk);
@@ -565,20 +506,23 @@ int pcmig_channel_attach(struct pcmig_session *s, int fd, unsigned int mask)
 	ch->index = s->next_chan++;
 	spin_unlock_irq(&s->lock);
 
-	task = kthread_create(pcmig_rx_thread, ch, "pcmig%u-rx%u", s->id,
-			      ch->index);
-	if (IS_ERR(task)) {
-		ret = PTR_ERR(task);
-		goto err_page;
+	if (!pcmig_sock_read_sock(sock)) {
+		task = kthread_create(pcmig_rx_thread, ch, "pcmig%u-rx%u",
+				      s->id, ch->index);
+		if (IS_ERR(task)) {
+			ret = PTR_ERR(task);
+			goto err_page;
+		}
+		ch->task = task;
 	}
-	ch->task = task;
 
 	spin_lock_irq(&s->lock);
 	if (!pcmig_state_active(s->state) || (s->chan_mask & mask)) {
 		/* Paused or attached by a racing caller meanwhile. */
 		ret = s->state == PCMIG_STATE_PAUSED ? -EPERM : -EBUSY;
 		spin_unlock_irq(&s->lock);
-		kthread_stop(task);
+		if (task)
+			kthread_stop(task);
 		goto err_page;
 	}
 	list_add_tail(&ch->node, &s->channels);
@@ -588,10 +532,13 @@ int pcmig_channel_attach(struct pcmig_session *s, int fd, unsigned int mask)
 	if (mask & PCMIG_CHANNEL_URGENT)
 		pcmig_tx_set_sock(s, sock);
 
-	/* The receiver's references: dropped when it exits. */
+	/* The receiver's references: dropped when the channel is freed. */
 	pcmig_session_get(s);
 	__module_get(THIS_MODULE);
-	wake_up_process(task);
+	if (task)
+		wake_up_process(task);
+	else
+		pcmig_sock_take(ch);
 	return 0;
 
 err_unlock:

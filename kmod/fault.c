@@ -8,10 +8,13 @@
  * present may still sit in the backing file's page cache, but then it holds
  * zeros: a receive that fails half-way clears the page again.
  *
- * A fault on a missing page marks the page requested (the first fault on it
- * queues exactly one request for the send work item) and sleeps on one of
- * the session's hashed wait queues until the receiver makes the page
- * present or the session fails.
+ * A fault on a missing page marks the page requested. The first task to
+ * fault on it prepares the page the reply will be copied into (a slot, see
+ * rx.c), queues exactly one request and sends it itself (tx.c); every
+ * faulting task then sleeps on one of the session's hashed wait queues,
+ * without the mmap lock, until the receiver makes the page present or the
+ * session fails. A remote fault thus wakes two tasks: the source's, and
+ * the faulting one, from the socket's receive path.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -34,29 +37,7 @@
 #include "compat.h"
 #include "pcmig.h"
 
-/* A page waiting to be requested. */
-struct pcmig_req {
-	struct llist_node node;
-	unsigned long idx;
-};
-
-static struct kmem_cache *pcmig_req_cache;
-static struct workqueue_struct *pcmig_wq;
-
-/* &pcmig_session.tx_flags */
-#define PCMIG_TX_RESEND	0	/* send every missing requested page */
-
-/**
- * pcmig_page_present() - whether a page may be mapped
- * @s: session
- * @idx: page index, below @s->npages
- *
- * Return: true if the page's contents are in place.
- */
-bool pcmig_page_present(struct pcmig_session *s, unsigned long idx)
-{
-	return test_bit(idx, s->present);
-}
+struct workqueue_struct *pcmig_wq;
 
 static wait_queue_head_t *pcmig_waitq(struct pcmig_session *s,
 				      unsigned long idx)
@@ -100,206 +81,33 @@ static bool pcmig_failed(struct pcmig_session *s)
 	return READ_ONCE(s->state) == PCMIG_STATE_FAILED;
 }
 
-/* Send @n queued offsets of s->tx_buf as one frame. Under tx_lock. */
-static int pcmig_tx_send_frame(struct pcmig_session *s, unsigned int n)
-{
-	struct pcmig_frame *f = s->tx_buf;
-	struct msghdr msg = { .msg_flags = MSG_NOSIGNAL };
-	struct kvec vec = {
-		.iov_base = s->tx_buf,
-		.iov_len = sizeof(*f) + n * sizeof(__be64),
-	};
-	int ret;
-
-	f->magic = cpu_to_be32(PCMIG_FRAME_MAGIC);
-	f->version = PCMIG_FRAME_VERSION;
-	f->type = PCMIG_FRAME_REQUEST;
-	f->flags = 0;
-	f->npages = cpu_to_be32(n);
-	f->len = cpu_to_be32(n * sizeof(__be64));
-	f->offset = 0;
-
-	ret = kernel_sendmsg(s->tx_sock, &msg, &vec, 1, vec.iov_len);
-	if (ret == vec.iov_len) {
-		this_cpu_inc(s->stats->requests_sent);
-		return 0;
-	}
-	return ret < 0 ? ret : -EIO;
-}
-
-static __be64 *pcmig_tx_slots(struct pcmig_session *s)
-{
-	return (__be64 *)((struct pcmig_frame *)s->tx_buf + 1);
-}
-
-/* Send every queued request. Under tx_lock, with a socket. */
-static int pcmig_tx_send_queue(struct pcmig_session *s)
-{
-	struct llist_node *list = llist_del_all(&s->tx_queue);
-	__be64 *slot = pcmig_tx_slots(s);
-	struct pcmig_req *req, *next;
-	unsigned int n = 0;
-	int ret = 0;
-
-	list = llist_reverse_order(list);
-	llist_for_each_entry_safe(req, next, list, node) {
-		/* A page that arrived meanwhile needs no request. */
-		if (!ret && !pcmig_page_present(s, req->idx)) {
-			slot[n++] = cpu_to_be64((u64)req->idx << PAGE_SHIFT);
-			if (n == PCMIG_FRAME_MAX_REQS) {
-				ret = pcmig_tx_send_frame(s, n);
-				n = 0;
-			}
-		}
-		kmem_cache_free(pcmig_req_cache, req);
-	}
-	if (!ret && n)
-		ret = pcmig_tx_send_frame(s, n);
-	return ret;
-}
-
-/* Request every page that is requested and missing. Under tx_lock. */
-static int pcmig_tx_send_all(struct pcmig_session *s)
-{
-	__be64 *slot = pcmig_tx_slots(s);
-	unsigned long idx;
-	unsigned int n = 0;
-	int ret;
-
-	pcmig_tx_drop_queue(s);
-	for_each_andnot_bit(idx, s->requested, s->present, s->npages) {
-		slot[n++] = cpu_to_be64((u64)idx << PAGE_SHIFT);
-		if (n == PCMIG_FRAME_MAX_REQS) {
-			ret = pcmig_tx_send_frame(s, n);
-			if (ret)
-				return ret;
-			n = 0;
-			cond_resched();
-		}
-	}
-	return n ? pcmig_tx_send_frame(s, n) : 0;
-}
-
 /*
- * Requests are written by a work item: a worker has no signals, so a send
- * never stops half-way through a frame, and one run sends every request
- * queued meanwhile in one batch.
+ * Mark a missing page requested. Return: true if the caller is the first
+ * and the request is to go out now: it prepares the reply's page, queues
+ * the request and sends it (pcmig_request_send()).
  */
-static void pcmig_tx_work(struct work_struct *work)
+static bool pcmig_request(struct pcmig_session *s, unsigned long idx)
 {
-	struct pcmig_session *s = container_of(work, struct pcmig_session,
-					       tx_work);
-	int ret = 0;
-
-	mutex_lock(&s->tx_lock);
-	/* Without a socket, the queue waits for pcmig_tx_resend(). */
-	if (s->tx_sock && pcmig_sending_state(READ_ONCE(s->state))) {
-		if (test_and_clear_bit(PCMIG_TX_RESEND, &s->tx_flags))
-			ret = pcmig_tx_send_all(s);
-		else
-			ret = pcmig_tx_send_queue(s);
-	}
-	mutex_unlock(&s->tx_lock);
-
-	if (ret) {
-		pr_warn_ratelimited("session %u: sending requests failed: %d\n",
-				    s->id, ret);
-		pcmig_pause(s, PCMIG_REASON_CHANNEL_ERROR, ret);
-	}
-}
-
-/**
- * pcmig_tx_drop_queue() - forget the queued requests
- * @s: session
- *
- * The bitmaps keep what is requested; pcmig_tx_resend() rebuilds requests
- * from them.
- */
-void pcmig_tx_drop_queue(struct pcmig_session *s)
-{
-	struct llist_node *list = llist_del_all(&s->tx_queue);
-	struct pcmig_req *req, *next;
-
-	llist_for_each_entry_safe(req, next, list, node)
-		kmem_cache_free(pcmig_req_cache, req);
-}
-
-/**
- * pcmig_tx_resend() - request every page that is requested and missing
- * @s: session, just moved to LISTEN or back from RECOVER
- */
-void pcmig_tx_resend(struct pcmig_session *s)
-{
-	set_bit(PCMIG_TX_RESEND, &s->tx_flags);
-	/* Pairs with the barrier in pcmig_request(): see its comment. */
-	smp_mb__after_atomic();
-	queue_work(pcmig_wq, &s->tx_work);
-}
-
-/**
- * pcmig_tx_set_sock() - set or clear the socket requests go out on
- * @s: session
- * @sock: the urgent channel's socket, or NULL
- *
- * Clearing waits for a send in progress; shut the socket down first so
- * that such a send cannot block.
- */
-void pcmig_tx_set_sock(struct pcmig_session *s, struct socket *sock)
-{
-	mutex_lock(&s->tx_lock);
-	s->tx_sock = sock;
-	mutex_unlock(&s->tx_lock);
-}
-
-/**
- * pcmig_tx_init() - prepare a new session's request sending
- * @s: session
- */
-void pcmig_tx_init(struct pcmig_session *s)
-{
-	mutex_init(&s->tx_lock);
-	init_llist_head(&s->tx_queue);
-	INIT_WORK(&s->tx_work, pcmig_tx_work);
-}
-
-/**
- * pcmig_tx_release() - stop request sending of a session being freed
- * @s: session
- */
-void pcmig_tx_release(struct pcmig_session *s)
-{
-	cancel_work_sync(&s->tx_work);
-	pcmig_tx_drop_queue(s);
-}
-
-/* Mark a missing page requested; the first to do so queues the request. */
-static void pcmig_request(struct pcmig_session *s, unsigned long idx)
-{
-	struct pcmig_req *req;
-
 	if (test_and_set_bit(idx, s->requested))
-		return;
+		return false;
 	this_cpu_inc(s->stats->pages_requested);
 
 	/*
 	 * test_and_set_bit() is a full barrier: either we see the sending
-	 * state here and queue, or the move to it (which sets the state and
+	 * state here and send, or the move to it (which sets the state and
 	 * then scans the bitmap, see pcmig_tx_resend()) sees our bit. Both
 	 * may happen; the source then answers twice, which is a legitimate
 	 * duplicate.
 	 */
-	if (!pcmig_sending_state(READ_ONCE(s->state)))
-		return;
+	return pcmig_sending_state(READ_ONCE(s->state));
+}
 
-	req = kmem_cache_alloc(pcmig_req_cache, GFP_KERNEL);
-	if (!req) {
-		/* The bitmap scan needs no memory and finds our bit. */
-		pcmig_tx_resend(s);
-		return;
-	}
-	req->idx = idx;
-	llist_add(&req->node, &s->tx_queue);
-	queue_work(pcmig_wq, &s->tx_work);
+/* The first faulting task's request, from its own context. */
+static void pcmig_request_send(struct pcmig_session *s, unsigned long idx)
+{
+	pcmig_slot_prepare(s, idx);
+	pcmig_tx_queue(s, idx);
+	pcmig_tx_flush(s);
 }
 
 static void pcmig_account_wait(struct pcmig_session *s, u64 ns)
@@ -354,23 +162,32 @@ static vm_fault_t pcmig_fault_missing(struct pcmig_session *s,
 {
 	unsigned long idx = vmf->pgoff;
 	struct file *file;
+	bool first;
 	int ret;
 
 	this_cpu_inc(s->stats->faults);
 	if (pcmig_failed(s))
 		return VM_FAULT_SIGBUS;
-	pcmig_request(s, idx);
+	first = pcmig_request(s, idx);
 
-	if (vmf->flags & FAULT_FLAG_RETRY_NOWAIT)
+	if (vmf->flags & FAULT_FLAG_RETRY_NOWAIT) {
+		/* No waiting here at all: the work item sends. */
+		if (first) {
+			pcmig_tx_queue(s, idx);
+			pcmig_tx_kick(s);
+		}
 		return VM_FAULT_RETRY;
+	}
 
 	if (vmf->flags & FAULT_FLAG_ALLOW_RETRY) {
 		/*
-		 * Wait without the mmap lock. The file keeps the session
-		 * (and the module) alive should the mapping go away.
+		 * Send and wait without the mmap lock. The file keeps the
+		 * session (and the module) alive should the mapping go away.
 		 */
 		file = get_file(vmf->vma->vm_file);
 		pcmig_release_fault_lock(vmf);
+		if (first)
+			pcmig_request_send(s, idx);
 		/*
 		 * Only a user-mode access can take a signal and retry: a
 		 * kernel access with a signal pending would retry at once.
@@ -381,6 +198,8 @@ static vm_fault_t pcmig_fault_missing(struct pcmig_session *s,
 		return VM_FAULT_RETRY;
 	}
 
+	if (first)
+		pcmig_request_send(s, idx);
 	ret = pcmig_wait_page(s, idx, false);
 	return ret ? VM_FAULT_SIGBUS : 0;
 }
@@ -497,9 +316,11 @@ int pcmig_mmap(struct pcmig_session *s, struct vm_area_struct *vma)
  * @offset: byte offset, page aligned
  * @length: bytes, a non-zero multiple of the page size
  *
- * From the DISCARD ioctl or a DISCARD frame. Page installs are held off
- * meanwhile; the state change is atomic, so a concurrent move to LISTEN
- * only means that a fault may request a discarded page at once.
+ * From the DISCARD ioctl or a DISCARD frame. Receivers are not waited
+ * for: a page being received in the range when the DISCARD runs is
+ * dropped once its payload is in, as if the DISCARD had come right after
+ * it. The state change is atomic, so a concurrent move to LISTEN only
+ * means that a fault may request a discarded page at once.
  *
  * Return: 0, -EINVAL for a bad range or a state other than ADVISE and
  * DISCARD, -EBUSY in a final state.
@@ -520,7 +341,9 @@ int pcmig_discard(struct pcmig_session *s, u64 offset, u64 length)
 	first = offset >> PAGE_SHIFT;
 	last = first + (length >> PAGE_SHIFT) - 1;
 
-	down_write(&s->install_sem);
+	mutex_lock(&s->discard_lock);
+	/* Pages being received in the range are dropped when complete. */
+	pcmig_discard_begin(s, first, last);
 	for (idx = first; idx <= last; idx++) {
 		if (test_and_clear_bit(idx, s->present)) {
 			clear_bit(idx, s->requested);
@@ -534,7 +357,8 @@ int pcmig_discard(struct pcmig_session *s, u64 offset, u64 length)
 	unmap_mapping_range(s->backing->f_mapping, offset, length, 1);
 	shmem_truncate_range(file_inode(s->backing), offset,
 			     offset + length - 1);
-	up_write(&s->install_sem);
+	pcmig_discard_end(s);
+	mutex_unlock(&s->discard_lock);
 
 	spin_lock_irq(&s->lock);
 	s->pages_discarded += n;
@@ -543,29 +367,21 @@ int pcmig_discard(struct pcmig_session *s, u64 offset, u64 length)
 }
 
 /**
- * pcmig_fault_init() - create the request cache
+ * pcmig_fault_init() - create the module's workqueue
  *
  * Return: 0 or -ENOMEM.
  */
 int pcmig_fault_init(void)
 {
-	pcmig_req_cache = KMEM_CACHE(pcmig_req, 0);
-	if (!pcmig_req_cache)
-		return -ENOMEM;
-	/* Requests are on the fault path: high priority, never starved. */
+	/* Requests and receives are on the fault path: never starved. */
 	pcmig_wq = alloc_workqueue("pcmig", WQ_HIGHPRI | WQ_MEM_RECLAIM, 0);
-	if (!pcmig_wq) {
-		kmem_cache_destroy(pcmig_req_cache);
-		return -ENOMEM;
-	}
-	return 0;
+	return pcmig_wq ? 0 : -ENOMEM;
 }
 
 /**
- * pcmig_fault_exit() - destroy the request cache
+ * pcmig_fault_exit() - destroy the module's workqueue, once idle
  */
 void pcmig_fault_exit(void)
 {
 	destroy_workqueue(pcmig_wq);
-	kmem_cache_destroy(pcmig_req_cache);
 }

@@ -9,7 +9,6 @@
 #include <linux/bits.h>
 #include <linux/kref.h>
 #include <linux/list.h>
-#include <linux/llist.h>
 #include <linux/mutex.h>
 #include <linux/pcmig.h>
 #include <linux/rwsem.h>
@@ -17,8 +16,9 @@
 #include <linux/types.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
+#include <linux/xarray.h>
 
-#define PCMIG_MODULE_VERSION	"0.2.0"
+#define PCMIG_MODULE_VERSION	"0.3.0"
 
 /* Session ids, and so node minors, are below this. */
 #define PCMIG_MAX_SESSIONS	4096
@@ -34,9 +34,70 @@
 struct file;
 struct mem_cgroup;
 struct page;
+struct sock;
 struct socket;
 struct task_struct;
 struct vm_area_struct;
+
+/* pcmig_rx_next() results besides 0 and negative errnos. */
+#define PCMIG_RX_EOF	1	/* the peer closed the connection */
+#define PCMIG_RX_PROTO	2	/* a protocol violation: see rx->reason */
+#define PCMIG_RX_DEFER	3	/* the next step needs process context */
+
+/* Where the parser of a channel is in its stream. */
+enum pcmig_rx_state {
+	PCMIG_RX_HDR,		/* reading a frame header */
+	PCMIG_RX_PAGE,		/* at the start of a page of a frame */
+	PCMIG_RX_PAYLOAD,	/* reading a page's contents */
+};
+
+/**
+ * struct pcmig_rx - the parser of a channel's frame stream
+ * @s: session
+ * @ch: channel
+ * @state: where the parser is
+ * @hdr: frame header being read, then the frame being handled
+ * @hdr_got: bytes of @hdr read so far
+ * @type: PCMIG_FRAME_* of the frame being handled
+ * @requested: the frame carries PCMIG_FRAME_F_REQUESTED
+ * @first: first page of the frame
+ * @idx: page being handled
+ * @end: one past the frame's last page
+ * @page: where the current page's payload goes, with a reference: the
+ *	claimed page of guest memory, or NULL for the scratch page
+ * @claimed: this parser owns @idx (&pcmig_session.receiving)
+ * @got: payload bytes of the current page read so far
+ * @deferred: (read_sock driver) the parsing belongs to the work item;
+ *	under the socket lock
+ * @reason: the violation when a step returned PCMIG_RX_PROTO
+ * @src_done: END arrived on this channel
+ * @busy: @cur is being received (under &pcmig_session.lock)
+ * @stale: a DISCARD covered @cur meanwhile: drop it (under the lock)
+ * @cur: page being received, for DISCARD (under the lock)
+ * @pages: pages of the current frame looked up ahead, in process context
+ */
+struct pcmig_rx {
+	struct pcmig_session *s;
+	struct pcmig_channel *ch;
+	enum pcmig_rx_state state;
+	struct pcmig_frame hdr;
+	unsigned int hdr_got;
+	u8 type;
+	bool requested;
+	unsigned long first;
+	unsigned long idx;
+	unsigned long end;
+	struct page *page;
+	bool claimed;
+	unsigned int got;
+	bool deferred;
+	enum pcmig_reason reason;
+	bool src_done;
+	bool busy;
+	bool stale;
+	unsigned long cur;
+	struct page *pages[PCMIG_FRAME_MAX_PAGES];
+};
 
 /**
  * struct pcmig_pcpu_stats - per-CPU counters of a session
@@ -69,25 +130,40 @@ struct pcmig_pcpu_stats {
 /**
  * struct pcmig_channel - a socket handed to a session, and its receiver
  * @node: entry in &pcmig_session.channels
- * @session: owner; the receiver thread holds a reference
+ * @session: owner; the channel holds a reference
  * @sock: the socket; its file reference is ours
- * @task: receiver thread
+ * @task: receiver thread (recvmsg driver), or NULL
+ * @rx_work: the receiver's work item (read_sock driver)
+ * @free_work: frees the channel once @rx_work is over
+ * @saved_data_ready: the socket's callbacks before ours
+ * @saved_state_change: see @saved_data_ready
  * @mask: PCMIG_CHANNEL_* served by this socket
- * @index: number of the channel within the session, for the thread name
+ * @index: number of the channel within the session, for names and logs
  * @closing: the session shut the socket down; the receiver reports nothing
+ * @dead: the receiver stopped; @rx_work returns at once
+ * @stop: why the parser stopped in the socket callback (under the socket
+ *	lock): %PCMIG_RX_DEFER, %PCMIG_RX_PROTO or a negative errno
  * @sync: highest SYNC token received (under &pcmig_session.lock)
  * @scratch: page that swallows the payload of dropped duplicates
+ * @rx: the stream's parser
  */
 struct pcmig_channel {
 	struct list_head node;
 	struct pcmig_session *session;
 	struct socket *sock;
 	struct task_struct *task;
+	struct work_struct rx_work;
+	struct work_struct free_work;
+	void (*saved_data_ready)(struct sock *sk);
+	void (*saved_state_change)(struct sock *sk);
 	unsigned int mask;
 	unsigned int index;
 	bool closing;
+	bool dead;
+	int stop;
 	u64 sync;
 	struct page *scratch;
+	struct pcmig_rx rx;
 };
 
 /**
@@ -118,16 +194,28 @@ struct pcmig_channel {
  * @chan_mask: union of the attached channels' masks
  * @next_chan: index for the next channel
  * @chan_wq: woken when a receiver has left @channels or got a SYNC frame
- * @install_sem: page installs (read) against DISCARD (write)
+ * @discard_lock: serialises DISCARDs
+ * @discarding: a DISCARD of @discard_first..@discard_last runs (under @lock)
+ * @discard_first: see @discarding
+ * @discard_last: see @discarding
  * @present: bitmap of present pages
  * @requested: bitmap of pages requested since they last went missing
+ * @receiving: bitmap of pages a receiver is writing (one writer a page)
  * @nr_present: bits set in @present
- * @tx_lock: serialises request sending; protects @tx_sock and @tx_buf
+ * @slots: pages that faulting tasks prepared for the replies to their
+ *	requests, by index; each entry holds a page reference
+ * @complete_work: moves the session to END once every page is present
+ * @tx_lock: serialises request sending; protects @tx_sock, @tx_buf,
+ *	@tx_off and @tx_len
  * @tx_sock: socket of the urgent channel, or NULL
- * @tx_queue: pages waiting to be requested (&struct pcmig_req)
- * @tx_buf: one request frame
+ * @tx_buf: the request frame being sent
+ * @tx_off: bytes of @tx_buf sent
+ * @tx_len: bytes of @tx_buf still to send (a frame sent in part)
+ * @tx_pend_lock: protects @tx_pend and @tx_npend
+ * @tx_npend: offsets in @tx_pend
+ * @tx_pend: offsets of pages waiting to be requested
  * @tx_flags: PCMIG_TX_* bits
- * @tx_work: sends the queued requests
+ * @tx_work: sends what the faulting tasks could not send themselves
  * @stats: per-CPU counters
  * @waitq: hashed wait queues of faulting tasks
  */
@@ -159,15 +247,25 @@ struct pcmig_session {
 	unsigned int next_chan;
 	wait_queue_head_t chan_wq;
 
-	struct rw_semaphore install_sem;
+	struct mutex discard_lock;	/* one DISCARD at a time */
+	bool discarding;
+	unsigned long discard_first;
+	unsigned long discard_last;
 	unsigned long *present;
 	unsigned long *requested;
+	unsigned long *receiving;
 	atomic64_t nr_present;
+	struct xarray slots;
+	struct work_struct complete_work;
 
 	struct mutex tx_lock;	/* request sending, tx_sock, tx_buf */
 	struct socket *tx_sock;
-	struct llist_head tx_queue;
 	void *tx_buf;
+	unsigned int tx_off;
+	unsigned int tx_len;
+	spinlock_t tx_pend_lock;	/* tx_pend, tx_npend */
+	unsigned int tx_npend;
+	__be64 *tx_pend;
 	unsigned long tx_flags;
 	struct work_struct tx_work;
 
@@ -194,19 +292,49 @@ unsigned int pcmig_session_count(void);
 int pcmig_sessions_init(void);
 void pcmig_sessions_exit(void);
 
+/**
+ * pcmig_page_present() - whether a page may be mapped
+ * @s: session
+ * @idx: page index, below @s->npages
+ *
+ * Return: true if the page's contents are in place.
+ */
+static inline bool pcmig_page_present(struct pcmig_session *s,
+				      unsigned long idx)
+{
+	return test_bit(idx, s->present);
+}
+
 /* fault.c */
 int pcmig_mmap(struct pcmig_session *s, struct vm_area_struct *vma);
-bool pcmig_page_present(struct pcmig_session *s, unsigned long idx);
 void pcmig_wake_page(struct pcmig_session *s, unsigned long idx);
 void pcmig_wake_all(struct pcmig_session *s);
 int pcmig_discard(struct pcmig_session *s, u64 offset, u64 length);
+int pcmig_fault_init(void);
+void pcmig_fault_exit(void);
+extern struct workqueue_struct *pcmig_wq;
+
+/* tx.c */
 void pcmig_tx_init(struct pcmig_session *s);
 void pcmig_tx_release(struct pcmig_session *s);
+void pcmig_tx_queue(struct pcmig_session *s, unsigned long idx);
+void pcmig_tx_flush(struct pcmig_session *s);
+void pcmig_tx_kick(struct pcmig_session *s);
 void pcmig_tx_resend(struct pcmig_session *s);
 void pcmig_tx_set_sock(struct pcmig_session *s, struct socket *sock);
 void pcmig_tx_drop_queue(struct pcmig_session *s);
-int pcmig_fault_init(void);
-void pcmig_fault_exit(void);
+
+/* rx.c */
+void pcmig_rx_init(struct pcmig_rx *rx, struct pcmig_channel *ch);
+int pcmig_rx_next(struct pcmig_rx *rx, bool can_sleep, void **buf,
+		  size_t *len);
+void pcmig_rx_consume(struct pcmig_rx *rx, size_t n);
+void pcmig_rx_release(struct pcmig_rx *rx);
+void pcmig_slot_prepare(struct pcmig_session *s, unsigned long idx);
+void pcmig_slots_release(struct pcmig_session *s);
+void pcmig_discard_begin(struct pcmig_session *s, unsigned long first,
+			 unsigned long last);
+void pcmig_discard_end(struct pcmig_session *s);
 
 /* channel.c */
 int pcmig_channel_attach(struct pcmig_session *s, int fd,

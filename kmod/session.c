@@ -42,16 +42,23 @@ void pcmig_session_get(struct pcmig_session *s)
 	kref_get(&s->kref);
 }
 
+static void pcmig_session_free_mem(struct pcmig_session *s)
+{
+	free_percpu(s->stats);
+	kfree(s->tx_pend);
+	kfree(s->tx_buf);
+	kvfree(s->receiving);
+	kvfree(s->requested);
+	kvfree(s->present);
+	kfree(s);
+}
+
 /* Undo pcmig_session_alloc(). */
 static void pcmig_session_unalloc(struct pcmig_session *s)
 {
 	fput(s->backing);
 	mem_cgroup_put(s->memcg);
-	free_percpu(s->stats);
-	kfree(s->tx_buf);
-	kvfree(s->requested);
-	kvfree(s->present);
-	kfree(s);
+	pcmig_session_free_mem(s);
 }
 
 static void pcmig_session_free(struct kref *kref)
@@ -60,7 +67,9 @@ static void pcmig_session_free(struct kref *kref)
 					       kref);
 
 	WARN_ON_ONCE(!list_empty(&s->channels));
+	cancel_work_sync(&s->complete_work);
 	pcmig_tx_release(s);
+	pcmig_slots_release(s);
 	pcmig_session_unalloc(s);
 	atomic_dec(&pcmig_nr_alive);
 	/* Every caller runs with a reference on the module of its own. */
@@ -117,6 +126,12 @@ static bool pcmig_name_taken(const char *name)
 	return false;
 }
 
+static void pcmig_complete_work(struct work_struct *work)
+{
+	pcmig_check_complete(container_of(work, struct pcmig_session,
+					  complete_work));
+}
+
 static int pcmig_session_alloc(const struct pcmig_create *args,
 			       struct pcmig_session **out)
 {
@@ -139,7 +154,9 @@ static int pcmig_session_alloc(const struct pcmig_create *args,
 	spin_lock_init(&s->lock);
 	INIT_LIST_HEAD(&s->channels);
 	init_waitqueue_head(&s->chan_wq);
-	init_rwsem(&s->install_sem);
+	mutex_init(&s->discard_lock);
+	xa_init_flags(&s->slots, XA_FLAGS_LOCK_BH);
+	INIT_WORK(&s->complete_work, pcmig_complete_work);
 	pcmig_tx_init(s);
 	atomic64_set(&s->nr_present, 0);
 	for (i = 0; i < PCMIG_WAITQS; i++)
@@ -148,9 +165,13 @@ static int pcmig_session_alloc(const struct pcmig_create *args,
 	longs = BITS_TO_LONGS(s->npages);
 	s->present = kvcalloc(longs, sizeof(long), GFP_KERNEL_ACCOUNT);
 	s->requested = kvcalloc(longs, sizeof(long), GFP_KERNEL_ACCOUNT);
+	s->receiving = kvcalloc(longs, sizeof(long), GFP_KERNEL_ACCOUNT);
 	s->tx_buf = kmalloc(PCMIG_TX_BUF_SIZE, GFP_KERNEL);
+	s->tx_pend = kmalloc_array(PCMIG_FRAME_MAX_REQS, sizeof(__be64),
+				   GFP_KERNEL);
 	s->stats = alloc_percpu(struct pcmig_pcpu_stats);
-	if (!s->present || !s->requested || !s->tx_buf || !s->stats)
+	if (!s->present || !s->requested || !s->receiving || !s->tx_buf ||
+	    !s->tx_pend || !s->stats)
 		goto err_free;
 
 	s->backing = shmem_file_setup_with_mnt(pcmig_backing_mnt(), "pcmig",
@@ -163,11 +184,7 @@ static int pcmig_session_alloc(const struct pcmig_create *args,
 	return 0;
 
 err_free:
-	free_percpu(s->stats);
-	kfree(s->tx_buf);
-	kvfree(s->requested);
-	kvfree(s->present);
-	kfree(s);
+	pcmig_session_free_mem(s);
 	return -ENOMEM;
 }
 
