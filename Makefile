@@ -4,6 +4,7 @@
 #
 #   make            build pcmig.ko, pcmig-tool and the selftests
 #   make check      the whole test suite (static checks, unit tests, VM tests)
+#   make check-debug  the same on a debug guest kernel (lockdep, KASAN, ...)
 #   make demo       a demonstration inside the test guest
 #   make bench      benchmarks, figures side by side (BENCH_ARGS=...)
 #   make deps       install the Debian packages the build needs (as root)
@@ -63,12 +64,12 @@ UNIT_SRC   := $(wildcard tools/pcmig/tests/*_test.c)
 UNIT_PROGS := $(patsubst tools/pcmig/tests/%.c,$(UNIT_DIR)/%,$(UNIT_SRC))
 
 .PHONY: all module tool demo-vmm selftests unit benches kernel-files deps \
-	check demo bench checkpatch clean help
+	check check-debug demo bench checkpatch clean help
 
 all: module tool demo-vmm selftests unit benches
 
 help:
-	@sed -n '3,15p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,16p' Makefile | sed 's/^# \{0,1\}//'
 
 module:
 	@test -n "$(KDIR)" || { echo "no kernel headers found: run 'make deps' as root" >&2; exit 1; }
@@ -152,6 +153,9 @@ checkpatch: $(KFILES)/.extracted
 
 check:
 	@scripts/check
+
+check-debug:
+	@scripts/check --debug-kernel
 
 demo:
 	@scripts/demo $(DEMO_ARGS)
