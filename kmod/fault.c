@@ -125,21 +125,16 @@ static void pcmig_account_wait(struct pcmig_session *s, u64 ns)
  * Wait until the page is present or the session failed. An interruptible
  * wait also ends on any signal: the fault is then retried after the
  * handler ran, as for userfaultfd, so that a VMM can kick its vCPU threads.
+ * The wait is accounted from @start, when the fault found the page
+ * missing: a reply may well be in before the task gets to sleep.
  * Return: 0 if present, -EINTR on a signal, -EIO if failed.
  */
 static int pcmig_wait_page(struct pcmig_session *s, unsigned long idx,
-			   bool interruptible)
+			   bool interruptible, u64 start)
 {
 	wait_queue_head_t *wq = pcmig_waitq(s, idx);
-	u64 start;
-	int ret;
+	int ret = 0;
 
-	if (pcmig_page_present(s, idx))
-		return 0;
-	if (pcmig_failed(s))
-		return -EIO;
-
-	start = ktime_get_ns();
 	if (interruptible)
 		ret = wait_event_interruptible(*wq, pcmig_page_present(s, idx) ||
 					       pcmig_failed(s));
@@ -161,6 +156,7 @@ static vm_fault_t pcmig_fault_missing(struct pcmig_session *s,
 				      struct vm_fault *vmf)
 {
 	unsigned long idx = vmf->pgoff;
+	u64 start = ktime_get_ns();
 	struct file *file;
 	bool first;
 	int ret;
@@ -193,14 +189,14 @@ static vm_fault_t pcmig_fault_missing(struct pcmig_session *s,
 		 * kernel access with a signal pending would retry at once.
 		 */
 		pcmig_wait_page(s, idx, (vmf->flags & FAULT_FLAG_USER) &&
-				(vmf->flags & FAULT_FLAG_INTERRUPTIBLE));
+				(vmf->flags & FAULT_FLAG_INTERRUPTIBLE), start);
 		fput(file);
 		return VM_FAULT_RETRY;
 	}
 
 	if (first)
 		pcmig_request_send(s, idx);
-	ret = pcmig_wait_page(s, idx, false);
+	ret = pcmig_wait_page(s, idx, false, start);
 	return ret ? VM_FAULT_SIGBUS : 0;
 }
 
