@@ -102,12 +102,16 @@ static bool pcmig_request(struct pcmig_session *s, unsigned long idx)
 	return pcmig_sending_state(READ_ONCE(s->state));
 }
 
-/* The first faulting task's request, from its own context. */
+/*
+ * The first faulting task's request, sent from its own context. The page
+ * the reply goes into is prepared while the request is on its way: a
+ * reply faster than that is placed by the receiver's work item instead.
+ */
 static void pcmig_request_send(struct pcmig_session *s, unsigned long idx)
 {
-	pcmig_slot_prepare(s, idx);
 	pcmig_tx_queue(s, idx);
 	pcmig_tx_flush(s);
+	pcmig_slot_prepare(s, idx);
 }
 
 static void pcmig_account_wait(struct pcmig_session *s, u64 ns)

@@ -309,14 +309,14 @@ static void pcmig_rx_put_pages(struct pcmig_rx *rx)
  * their payload can then be copied in without sleeping. A page that cannot
  * be had now is looked up again when its turn comes.
  */
-static void pcmig_rx_get_pages(struct pcmig_rx *rx)
+static void pcmig_rx_get_pages(struct pcmig_rx *rx, unsigned long from)
 {
 	struct pcmig_session *s = rx->s;
 	unsigned long idx;
 	struct page *page;
 
-	for (idx = rx->first; idx < rx->end; idx++) {
-		if (pcmig_page_present(s, idx))
+	for (idx = from; idx < rx->end; idx++) {
+		if (rx->pages[idx - rx->first] || pcmig_page_present(s, idx))
 			continue;
 		page = pcmig_get_page(s, idx);
 		if (!IS_ERR(page))
@@ -406,7 +406,7 @@ static int pcmig_rx_frame(struct pcmig_rx *rx, bool can_sleep)
 	rx->end = rx->first + npages;
 	rx->state = PCMIG_RX_PAGE;
 	if (can_sleep && rx->type == PCMIG_FRAME_PAGES)
-		pcmig_rx_get_pages(rx);
+		pcmig_rx_get_pages(rx, rx->first);
 	return 0;
 }
 
@@ -447,6 +447,8 @@ static struct page *pcmig_rx_find_page(struct pcmig_rx *rx, bool can_sleep)
 	}
 	if (!can_sleep)
 		return ERR_PTR(-EAGAIN);
+	/* A pushed page: look the rest of the frame up too. */
+	pcmig_rx_get_pages(rx, rx->idx + 1);
 	return pcmig_get_page(rx->s, rx->idx);
 }
 

@@ -337,9 +337,8 @@ end_migration() {
 	else
 		[ "${timed_tools:-0}" = 0 ] ||
 			die "$tag: a timed migration cannot be stopped (SIGTERM would reach /usr/bin/time)"
-		alive "$inc_pid" ||
-			die "$tag: pcmig-tool incoming ended before it was stopped: $(summary_msg "$work/$tag-incoming.json")"
-		kill -TERM "$inc_pid"
+		# A fast push may complete the migration first: status 0.
+		alive "$inc_pid" && kill -TERM "$inc_pid"
 		wait_for "$inc_pid" 60
 		msg=$(summary_msg "$work/$tag-incoming.json")
 		case "$rc" in
