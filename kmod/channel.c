@@ -98,7 +98,7 @@ static void pcmig_data_ready(struct sock *sk)
 		/* A step that may sleep, or the end: the work item's. */
 		ch->rx.deferred = true;
 	}
-	queue_work(pcmig_wq, &ch->rx_work);
+	queue_work(ch->wq, &ch->rx_work);
 out:
 	read_unlock_bh(&sk->sk_callback_lock);
 }
@@ -110,7 +110,7 @@ static void pcmig_state_change(struct sock *sk)
 	read_lock_bh(&sk->sk_callback_lock);
 	ch = sk->sk_user_data;
 	if (ch) {
-		queue_work(pcmig_wq, &ch->rx_work);
+		queue_work(ch->wq, &ch->rx_work);
 		ch->saved_state_change(sk);
 	}
 	read_unlock_bh(&sk->sk_callback_lock);
@@ -209,7 +209,7 @@ static void pcmig_sock_take(struct pcmig_channel *ch)
 	sk->sk_state_change = pcmig_state_change;
 	write_unlock_bh(&sk->sk_callback_lock);
 	/* What arrived before. */
-	queue_work(pcmig_wq, &ch->rx_work);
+	queue_work(ch->wq, &ch->rx_work);
 }
 
 static void pcmig_sock_give_back(struct pcmig_channel *ch)
@@ -488,6 +488,7 @@ int pcmig_channel_attach(struct pcmig_session *s, int fd, unsigned int mask)
 	ch->sock = sock;
 	ch->mask = mask;
 	INIT_WORK(&ch->rx_work, pcmig_rx_work);
+	ch->wq = mask & PCMIG_CHANNEL_URGENT ? pcmig_wq : pcmig_bulk_wq;
 	INIT_WORK(&ch->free_work, pcmig_channel_free_work);
 	pcmig_rx_init(&ch->rx, ch);
 

@@ -38,6 +38,7 @@
 #include "pcmig.h"
 
 struct workqueue_struct *pcmig_wq;
+struct workqueue_struct *pcmig_bulk_wq;
 
 static wait_queue_head_t *pcmig_waitq(struct pcmig_session *s,
 				      unsigned long idx)
@@ -367,21 +368,30 @@ int pcmig_discard(struct pcmig_session *s, u64 offset, u64 length)
 }
 
 /**
- * pcmig_fault_init() - create the module's workqueue
+ * pcmig_fault_init() - create the module's workqueues
  *
  * Return: 0 or -ENOMEM.
  */
 int pcmig_fault_init(void)
 {
-	/* Requests and receives are on the fault path: never starved. */
+	/* Requests and replies are on the fault path: never starved. */
 	pcmig_wq = alloc_workqueue("pcmig", WQ_HIGHPRI | WQ_MEM_RECLAIM, 0);
-	return pcmig_wq ? 0 : -ENOMEM;
+	if (!pcmig_wq)
+		return -ENOMEM;
+	/* The background push must not take the CPU from faulting tasks. */
+	pcmig_bulk_wq = alloc_workqueue("pcmig_bulk", WQ_MEM_RECLAIM, 0);
+	if (!pcmig_bulk_wq) {
+		destroy_workqueue(pcmig_wq);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 /**
- * pcmig_fault_exit() - destroy the module's workqueue, once idle
+ * pcmig_fault_exit() - destroy the module's workqueues, once idle
  */
 void pcmig_fault_exit(void)
 {
+	destroy_workqueue(pcmig_bulk_wq);
 	destroy_workqueue(pcmig_wq);
 }

@@ -134,6 +134,7 @@ struct pcmig_pcpu_stats {
  * @sock: the socket; its file reference is ours
  * @task: receiver thread (recvmsg driver), or NULL
  * @rx_work: the receiver's work item (read_sock driver)
+ * @wq: where @rx_work runs: high priority for a channel carrying replies
  * @free_work: frees the channel once @rx_work is over
  * @saved_data_ready: the socket's callbacks before ours
  * @saved_state_change: see @saved_data_ready
@@ -153,6 +154,7 @@ struct pcmig_channel {
 	struct socket *sock;
 	struct task_struct *task;
 	struct work_struct rx_work;
+	struct workqueue_struct *wq;
 	struct work_struct free_work;
 	void (*saved_data_ready)(struct sock *sk);
 	void (*saved_state_change)(struct sock *sk);
@@ -313,6 +315,7 @@ int pcmig_discard(struct pcmig_session *s, u64 offset, u64 length);
 int pcmig_fault_init(void);
 void pcmig_fault_exit(void);
 extern struct workqueue_struct *pcmig_wq;
+extern struct workqueue_struct *pcmig_bulk_wq;
 
 /* tx.c */
 void pcmig_tx_init(struct pcmig_session *s);
