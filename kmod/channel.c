@@ -423,14 +423,20 @@ static int pcmig_sock_check(struct socket *sock)
 {
 	struct sock *sk = sock->sk;
 
-	if (sock->type != SOCK_STREAM || sock->state != SS_CONNECTED || !sk)
+	if (sock->type != SOCK_STREAM || !sk)
 		return -EINVAL;
 	switch (sk->sk_family) {
 	case AF_UNIX:
-		return 0;
+		return sock->state == SS_CONNECTED ? 0 : -EINVAL;
 	case AF_INET:
 	case AF_INET6:
-		return sk->sk_protocol == IPPROTO_TCP ? 0 : -EINVAL;
+		/*
+		 * The TCP state, not the socket's: a non-blocking connect()
+		 * that completed leaves the socket SS_CONNECTING until user
+		 * space calls connect() again.
+		 */
+		return sk->sk_protocol == IPPROTO_TCP &&
+		       READ_ONCE(sk->sk_state) == TCP_ESTABLISHED ? 0 : -EINVAL;
 	default:
 		return -EINVAL;
 	}
