@@ -188,6 +188,24 @@ static void start(struct __test_metadata *_metadata, struct pcmig_env *e,
 }
 
 /*
+ * LISTEN: a task faults on page TRICKLED (*@kid), and the reply to its
+ * request starts to trickle on the urgent channel. Every other answer is
+ * held back: nothing else may write on urgent meanwhile.
+ */
+static void fault_and_trickle(struct __test_metadata *_metadata,
+			      struct pcmig_env *e, struct trickle *t,
+			      pid_t *kid)
+{
+	pcmig_source_hold_all(e->src, true);
+	*kid = pcmig_env_kid(e, pcmig_fork_check(e->map, TRICKLED, 1, SEED,
+						 false));
+	ASSERT_EQ(0, pcmig_source_wait_requests(e->src, TRICKLED, 1,
+						PCMIG_WAIT_MS));
+	trickle_init(t, PCMIG_CHANNEL_URGENT, TRICKLED, SEED, true);
+	ASSERT_EQ(0, trickle_start(e->src, t));
+}
+
+/*
  * ADVISE: a pushed page trickles on the bulk channel. A DISCARD of another
  * page returns at once, and so does DESTROY after it.
  */
@@ -280,14 +298,7 @@ TEST_F(slow, bulk_goes_on_while_a_reply_trickles)
 	bool quick;
 
 	start(_metadata, e, variant->transport, true);
-	/* Every answer is ours: nothing else may write on urgent. */
-	pcmig_source_hold_all(e->src, true);
-	kid_a = pcmig_env_kid(e, pcmig_fork_check(e->map, TRICKLED, 1, SEED,
-						  false));
-	ASSERT_EQ(0, pcmig_source_wait_requests(e->src, TRICKLED, 1,
-						PCMIG_WAIT_MS));
-	trickle_init(&t, PCMIG_CHANNEL_URGENT, TRICKLED, SEED, true);
-	ASSERT_EQ(0, trickle_start(e->src, &t));
+	fault_and_trickle(_metadata, e, &t, &kid_a);
 
 	kid_b = pcmig_env_kid(e, pcmig_fork_check(e->map, 40, 4, SEED, false));
 	ASSERT_EQ(0, pcmig_source_wait_requests(e->src, 40, 1, PCMIG_WAIT_MS));
@@ -334,13 +345,7 @@ TEST_F(slow, waiter_wakes_when_the_page_is_whole)
 	pid_t kid;
 
 	start(_metadata, e, variant->transport, true);
-	pcmig_source_hold_all(e->src, true);
-	kid = pcmig_env_kid(e, pcmig_fork_check(e->map, TRICKLED, 1, SEED,
-						false));
-	ASSERT_EQ(0, pcmig_source_wait_requests(e->src, TRICKLED, 1,
-						PCMIG_WAIT_MS));
-	trickle_init(&t, PCMIG_CHANNEL_URGENT, TRICKLED, SEED, true);
-	ASSERT_EQ(0, trickle_start(e->src, &t));
+	fault_and_trickle(_metadata, e, &t, &kid);
 	ASSERT_EQ(0, trickle_most(e->src, &t));
 
 	/* One piece short: not present, the fault still waits. */
@@ -374,13 +379,7 @@ TEST_F(slow, destroy_while_a_reply_trickles)
 	pid_t kid;
 
 	start(_metadata, e, variant->transport, true);
-	pcmig_source_hold_all(e->src, true);
-	kid = pcmig_env_kid(e, pcmig_fork_check(e->map, TRICKLED, 1, SEED,
-						false));
-	ASSERT_EQ(0, pcmig_source_wait_requests(e->src, TRICKLED, 1,
-						PCMIG_WAIT_MS));
-	trickle_init(&t, PCMIG_CHANNEL_URGENT, TRICKLED, SEED, true);
-	ASSERT_EQ(0, trickle_start(e->src, &t));
+	fault_and_trickle(_metadata, e, &t, &kid);
 
 	quick = prompt(e, pcmig_env_kid(e, op_child(e, OP_DESTROY, 0)), &t,
 		       &status);

@@ -82,24 +82,7 @@
 #define NS_PER_US	1000.0
 #define MAX_ROUNDS	64
 
-static const char *prog = "reqlat";
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2),
-						     noreturn));
-
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fflush(stdout);
-	fprintf(stderr, "%s: ", prog);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	printf("status failed\n");
-	exit(1);
-}
+const char *prog = "reqlat";
 
 /* ---- helpers ---- */
 

@@ -265,12 +265,13 @@ struct figures {
 	double total;				/* both, ms per GiB */
 };
 
+const char *prog = "sendpath";
 static long page_size;
 static char image_path[256];		/* for the signal handler */
 
 /* ---- helpers ---- */
 
-static __printf(1, 2) void die(const char *fmt, ...)
+static __printf(1, 2) void die_unlink(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -343,15 +344,15 @@ static void image_create(struct image *img, uint64_t size)
 		 (int)getpid());
 	img->fd = open(img->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (img->fd < 0)
-		die("%s: %s", img->path, strerror(errno));
+		die_unlink("%s: %s", img->path, strerror(errno));
 	memcpy(image_path, img->path, sizeof(image_path));
 	img->size = size;
 	img->npages = size / page_size;
 	if (ftruncate(img->fd, (off_t)size))
-		die("%s: cannot size it: %s", img->path, strerror(errno));
+		die_unlink("%s: cannot size it: %s", img->path, strerror(errno));
 	m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, img->fd, 0);
 	if (m == MAP_FAILED)
-		die("%s: mmap: %s", img->path, strerror(errno));
+		die_unlink("%s: mmap: %s", img->path, strerror(errno));
 	for (i = 0; i < img->npages; i++)
 		page_fill((uint64_t *)(m + i * page_size), i);
 	munmap(m, size);
@@ -359,7 +360,7 @@ static void image_create(struct image *img, uint64_t size)
 	img->mem = mmap(NULL, size, PROT_READ, MAP_SHARED | MAP_POPULATE,
 			img->fd, 0);
 	if (img->mem == MAP_FAILED)
-		die("%s: mmap: %s", img->path, strerror(errno));
+		die_unlink("%s: mmap: %s", img->path, strerror(errno));
 }
 
 static void image_remove(struct image *img)
@@ -922,14 +923,14 @@ static int listen_loopback(struct sockaddr_in *addr)
 
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		die("socket: %s", strerror(errno));
+		die_unlink("socket: %s", strerror(errno));
 	memset(addr, 0, sizeof(*addr));
 	addr->sin_family = AF_INET;
 	addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (bind(fd, (struct sockaddr *)addr, sizeof(*addr)) ||
 	    listen(fd, 4) ||
 	    getsockname(fd, (struct sockaddr *)addr, &alen))
-		die("listen on 127.0.0.1: %s", strerror(errno));
+		die_unlink("listen on 127.0.0.1: %s", strerror(errno));
 	return fd;
 }
 
@@ -942,21 +943,21 @@ static void connect_pair(int lfd, const struct sockaddr_in *addr,
 
 	*tfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (*tfd < 0)
-		die("socket: %s", strerror(errno));
+		die_unlink("socket: %s", strerror(errno));
 	setsockopt(*tfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (o->lowat &&
 	    setsockopt(*tfd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &o->lowat,
 		       sizeof(o->lowat)))
-		die("TCP_NOTSENT_LOWAT: %s", strerror(errno));
+		die_unlink("TCP_NOTSENT_LOWAT: %s", strerror(errno));
 	if (m == M_ZEROCOPY &&
 	    setsockopt(*tfd, SOL_SOCKET, SO_ZEROCOPY, &one, sizeof(one)))
-		die("SO_ZEROCOPY: %s", strerror(errno));
+		die_unlink("SO_ZEROCOPY: %s", strerror(errno));
 	if (connect(*tfd, (const struct sockaddr *)addr, sizeof(*addr)))
-		die("connect to 127.0.0.1:%u: %s", ntohs(addr->sin_port),
+		die_unlink("connect to 127.0.0.1:%u: %s", ntohs(addr->sin_port),
 		    strerror(errno));
 	*rfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 	if (*rfd < 0)
-		die("accept: %s", strerror(errno));
+		die_unlink("accept: %s", strerror(errno));
 }
 
 /*
@@ -982,7 +983,7 @@ static int run_case(const struct opts *o, const struct image *img,
 	t.pipe[0] = t.pipe[1] = -1;
 	if (res->method == M_SPLICE) {
 		if (pipe2(t.pipe, O_CLOEXEC))
-			die("pipe: %s", strerror(errno));
+			die_unlink("pipe: %s", strerror(errno));
 		/* Room for a whole frame, if the system lets us. */
 		ret = fcntl(t.pipe[1], F_SETPIPE_SZ,
 			    (int)(res->batch * page_size));
@@ -999,11 +1000,11 @@ static int run_case(const struct opts *o, const struct image *img,
 	r.ready = &ready;
 	r.buf = malloc((size_t)PCMIG_FRAME_MAX_PAGES * page_size);
 	if (!r.buf)
-		die("out of memory");
+		die_unlink("out of memory");
 	pthread_barrier_init(&ready, NULL, 2);
 	ret = pthread_create(&th, NULL, rx_main, &r);
 	if (ret)
-		die("cannot start the receiver: %s", strerror(ret));
+		die_unlink("cannot start the receiver: %s", strerror(ret));
 	pthread_barrier_wait(&ready);
 
 	t0 = bench_now_ns();
@@ -1035,7 +1036,7 @@ static int run_case(const struct opts *o, const struct image *img,
 		    bench_samples_add(&res->cpu, cpu) ||
 		    bench_samples_add(&res->rx_cpu, r.cpu_ns) ||
 		    bench_samples_add(&res->total, cpu + r.cpu_ns))
-			die("out of memory");
+			die_unlink("out of memory");
 		res->calls += t.calls;
 		res->zc.sends += t.zc.sends;
 		res->zc.completed += t.zc.completed;
@@ -1152,7 +1153,7 @@ static void report(const struct opts *o, const struct image *img,
 	double pct;
 
 	if (!fg)
-		die("out of memory");
+		die_unlink("out of memory");
 	for (i = 0; i < n; i++) {
 		figures(img, &res[i], &fg[i]);
 		case_name(&res[i], name, sizeof(name));
@@ -1300,7 +1301,7 @@ static void parse_methods(struct opts *o, const char *arg)
 	unsigned int m, i;
 
 	if (!copy)
-		die("out of memory");
+		die_unlink("out of memory");
 	o->nmethods = 0;
 	for (tok = strtok_r(copy, ",", &save); tok;
 	     tok = strtok_r(NULL, ",", &save)) {
@@ -1326,7 +1327,7 @@ static void parse_batches(struct opts *o, const char *arg)
 	long b;
 
 	if (!copy)
-		die("out of memory");
+		die_unlink("out of memory");
 	o->nbatches = 0;
 	for (tok = strtok_r(copy, ",", &save); tok;
 	     tok = strtok_r(NULL, ",", &save)) {
@@ -1475,12 +1476,12 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGHUP, on_signal);
 	if (o.pin && pin_self(o.cpu_tx))
-		die("cannot pin the sender to CPU %d", o.cpu_tx);
+		die_unlink("cannot pin the sender to CPU %d", o.cpu_tx);
 
 	n = o.nmethods * o.nbatches;
 	res = calloc(n, sizeof(*res));
 	if (!res)
-		die("out of memory");
+		die_unlink("out of memory");
 	for (i = 0; i < o.nbatches; i++)
 		for (j = 0; j < o.nmethods; j++) {
 			r = &res[i * o.nmethods + j];

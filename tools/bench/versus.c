@@ -68,24 +68,7 @@
 #define MAX_THREADS	64
 #define PUSH_BATCH	256
 
-static const char *prog = "versus";
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2),
-						     noreturn));
-
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fflush(stdout);
-	fprintf(stderr, "%s: ", prog);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	printf("status failed\n");
-	exit(1);
-}
+const char *prog = "versus";
 
 static uint64_t parse_num(const char *s, const char *what)
 {

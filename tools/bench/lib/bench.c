@@ -3,6 +3,7 @@
  * Helpers shared by the benchmark programs: clocks, samples, percentiles
  * and result lines.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -116,4 +117,18 @@ void bench_result(const char *bench, const char *name, const char *metric,
 {
 	printf("result %s %s %s %.6g %s\n", bench, name, metric, value, unit);
 	fflush(stdout);
+}
+
+void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	printf("status failed\n");
+	exit(1);
 }

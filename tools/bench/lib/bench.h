@@ -39,4 +39,16 @@ double bench_mean(const struct bench_samples *s);
 void bench_result(const char *bench, const char *name, const char *metric,
 		  double value, const char *unit);
 
+/*
+ * The program's name, for messages: each benchmark program defines it.
+ */
+extern const char *prog;
+
+/*
+ * die() - print "PROG: MESSAGE" on standard error and "status failed" on
+ * standard output (what the bench scripts look for), and exit 1.
+ */
+void die(const char *fmt, ...) __attribute__((format(printf, 1, 2),
+					      noreturn));
+
 #endif /* PCMIG_BENCH_H */
