@@ -86,15 +86,6 @@ const char *prog = "reqlat";
 
 /* ---- helpers ---- */
 
-static uint64_t parse_size(const char *s, const char *what)
-{
-	uint64_t v;
-
-	if (pcmig_parse_size(s, &v))
-		die("%s '%s': not a size (K, M, G, T suffixes)", what, s);
-	return v;
-}
-
 static uint64_t parse_u64(const char *s, const char *what)
 {
 	unsigned long long v;

@@ -70,14 +70,6 @@
 
 const char *prog = "versus";
 
-static uint64_t parse_num(const char *s, const char *what)
-{
-	uint64_t v;
-
-	if (pcmig_parse_size(s, &v))
-		die("%s '%s': not a number", what, s);
-	return v;
-}
 
 static int send_all(int fd, struct iovec *iov, int cnt)
 {
@@ -691,15 +683,15 @@ static int cmd_run(int argc, char **argv)
 		switch (opt) {
 		case 'c': r.connect = optarg; break;
 		case 'C': dcase = optarg; break;
-		case 's': r.size = parse_num(optarg, "--size"); break;
-		case 'S': r.seed = parse_num(optarg, "--seed"); break;
-		case 't': r.threads = parse_num(optarg, "--threads"); break;
-		case 'p': r.pages = parse_num(optarg, "--pages"); break;
+		case 's': r.size = parse_size(optarg, "--size"); break;
+		case 'S': r.seed = parse_size(optarg, "--seed"); break;
+		case 't': r.threads = parse_size(optarg, "--threads"); break;
+		case 'p': r.pages = parse_size(optarg, "--pages"); break;
 		case 'P': r.push = true; break;
-		case 'f': r.fault_threads = parse_num(optarg, "--fault-threads"); break;
-		case 'x': r.source_pid = parse_num(optarg, "--source-pid"); break;
+		case 'f': r.fault_threads = parse_size(optarg, "--fault-threads"); break;
+		case 'x': r.source_pid = parse_size(optarg, "--source-pid"); break;
 		case 'o': samples = optarg; break;
-		case 'F': r.from = parse_num(optarg, "--from-page"); break;
+		case 'F': r.from = parse_size(optarg, "--from-page"); break;
 		case 'T': stream = true; break;
 		default: die("run: bad option");
 		}
@@ -783,8 +775,8 @@ static int cmd_run(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	if (argc >= 3 && !strcmp(argv[1], "make-image")) {
-		if (image_write(argv[2], parse_num(argv[3], "SIZE"),
-				parse_num(argv[4], "SEED"), false, NULL))
+		if (image_write(argv[2], parse_size(argv[3], "SIZE"),
+				parse_size(argv[4], "SEED"), false, NULL))
 			die("make-image: %s", strerror(errno));
 		return 0;
 	}

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "bench.h"
+#include "ram.h"
 
 /**
  * bench_now_ns() - the monotonic clock
@@ -131,4 +132,13 @@ void die(const char *fmt, ...)
 	fputc('\n', stderr);
 	printf("status failed\n");
 	exit(1);
+}
+
+uint64_t parse_size(const char *s, const char *what)
+{
+	uint64_t v;
+
+	if (pcmig_parse_size(s, &v))
+		die("%s '%s': not a size (K, M, G, T suffixes)", what, s);
+	return v;
 }

@@ -51,4 +51,7 @@ extern const char *prog;
 void die(const char *fmt, ...) __attribute__((format(printf, 1, 2),
 					      noreturn));
 
+/* A size or number with K, M, G, T suffixes, or die() naming @what. */
+uint64_t parse_size(const char *s, const char *what);
+
 #endif /* PCMIG_BENCH_H */
