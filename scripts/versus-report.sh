@@ -34,6 +34,26 @@ med() {
 	}' "$1"
 }
 
+# hist FILE NET CASE: the log2 histogram (us) of the remote faults of
+# the 'lat' probes over all rounds, as a JSON object {"BUCKET": COUNT}.
+hist() {
+	awk -v net="$2" -v c="$3" '
+	$0 ~ " net=" net " " && / kind=lat / && $0 ~ " case=" c " " {
+		for (i = 1; i <= NF; i++) {
+			if ($i !~ /^hist_us=/) continue
+			sub(/^hist_us=/, "", $i)
+			if ($i == "none") continue
+			m = split($i, b, ",")
+			for (j = 1; j <= m; j++) { split(b[j], kv, ":"); h[kv[1] + 0] += kv[2] }
+		}
+	}
+	END {
+		printf "{"; sep = ""
+		for (k = 1; k < 2^31; k *= 2) if (k in h) { printf "%s\"%d\": %d", sep, k, h[k]; sep = ", " }
+		printf "}"
+	}' "$1"
+}
+
 # ratio A B: A / B with two decimals, or null.
 ratio() {
 	if [ "$1" = null ] || [ "$2" = null ]; then echo null; return; fi
@@ -72,14 +92,19 @@ section() {
 		json+=" \"fault_p99_us\": $(med "$f" "$net" lat "$c" p99),"
 		json+=" \"fault_p999_us\": $(med "$f" "$net" lat "$c" p999),"
 		json+=" \"pages_per_s\": $pps,"
+		json+=" \"fault_hist_us\": $(hist "$f" "$net" "$c"),"
 		json+=" \"idle_p99_us\": $(med "$f" "$net" lat "$c" p99),"
 		json+=" \"saturated_p50_us\": $(med "$f" "$net" sat "$c" p50),"
 		json+=" \"saturated_p99_us\": $(med "$f" "$net" sat "$c" p99),"
-		json+=" \"migrate_512m_s\": null,"
-		json+=" \"cpu_us_per_page\": $(med "$f" "$net" "tput$tm" "$c" cpu_us_per_page)}"
+		json+=" \"migrate_512m_s\": $(med "$f" "$net" skew "$c" migrate_s),"
+		json+=" \"workload_512m_s\": $(med "$f" "$net" skew "$c" workload_s),"
+		json+=" \"whole_remote_faults\": $(med "$f" "$net" skew "$c" remote),"
+		json+=" \"cpu_us_per_page\": $(med "$f" "$net" skew "$c" cpu_us_per_page),"
+		json+=" \"cpu_us_per_fault_tput$tm\": $(med "$f" "$net" "tput$tm" "$c" cpu_us_per_page)}"
 	done
-	json+=", \"uffd_two_fault_threads\": {\"fault_p50_us\": $(med "$f" "$net" lat2ft uffd p50),"
-	json+=" \"pages_per_s_8\": $(med "$f" "$net" tput8x2ft uffd pages_per_s)}"
+	json+=", \"uffd_two_fault_threads\": {\"fault_p50_us\": $(med "$f" "${net}2ft" lat uffd p50),"
+	json+=" \"fault_p99_us\": $(med "$f" "${net}2ft" lat uffd p99),"
+	json+=" \"pages_per_s_8\": $(med "$f" "${net}2ft" tput8 uffd pages_per_s)}"
 	json+=", \"ratios\": {"
 	json+="\"p50_vs_uffd\": $(ratio "$(med "$f" "$net" lat pcmig p50)" "$(med "$f" "$net" lat uffd p50)"),"
 	json+=" \"p50_vs_floor\": $(ratio "$(med "$f" "$net" lat pcmig p50)" "$(med "$f" "$net" lat floor p50)"),"
@@ -88,7 +113,10 @@ section() {
 	json+=" \"tput${tm}_vs_uffd\": $(ratio "$(med "$f" "$net" "tput$tm" pcmig pages_per_s)" "$(med "$f" "$net" "tput$tm" uffd pages_per_s)"),"
 	json+=" \"saturated_vs_idle_p99\": $(ratio "$(med "$f" "$net" sat pcmig p99)" "$(med "$f" "$net" lat pcmig p99)"),"
 	json+=" \"uffd_saturated_vs_idle_p99\": $(ratio "$(med "$f" "$net" sat uffd p99)" "$(med "$f" "$net" lat uffd p99)"),"
-	json+=" \"cpu_vs_uffd\": $(ratio "$(med "$f" "$net" "tput$tm" pcmig cpu_us_per_page)" "$(med "$f" "$net" "tput$tm" uffd cpu_us_per_page)")}"
+	json+=" \"migrate_512m_vs_uffd\": $(ratio "$(med "$f" "$net" skew pcmig migrate_s)" "$(med "$f" "$net" skew uffd migrate_s)"),"
+	json+=" \"workload_512m_vs_uffd\": $(ratio "$(med "$f" "$net" skew pcmig workload_s)" "$(med "$f" "$net" skew uffd workload_s)"),"
+	json+=" \"cpu_vs_uffd\": $(ratio "$(med "$f" "$net" skew pcmig cpu_us_per_page)" "$(med "$f" "$net" skew uffd cpu_us_per_page)"),"
+	json+=" \"cpu_fault_vs_uffd\": $(ratio "$(med "$f" "$net" "tput$tm" pcmig cpu_us_per_page)" "$(med "$f" "$net" "tput$tm" uffd cpu_us_per_page)")}"
 	json+="}"
 	echo "$json"
 }
@@ -103,7 +131,7 @@ table() {
 			"$(med "$f" "$net" lat "$c" p50)" "$(med "$f" "$net" lat "$c" p90)" \
 			"$(med "$f" "$net" lat "$c" p99)" "$(med "$f" "$net" lat "$c" p999)" \
 			"$(med "$f" "$net" sat "$c" p99)" \
-			"$(med "$f" "$net" "tput$(tmax "$f" "$net")" "$c" cpu_us_per_page)" \
+			"$(med "$f" "$net" skew "$c" cpu_us_per_page)" \
 			"$(med "$f" "$net" lat "$c" remote)"
 	done
 	printf '%-8s' 'pages/s'
@@ -119,7 +147,13 @@ table() {
 		printf ' %10s' "$(ratio "$(med "$f" "$net" "tput$t" pcmig pages_per_s)" "$(med "$f" "$net" "tput$t" uffd pages_per_s)")"
 	done
 	echo
-	echo "pcmig/uffd p50 $(ratio "$(med "$f" "$net" lat pcmig p50)" "$(med "$f" "$net" lat uffd p50)"), pcmig/floor p50 $(ratio "$(med "$f" "$net" lat pcmig p50)" "$(med "$f" "$net" lat floor p50)"), uffd/floor p50 $(ratio "$(med "$f" "$net" lat uffd p50)" "$(med "$f" "$net" lat floor p50)"); saturated/idle p99: pcmig $(ratio "$(med "$f" "$net" sat pcmig p99)" "$(med "$f" "$net" lat pcmig p99)"), uffd $(ratio "$(med "$f" "$net" sat uffd p99)" "$(med "$f" "$net" lat uffd p99)"); uffd with two fault threads: p50 $(med "$f" "$net" lat2ft uffd p50) us, x8 $(med "$f" "$net" tput8x2ft uffd pages_per_s) pages/s; floor stream $(med "$f" "$net" stream stream mbps) Mbit/s"
+	echo "pcmig/uffd p50 $(ratio "$(med "$f" "$net" lat pcmig p50)" "$(med "$f" "$net" lat uffd p50)"), pcmig/floor p50 $(ratio "$(med "$f" "$net" lat pcmig p50)" "$(med "$f" "$net" lat floor p50)"), uffd/floor p50 $(ratio "$(med "$f" "$net" lat uffd p50)" "$(med "$f" "$net" lat floor p50)"); saturated/idle p99: pcmig $(ratio "$(med "$f" "$net" sat pcmig p99)" "$(med "$f" "$net" lat pcmig p99)"), uffd $(ratio "$(med "$f" "$net" sat uffd p99)" "$(med "$f" "$net" lat uffd p99)"); uffd with two fault threads: p50 $(med "$f" "${net}2ft" lat uffd p50) us, x8 $(med "$f" "${net}2ft" tput8 uffd pages_per_s) pages/s; floor stream $(med "$f" "$net" stream stream mbps) Mbit/s"
+	if grep -q "net=$net .*kind=skew" "$f"; then
+		echo "whole migration ($(grep -m1 "net=$net .*kind=skew" "$f" | grep -o 'verified=[0-9]*' | cut -d= -f2) pages, 4-thread skewed workload): to the last page pcmig $(med "$f" "$net" skew pcmig migrate_s) s, uffd $(med "$f" "$net" skew uffd migrate_s) s (ratio $(ratio "$(med "$f" "$net" skew pcmig migrate_s)" "$(med "$f" "$net" skew uffd migrate_s)")); workload done pcmig $(med "$f" "$net" skew pcmig workload_s) s, uffd $(med "$f" "$net" skew uffd workload_s) s (ratio $(ratio "$(med "$f" "$net" skew pcmig workload_s)" "$(med "$f" "$net" skew uffd workload_s)")); CPU per page pcmig $(med "$f" "$net" skew pcmig cpu_us_per_page) us, uffd $(med "$f" "$net" skew uffd cpu_us_per_page) us"
+	fi
+	echo "remote-fault histogram (us bucket: count), pcmig: $(hist "$f" "$net" pcmig)"
+	echo "remote-fault histogram (us bucket: count), uffd:  $(hist "$f" "$net" uffd)"
+	echo "remote-fault histogram (us bucket: count), floor: $(hist "$f" "$net" floor)"
 }
 
 main_f=$out/smp${smps[0]}/stats.txt

@@ -1,45 +1,35 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * versus: pcmig's destination side by side with a userfaultfd destination
- * built the way QEMU builds it and with the user-space request/response
- * floor, against one source and one wire (scripts/bench-versus).
+ * versus: the pcmig side and the floor of part versus of 'make bench'
+ * (scripts/bench-versus); the userfaultfd destination is uffd_dest.c.
  *
+ *   work [WORKLOAD OPTIONS]
+ *	the workload (lib/vswork.c) on a pcmig session: the run hook of
+ *	'pcmig-tool incoming' (--run-cmd), the node from $PCMIG_NODE (or
+ *	--node). An access waited for the network when the session's
+ *	faults_blocked moved; every page is present once the session is in
+ *	END. The very code uffd_dest runs in-process.
  *   server --listen H:P --image FILE
- *	the source: a thread per connection. The first byte a client sends
- *	says what the connection is: 'U' (urgent) gets REQUEST frames and
- *	answers every offset with a REQUESTED PAGES frame, all answers to a
- *	frame in one sendmsg() from a mapping of FILE (the way pcmig-tool
- *	migrate's urgent thread answers); 'B' (bulk) gets every page pushed
- *	in address order in 256-page PAGES frames, one sendmsg() each.
- *   run --connect H:P --case pcmig|uffd|floor --size SIZE --seed SEED
- *       --threads N --pages P [--push] [--fault-threads 1|2]
- *       [--source-pid PID] [--samples FILE] [--from-page N]
- *	one measurement: N threads each touch P distinct missing pages
- *	(random order, disjoint sets, at or above page N: with --push, the
- *	upper half is reached by the push last), the first read timed;
- *	then every touched page is compared whole with the image.
- *	pcmig: a session of /dev/pcmig with the connection(s) attached, in
- *	RUNNING, mapped. uffd: a MAP_SHARED memfd registered with
- *	UFFDIO_REGISTER_MODE_MISSING; fault thread(s) read the uffd events,
- *	drain them and send one REQUEST frame for all of them (QEMU's
- *	postcopy fault thread, batched like the kernel batches); a receive
- *	thread per connection reads the frames and places each page with
- *	UFFDIO_COPY, which wakes the faulting thread (QEMU's listen thread
- *	and preempt channel). floor: each thread a connection of its own,
- *	one REQUEST frame of one offset and its answer at a time, into a
- *	buffer. --push adds the bulk connection (pcmig, uffd).
- *	Prints one line 'stat key=value ...': latencies (p50, p90, p99,
- *	p99.9, mean, us), pages/s over the touching phase, the accesses that
- *	really waited for the network, and the destination's CPU per page
- *	(guest CPU time from /proc/stat minus the source process's, over the
- *	touching phase, so that kernel threads and softirq count).
+ *	the floor's source: a thread per connection. The first byte a
+ *	client sends says what the connection is: 'U' (urgent) gets REQUEST
+ *	frames and answers every offset with a REQUESTED PAGES frame, all
+ *	answers to a frame in one sendmsg() from a mapping of FILE (the way
+ *	pcmig-tool migrate's urgent thread answers); 'B' (bulk) gets every
+ *	page pushed in address order in 256-page PAGES frames.
+ *   floor --connect H:P --size SIZE --seed SEED --threads N --pages P
+ *         [--samples FILE] [--stream]
+ *	the user-space request/response floor on the same TCP path: each
+ *	thread a connection of its own, one REQUEST frame of one offset and
+ *	its answer at a time, into a buffer (no fault, no page installed),
+ *	N threads on P distinct pages each; every answer checked. Prints
+ *	'stat case=floor ...' like the workload. --stream: the whole push
+ *	read and checked, its bandwidth.
+ *   make-image FILE SIZE SEED
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <linux/userfaultfd.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -51,7 +41,6 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -62,6 +51,7 @@
 #include "net.h"
 #include "proto.h"
 #include "ram.h"
+#include "vswork.h"
 
 #define PS		IMAGE_PAGE
 #define HDR		24
@@ -238,27 +228,15 @@ static int cmd_server(int argc, char **argv)
 	}
 }
 
-/* ---- the destinations ---- */
-
-enum dcase { CASE_PCMIG, CASE_UFFD, CASE_FLOOR };
+/* ---- the floor's client ---- */
 
 struct run {
-	enum dcase dcase;
 	const char *connect;
-	uint64_t size, npages, seed, from;
-	unsigned int threads, pages, fault_threads;
-	bool push;
-	int source_pid;
-	uint8_t *mem;
+	uint64_t size, npages, seed;
+	unsigned int threads, pages;
 	uint64_t *order;		/* threads * pages page numbers */
 	uint64_t *lat;			/* ns, same layout */
 	pthread_barrier_t start;
-	uint64_t t_start, t_end;
-	/* uffd */
-	int uffd, urg, bulk;
-	pthread_mutex_t urg_lock;
-	uint64_t uffd_events, uffd_eexist;
-	volatile bool stop;
 };
 
 static int dial(struct run *r, char role)
@@ -306,247 +284,23 @@ static void *worker_main(void *arg)
 	struct run *r = w->r;
 	uint64_t *order = r->order + (uint64_t)w->index * r->pages;
 	uint64_t *lat = r->lat + (uint64_t)w->index * r->pages;
-	uint8_t *buf = NULL;
+	uint8_t *buf;
 	unsigned int i;
-	uint64_t t0;
-	int fd = -1;
-
-	if (r->dcase == CASE_FLOOR) {
-		fd = dial(r, 'U');
-		buf = aligned_alloc(PS, PS);
-		if (!buf)
-			die("out of memory");
-	}
-	pthread_barrier_wait(&r->start);
-	for (i = 0; i < r->pages; i++) {
-		if (r->dcase == CASE_FLOOR) {
-			lat[i] = floor_round_trip(fd, order[i], buf);
-			if (!image_page_ok((uint64_t *)buf, r->seed, order[i],
-					   false))
-				die("floor: page %" PRIu64 " is wrong",
-				    order[i]);
-			continue;
-		}
-		t0 = bench_now_ns();
-		(void)*(volatile uint64_t *)(r->mem + order[i] * PS);
-		lat[i] = bench_now_ns() - t0;
-	}
-	if (fd >= 0)
-		close(fd);
-	free(buf);
-	return NULL;
-}
-
-/* uffd: QEMU's fault thread. */
-static void *uffd_fault_main(void *arg)
-{
-	struct run *r = arg;
-	struct uffd_msg msg[64];
-	uint8_t frame[HDR + 8 * 64];
-	struct pollfd p = { .fd = r->uffd, .events = POLLIN };
-	ssize_t n;
-	int i, cnt;
-
-	while (!r->stop) {
-		if (poll(&p, 1, 100) <= 0)
-			continue;
-		n = read(r->uffd, msg, sizeof(msg));
-		if (n <= 0)
-			continue;
-		cnt = 0;
-		for (i = 0; i < n / (ssize_t)sizeof(msg[0]); i++) {
-			uint64_t off;
-
-			if (msg[i].event != UFFD_EVENT_PAGEFAULT)
-				continue;
-			off = (msg[i].arg.pagefault.address -
-			       (uintptr_t)r->mem) & ~(PS - 1);
-			off = htobe64(off);
-			memcpy(frame + HDR + 8 * cnt++, &off, 8);
-		}
-		if (!cnt)
-			continue;
-		__atomic_add_fetch(&r->uffd_events, cnt, __ATOMIC_RELAXED);
-		pcmig_frame_put(frame, PCMIG_FRAME_REQUEST, 0, cnt, 8 * cnt, 0);
-		pthread_mutex_lock(&r->urg_lock);
-		if (pcmig_write_full(r->urg, frame, HDR + 8 * cnt, 10000))
-			die("uffd: sending a request failed");
-		pthread_mutex_unlock(&r->urg_lock);
-	}
-	return NULL;
-}
-
-struct receiver {
-	struct run *r;
 	int fd;
-};
 
-/* uffd: QEMU's listen thread / preempt channel: place the pages. */
-static void *uffd_recv_main(void *arg)
-{
-	struct receiver *rc = arg;
-	struct run *r = rc->r;
-	uint8_t hdr[HDR], *buf;
-	uint32_t npages, len, i;
-	uint64_t off;
-	uint16_t flags;
-	uint8_t type;
-
-	buf = aligned_alloc(PS, PUSH_BATCH * PS);
+	fd = dial(r, 'U');
+	buf = aligned_alloc(PS, PS);
 	if (!buf)
 		die("out of memory");
-	for (;;) {
-		if (pcmig_read_full(rc->fd, hdr, HDR, -1))
-			break;
-		if (pcmig_frame_get(hdr, &type, &flags, &npages, &len, &off) ||
-		    type != PCMIG_FRAME_PAGES || npages > PUSH_BATCH ||
-		    len != npages * PS || off / PS + npages > r->npages)
-			die("uffd: a bad frame");
-		if (pcmig_read_full(rc->fd, buf, len, -1))
-			break;
-		for (i = 0; i < npages; i++) {
-			struct uffdio_copy c = {
-				.dst = (uintptr_t)r->mem + off + i * PS,
-				.src = (uintptr_t)buf + i * PS,
-				.len = PS,
-			};
-
-			if (ioctl(r->uffd, UFFDIO_COPY, &c) == 0)
-				continue;
-			if (errno == EEXIST)
-				__atomic_add_fetch(&r->uffd_eexist, 1,
-						   __ATOMIC_RELAXED);
-			else if (!r->stop)
-				die("UFFDIO_COPY: %s", strerror(errno));
-		}
+	pthread_barrier_wait(&r->start);
+	for (i = 0; i < r->pages; i++) {
+		lat[i] = floor_round_trip(fd, order[i], buf);
+		if (!image_page_ok((uint64_t *)buf, r->seed, order[i], false))
+			die("floor: page %" PRIu64 " is wrong", order[i]);
 	}
+	close(fd);
 	free(buf);
 	return NULL;
-}
-
-static int pcmig_session(struct run *r)
-{
-	struct pcmig_create c = {
-		.size = r->size, .page_size = PS,
-		.flags = PCMIG_CREATE_F_AUTO_DESTROY,
-	};
-	struct pcmig_attach a = { 0 };
-	struct pcmig_set_state st = { 0 };
-	int ctl, fd;
-
-	snprintf(c.name, sizeof(c.name), "versus-%d", getpid());
-	ctl = open("/dev/pcmig", O_RDWR | O_CLOEXEC);
-	if (ctl < 0)
-		die("/dev/pcmig: %s", strerror(errno));
-	fd = ioctl(ctl, PCMIG_IOC_CREATE, &c);
-	if (fd < 0)
-		die("PCMIG_IOC_CREATE: %s", strerror(errno));
-	close(ctl);
-	a.fd = dial(r, 'U');
-	a.channels = PCMIG_CHANNEL_URGENT;
-	if (ioctl(fd, PCMIG_IOC_ATTACH, &a))
-		die("PCMIG_IOC_ATTACH: %s", strerror(errno));
-	close(a.fd);
-	if (r->push) {
-		a.fd = dial(r, 'B');
-		a.channels = PCMIG_CHANNEL_BULK;
-		if (ioctl(fd, PCMIG_IOC_ATTACH, &a))
-			die("PCMIG_IOC_ATTACH: %s", strerror(errno));
-		close(a.fd);
-	}
-	st.state = PCMIG_STATE_LISTEN;
-	if (ioctl(fd, PCMIG_IOC_SET_STATE, &st))
-		die("LISTEN: %s", strerror(errno));
-	st.state = PCMIG_STATE_RUNNING;
-	if (ioctl(fd, PCMIG_IOC_SET_STATE, &st))
-		die("RUNNING: %s", strerror(errno));
-	r->mem = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-		      0);
-	if (r->mem == MAP_FAILED)
-		die("mmap: %s", strerror(errno));
-	return fd;
-}
-
-static void uffd_setup(struct run *r, pthread_t *threads, int *nthreads)
-{
-	static struct receiver rc[2];
-	struct uffdio_api api = { .api = UFFD_API };
-	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
-	unsigned int i;
-	int mfd;
-
-	mfd = memfd_create("versus", MFD_CLOEXEC);
-	if (mfd < 0 || ftruncate(mfd, r->size))
-		die("memfd: %s", strerror(errno));
-	r->mem = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED, mfd,
-		      0);
-	if (r->mem == MAP_FAILED)
-		die("mmap: %s", strerror(errno));
-	close(mfd);
-	r->uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-	if (r->uffd < 0)
-		die("userfaultfd: %s", strerror(errno));
-	if (ioctl(r->uffd, UFFDIO_API, &api))
-		die("UFFDIO_API: %s", strerror(errno));
-	reg.range.start = (uintptr_t)r->mem;
-	reg.range.len = r->size;
-	if (ioctl(r->uffd, UFFDIO_REGISTER, &reg))
-		die("UFFDIO_REGISTER: %s", strerror(errno));
-	pthread_mutex_init(&r->urg_lock, NULL);
-	r->urg = dial(r, 'U');
-	rc[0].r = r;
-	rc[0].fd = r->urg;
-	if (pthread_create(&threads[(*nthreads)++], NULL, uffd_recv_main,
-			   &rc[0]))
-		die("pthread_create failed");
-	if (r->push) {
-		r->bulk = dial(r, 'B');
-		rc[1].r = r;
-		rc[1].fd = r->bulk;
-		if (pthread_create(&threads[(*nthreads)++], NULL,
-				   uffd_recv_main, &rc[1]))
-			die("pthread_create failed");
-	}
-	for (i = 0; i < r->fault_threads; i++)
-		if (pthread_create(&threads[(*nthreads)++], NULL,
-				   uffd_fault_main, r))
-			die("pthread_create failed");
-}
-
-/* Busy CPU time of the guest, in clock ticks (/proc/stat). */
-static uint64_t guest_busy_ticks(void)
-{
-	unsigned long long v[8] = { 0 };
-	FILE *f = fopen("/proc/stat", "r");
-
-	if (!f || fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu",
-			 &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
-			 &v[7]) != 8)
-		die("/proc/stat: cannot read");
-	fclose(f);
-	/* user nice system (idle) (iowait) irq softirq steal */
-	return v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
-}
-
-/* CPU time of a process and its threads, in clock ticks. */
-static uint64_t proc_ticks(int pid)
-{
-	unsigned long long ut, st;
-	char path[64], buf[1024], *p;
-	FILE *f;
-
-	if (pid <= 0)
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	f = fopen(path, "r");
-	if (!f || !fgets(buf, sizeof(buf), f))
-		die("%s: cannot read", path);
-	fclose(f);
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-			 &ut, &st) != 2)
-		die("%s: cannot parse", path);
-	return ut + st;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -566,56 +320,23 @@ static double pct(const uint64_t *v, uint64_t n, double p)
 static void pick_pages(struct run *r)
 {
 	uint64_t total = (uint64_t)r->threads * r->pages, i, j, t;
-	uint64_t state = r->seed ^ 0x5eedULL ^ (uint64_t)getpid();
+	uint64_t state = r->seed ^ 0x5eedULL ^ bench_now_ns();
 
-	if (r->from >= r->npages || total > r->npages - r->from)
-		die("%" PRIu64 " pages asked from page %" PRIu64
-		    ", the memory has %" PRIu64, total, r->from, r->npages);
+	if (total > r->npages)
+		die("%" PRIu64 " pages asked, the memory has %" PRIu64, total,
+		    r->npages);
 	r->order = calloc(r->npages, sizeof(uint64_t));
 	r->lat = calloc(total, sizeof(uint64_t));
 	if (!r->order || !r->lat)
 		die("out of memory");
 	for (i = 0; i < r->npages; i++)
 		r->order[i] = i;
-	/* The first @total of a random permutation: distinct pages. */
 	for (i = 0; i < total; i++) {
-		j = r->from + i + image_rnd(&state) % (r->npages - r->from - i);
-		t = r->order[r->from + i];
-		r->order[r->from + i] = r->order[j];
+		j = i + image_rnd(&state) % (r->npages - i);
+		t = r->order[i];
+		r->order[i] = r->order[j];
 		r->order[j] = t;
 	}
-	memmove(r->order, r->order + r->from, total * sizeof(uint64_t));
-}
-
-static void report(struct run *r, uint64_t remote, uint64_t cpu_ticks,
-		   const char *samples)
-{
-	uint64_t total = (uint64_t)r->threads * r->pages, i, sum = 0;
-	double wall = (r->t_end - r->t_start) / 1e9;
-	long hz = sysconf(_SC_CLK_TCK);
-	FILE *f;
-
-	if (samples) {
-		f = fopen(samples, "w");
-		if (!f)
-			die("%s: %s", samples, strerror(errno));
-		for (i = 0; i < total; i++)
-			fprintf(f, "%.1f\n", r->lat[i] / 1000.0);
-		fclose(f);
-	}
-	for (i = 0; i < total; i++)
-		sum += r->lat[i];
-	qsort(r->lat, total, sizeof(uint64_t), cmp_u64);
-	printf("stat case=%s threads=%u pages=%" PRIu64
-	       " p50=%.1f p90=%.1f p99=%.1f p999=%.1f mean=%.1f"
-	       " pages_per_s=%.0f remote=%" PRIu64
-	       " cpu_us_per_page=%.1f wall_s=%.3f\n",
-	       r->dcase == CASE_PCMIG ? "pcmig" :
-	       r->dcase == CASE_UFFD ? "uffd" : "floor", r->threads, total,
-	       pct(r->lat, total, 50), pct(r->lat, total, 90),
-	       pct(r->lat, total, 99), pct(r->lat, total, 99.9),
-	       sum / 1000.0 / total, total / wall, remote,
-	       (double)cpu_ticks * 1e6 / hz / total, wall);
 }
 
 /* The floor's streaming bandwidth: the whole push, every page checked. */
@@ -652,29 +373,24 @@ static void floor_stream(struct run *r)
 	free(buf);
 }
 
-static int cmd_run(int argc, char **argv)
+static int cmd_floor(int argc, char **argv)
 {
-	struct pcmig_status st0 = { 0 }, st1 = { 0 };
 	struct worker w[MAX_THREADS];
-	pthread_t wt[MAX_THREADS], aux[4];
-	const char *samples = NULL, *dcase = NULL;
-	uint64_t busy0, busy1, src0, src1, total, i, remote;
-	struct run r = { .fault_threads = 1, .uffd = -1 };
-	int opt, sfd = -1, naux = 0;
+	pthread_t wt[MAX_THREADS];
+	const char *samples = NULL;
+	uint64_t total, i, t0, wall, sum = 0;
+	struct run r = { 0 };
 	bool stream = false;
+	FILE *f;
+	int opt;
 
 	static const struct option opts[] = {
 		{ "connect", required_argument, NULL, 'c' },
-		{ "case", required_argument, NULL, 'C' },
 		{ "size", required_argument, NULL, 's' },
 		{ "seed", required_argument, NULL, 'S' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "pages", required_argument, NULL, 'p' },
-		{ "push", no_argument, NULL, 'P' },
-		{ "fault-threads", required_argument, NULL, 'f' },
-		{ "source-pid", required_argument, NULL, 'x' },
 		{ "samples", required_argument, NULL, 'o' },
-		{ "from-page", required_argument, NULL, 'F' },
 		{ "stream", no_argument, NULL, 'T' },
 		{ 0 }
 	};
@@ -682,45 +398,25 @@ static int cmd_run(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': r.connect = optarg; break;
-		case 'C': dcase = optarg; break;
 		case 's': r.size = parse_size(optarg, "--size"); break;
 		case 'S': r.seed = parse_size(optarg, "--seed"); break;
 		case 't': r.threads = parse_size(optarg, "--threads"); break;
 		case 'p': r.pages = parse_size(optarg, "--pages"); break;
-		case 'P': r.push = true; break;
-		case 'f': r.fault_threads = parse_size(optarg, "--fault-threads"); break;
-		case 'x': r.source_pid = parse_size(optarg, "--source-pid"); break;
 		case 'o': samples = optarg; break;
-		case 'F': r.from = parse_size(optarg, "--from-page"); break;
 		case 'T': stream = true; break;
-		default: die("run: bad option");
+		default: die("floor: bad option");
 		}
 	}
-	if (!r.connect || !dcase || !r.size || !r.threads || !r.pages ||
-	    r.threads > MAX_THREADS || r.size % PS || !r.fault_threads ||
-	    r.fault_threads > 2)
-		die("run: --connect, --case, --size, --threads (1-%d) and --pages are needed",
+	if (!r.connect || !r.size || !r.threads || !r.pages ||
+	    r.threads > MAX_THREADS || r.size % PS)
+		die("floor: --connect, --size, --threads (1-%d) and --pages are needed",
 		    MAX_THREADS);
-	if (!strcmp(dcase, "pcmig"))
-		r.dcase = CASE_PCMIG;
-	else if (!strcmp(dcase, "uffd"))
-		r.dcase = CASE_UFFD;
-	else if (!strcmp(dcase, "floor"))
-		r.dcase = CASE_FLOOR;
-	else
-		die("run: unknown case '%s'", dcase);
 	r.npages = r.size / PS;
 	if (stream) {
 		floor_stream(&r);
 		return 0;
 	}
 	pick_pages(&r);
-
-	if (r.dcase == CASE_PCMIG)
-		sfd = pcmig_session(&r);
-	else if (r.dcase == CASE_UFFD)
-		uffd_setup(&r, aux, &naux);
-
 	pthread_barrier_init(&r.start, NULL, r.threads + 1);
 	for (i = 0; i < r.threads; i++) {
 		w[i].r = &r;
@@ -728,53 +424,116 @@ static int cmd_run(int argc, char **argv)
 		if (pthread_create(&wt[i], NULL, worker_main, &w[i]))
 			die("pthread_create failed");
 	}
-	if (sfd >= 0 && ioctl(sfd, PCMIG_IOC_STATUS, &st0))
-		die("PCMIG_IOC_STATUS: %s", strerror(errno));
-	busy0 = guest_busy_ticks();
-	src0 = proc_ticks(r.source_pid);
-	r.t_start = bench_now_ns();
+	t0 = bench_now_ns();
 	pthread_barrier_wait(&r.start);
 	for (i = 0; i < r.threads; i++)
 		pthread_join(wt[i], NULL);
-	r.t_end = bench_now_ns();
-	busy1 = guest_busy_ticks();
-	src1 = proc_ticks(r.source_pid);
+	wall = bench_now_ns() - t0;
 	total = (uint64_t)r.threads * r.pages;
-	remote = total;
-	if (sfd >= 0) {
-		if (ioctl(sfd, PCMIG_IOC_STATUS, &st1))
-			die("PCMIG_IOC_STATUS: %s", strerror(errno));
-		if (st1.state != PCMIG_STATE_RUNNING &&
-		    st1.state != PCMIG_STATE_END)
-			die("the session is in state %u (reason %u)",
-			    st1.state, st1.reason);
-		remote = st1.faults_blocked - st0.faults_blocked;
-	} else if (r.dcase == CASE_UFFD) {
-		remote = __atomic_load_n(&r.uffd_events, __ATOMIC_RELAXED);
-	}
-
-	/* Every touched page, whole. */
-	if (r.dcase != CASE_FLOOR)
+	if (samples) {
+		f = fopen(samples, "w");
+		if (!f)
+			die("%s: %s", samples, strerror(errno));
 		for (i = 0; i < total; i++)
-			if (!image_page_ok((uint64_t *)(r.mem + r.order[i] * PS),
-					   r.seed, r.order[i], false))
-				die("page %" PRIu64 " is wrong", r.order[i]);
-	report(&r, remote, busy1 - busy0 - (src1 - src0), samples);
-	r.stop = true;
-	if (r.dcase == CASE_UFFD) {
-		shutdown(r.urg, SHUT_RDWR);
-		if (r.push)
-			shutdown(r.bulk, SHUT_RDWR);
-		for (i = 0; i < (uint64_t)naux; i++)
-			pthread_join(aux[i], NULL);
+			fprintf(f, "%.1f\n", r.lat[i] / 1000.0);
+		fclose(f);
 	}
+	for (i = 0; i < total; i++)
+		sum += r.lat[i];
+	qsort(r.lat, total, sizeof(uint64_t), cmp_u64);
+	printf("stat case=floor threads=%u pages=%" PRIu64 " remote=%" PRIu64
+	       " p50=%.1f p90=%.1f p99=%.1f p999=%.1f mean=%.1f"
+	       " pages_per_s=%.0f wall_s=%.3f\n",
+	       r.threads, total, total, pct(r.lat, total, 50),
+	       pct(r.lat, total, 90), pct(r.lat, total, 99),
+	       pct(r.lat, total, 99.9), sum / 1000.0 / total, total / (wall / 1e9),
+	       wall / 1e9);
+	printf("status ok\n");
+	return 0;
+}
+
+/* ---- work: the workload on a pcmig session ---- */
+
+struct pcmig_side {
+	int fd;
+};
+
+static void session_status(int fd, struct pcmig_status *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (ioctl(fd, PCMIG_IOC_STATUS, st))
+		die("PCMIG_IOC_STATUS: %s", strerror(errno));
+	if (st->state == PCMIG_STATE_FAILED || st->state == PCMIG_STATE_PAUSED)
+		die("the session is in state %u (reason %u, error %d)",
+		    st->state, st->reason, st->error);
+}
+
+static uint64_t pcmig_remote(struct vs_dest *d)
+{
+	struct pcmig_side *ps = d->priv;
+	struct pcmig_status st;
+
+	session_status(ps->fd, &st);
+	return st.faults_blocked;
+}
+
+static bool pcmig_complete(struct vs_dest *d)
+{
+	struct pcmig_side *ps = d->priv;
+	struct pcmig_status st;
+
+	session_status(ps->fd, &st);
+	return st.state == PCMIG_STATE_END;
+}
+
+static int work_opt(int opt, const char *arg, void *ctx)
+{
+	if (opt != 'n')
+		return -1;
+	*(const char **)ctx = arg;
+	return 0;
+}
+
+static int cmd_work(int argc, char **argv)
+{
+	const char *node = getenv("PCMIG_NODE");
+	struct pcmig_side ps;
+	struct vs_dest d = { .name = "pcmig", .remote = pcmig_remote,
+			     .complete = pcmig_complete, .priv = &ps };
+	struct pcmig_status st;
+	struct vs_opts o;
+	off_t len;
+
+	vs_parse(&o, argc, argv, work_opt, &node);
+	if (!node)
+		die("work: no session node ($PCMIG_NODE or --node)");
+	ps.fd = open(node, O_RDWR | O_CLOEXEC);
+	if (ps.fd < 0)
+		die("%s: %s", node, strerror(errno));
+	len = lseek(ps.fd, 0, SEEK_END);
+	if (len <= 0 || len % PS)
+		die("%s: size %lld", node, (long long)len);
+	d.size = len;
+	d.mem = mmap(NULL, d.size, PROT_READ | PROT_WRITE, MAP_SHARED, ps.fd,
+		     0);
+	if (d.mem == MAP_FAILED)
+		die("%s: mmap: %s", node, strerror(errno));
+	session_status(ps.fd, &st);
+	if (st.state != PCMIG_STATE_RUNNING)
+		die("%s: the session is in state %u, not RUNNING", node,
+		    st.state);
+	vs_run(&o, &d);
+	session_status(ps.fd, &st);
+	fprintf(stderr, "%s: session: %llu faults, %llu blocked, %llu pages requested, %llu pushed, %llu duplicate\n",
+		prog, st.faults, st.faults_blocked, st.pages_requested,
+		st.pages_pushed, st.pages_duplicate);
 	printf("status ok\n");
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	if (argc >= 3 && !strcmp(argv[1], "make-image")) {
+	if (argc == 5 && !strcmp(argv[1], "make-image")) {
 		if (image_write(argv[2], parse_size(argv[3], "SIZE"),
 				parse_size(argv[4], "SEED"), false, NULL))
 			die("make-image: %s", strerror(errno));
@@ -782,13 +541,15 @@ int main(int argc, char **argv)
 	}
 	if (argc >= 2 && !strcmp(argv[1], "server"))
 		return cmd_server(argc - 1, argv + 1);
-	if (argc >= 2 && !strcmp(argv[1], "run"))
-		return cmd_run(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "floor"))
+		return cmd_floor(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "work"))
+		return cmd_work(argc - 1, argv + 1);
 	fprintf(stderr,
 		"usage: versus make-image FILE SIZE SEED\n"
 		"       versus server --listen H:P --image FILE\n"
-		"       versus run --connect H:P --case pcmig|uffd|floor --size SIZE --seed SEED\n"
-		"                  --threads N --pages P [--push] [--fault-threads 1|2]\n"
-		"                  [--source-pid PID] [--samples FILE] [--from-page N]\n");
+		"       versus floor --connect H:P --size SIZE --seed SEED --threads N --pages P\n"
+		"                    [--samples FILE] [--stream]\n"
+		"       versus work [--node NODE] WORKLOAD OPTIONS:\n%s", vs_usage);
 	return 2;
 }

@@ -36,6 +36,7 @@
 #include <linux/pcmig.h>
 
 #include "image.h"
+#include "workload.h"
 #include "ram.h"
 
 #define PAGE		IMAGE_PAGE
@@ -44,8 +45,6 @@
 #define STATE_HDR	24		/* magic, seed, length */
 #define LOAD_CHUNK	(16 * 1024)	/* one guest page read per chunk */
 #define MAX_THREADS	64
-#define HOT_PERCENT	80		/* accesses that go to the hot region */
-#define HOT_FRACTION	10		/* its size, percent of memory */
 
 static const char *prog = "pcmig-demo-vmm";
 
@@ -219,8 +218,7 @@ struct vmm {
 	uint8_t *seen;			/* first touch done, per page */
 	uint64_t seen_count;		/* atomic */
 	bool stop;			/* atomic */
-	uint64_t hot_start;
-	uint64_t hot_pages;
+	struct workload_skew skew;
 
 	/* results */
 	uint64_t state_bytes;
@@ -404,7 +402,7 @@ static void *touch_thread(void *arg)
 {
 	struct toucher *t = arg;
 	struct vmm *v = t->v;
-	uint64_t s = v->seed ^ ((uint64_t)t->id << 32) ^ 0xabcdef;
+	uint64_t s = workload_thread_seed(v->seed, t->id);
 	uint64_t end = now_ns() + (uint64_t)v->touch_ms * 1000000, page, ns;
 	struct timespec think = { 0, (long)v->think_us * 1000 };
 	uint64_t n = 0;
@@ -413,13 +411,7 @@ static void *touch_thread(void *arg)
 	while (!__atomic_load_n(&v->stop, __ATOMIC_RELAXED) &&
 	       now_ns() < end &&
 	       __atomic_load_n(&v->seen_count, __ATOMIC_RELAXED) < v->pages) {
-		uint64_t r = image_rnd(&s);
-
-		if (r % 100 < HOT_PERCENT)
-			page = (v->hot_start + (r >> 8) % v->hot_pages) %
-			       v->pages;
-		else
-			page = (r >> 8) % v->pages;
+		page = workload_next_page(&v->skew, &s);
 		ns = touch_page(v, page, &ok);
 		n++;
 		if (!ok)
@@ -688,10 +680,7 @@ static int cmd_run(int argc, char **argv)
 		die("--size must be a multiple of %lu, --threads 1 to %d",
 		    PAGE, MAX_THREADS);
 	v.pages = v.size / PAGE;
-	v.hot_pages = v.pages * HOT_FRACTION / 100;
-	if (!v.hot_pages)
-		v.hot_pages = 1;
-	v.hot_start = image_mix64(v.seed ^ 0x407) % v.pages;
+	workload_skew_init(&v.skew, v.pages, v.seed);
 	v.seen = calloc(v.pages, 1);
 	v.lat = calloc(v.pages, sizeof(v.lat[0]));
 	if (!v.seen || !v.lat)
@@ -719,7 +708,8 @@ static int cmd_run(int argc, char **argv)
 	wait_go(&v, go_fd);
 
 	printf("go: %u threads touch guest memory for up to %u ms or until END (%d%% of accesses in a hot %d%%)\n",
-	       v.threads, v.touch_ms, HOT_PERCENT, HOT_FRACTION);
+	       v.threads, v.touch_ms, WORKLOAD_HOT_PERCENT,
+	       WORKLOAD_HOT_FRACTION);
 	fflush(stdout);
 	t0 = now_ns();
 	run_threads(&v, touch_thread, true);
