@@ -303,20 +303,6 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double pct(const uint64_t *v, uint64_t n, double p)
-{
-	uint64_t i = (uint64_t)(p / 100.0 * (double)(n - 1) + 0.5);
-
-	return v[i < n ? i : n - 1] / 1000.0;
-}
-
 static void pick_pages(struct run *r)
 {
 	uint64_t total = (uint64_t)r->threads * r->pages, i, j, t;
@@ -378,7 +364,7 @@ static int cmd_floor(int argc, char **argv)
 	struct worker w[MAX_THREADS];
 	pthread_t wt[MAX_THREADS];
 	const char *samples = NULL;
-	uint64_t total, i, t0, wall, sum = 0;
+	uint64_t total, i, t0, wall;
 	struct run r = { 0 };
 	bool stream = false;
 	FILE *f;
@@ -438,15 +424,10 @@ static int cmd_floor(int argc, char **argv)
 			fprintf(f, "%.1f\n", r.lat[i] / 1000.0);
 		fclose(f);
 	}
-	for (i = 0; i < total; i++)
-		sum += r.lat[i];
-	qsort(r.lat, total, sizeof(uint64_t), cmp_u64);
-	printf("stat case=floor threads=%u pages=%" PRIu64 " remote=%" PRIu64
-	       " p50=%.1f p90=%.1f p99=%.1f p999=%.1f mean=%.1f"
-	       " pages_per_s=%.0f wall_s=%.3f\n",
-	       r.threads, total, total, pct(r.lat, total, 50),
-	       pct(r.lat, total, 90), pct(r.lat, total, 99),
-	       pct(r.lat, total, 99.9), sum / 1000.0 / total, total / (wall / 1e9),
+	printf("stat case=floor threads=%u pages=%" PRIu64 " remote=%" PRIu64,
+	       r.threads, total, total);
+	vs_print_lat(r.lat, total);
+	printf(" pages_per_s=%.0f wall_s=%.3f\n", total / (wall / 1e9),
 	       wall / 1e9);
 	printf("status ok\n");
 	return 0;

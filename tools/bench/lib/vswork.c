@@ -386,7 +386,7 @@ static double pct_us(const uint64_t *v, uint64_t n, double p)
 }
 
 /* Percentiles, mean and log2 histogram (us) of @n latencies. */
-static void print_lat(uint64_t *v, uint64_t n)
+void vs_print_lat(uint64_t *v, uint64_t n)
 {
 	uint64_t hist[HIST_BUCKETS] = { 0 }, sum = 0, i, us;
 	unsigned int b;
@@ -450,7 +450,7 @@ static void run_lat(struct vs_run *r, const struct vs_step *st)
 		die("%s: %s", o->samples, strerror(errno));
 	printf("stat kind=lat case=%s threads=1 pages=%" PRIu64
 	       " remote=%" PRIu64, r->d->name, st->pages, nr);
-	print_lat(r->lat, nr);
+	vs_print_lat(r->lat, nr);
 	printf(" pages_per_s=%.0f cpu_us_per_page=%.1f wall_s=%.3f\n",
 	       st->pages / (wall / 1e9), nr ? cpu_us(&c0, &c1) / nr : 0.0,
 	       wall / 1e9);
@@ -477,7 +477,7 @@ static void run_tput(struct vs_run *r, const struct vs_step *st)
 	printf("stat kind=tput%u case=%s threads=%u pages=%" PRIu64
 	       " remote=%" PRIu64, st->threads, r->d->name, st->threads,
 	       total, b - a);
-	print_lat(r->lat, total);
+	vs_print_lat(r->lat, total);
 	printf(" pages_per_s=%.0f cpu_us_per_page=%.1f wall_s=%.3f\n",
 	       total / (wall / 1e9), cpu_us(&c0, &c1) / total, wall / 1e9);
 }
@@ -514,7 +514,7 @@ static void run_skew(struct vs_run *r, const struct vs_step *st)
 	printf("stat kind=skew case=%s threads=%u pages=%" PRIu64
 	       " accesses=%" PRIu64 " remote=%" PRIu64, r->d->name,
 	       st->threads, r->nlat, r->touches, b - a);
-	print_lat(r->lat, r->nlat);
+	vs_print_lat(r->lat, r->nlat);
 	printf(" t_start=%.6f work_s=%.3f complete_s=%.3f cpu_us_per_page=%.1f verified=%" PRIu64 "\n",
 	       e0 / 1e9, work / 1e9, done / 1e9,
 	       cpu_us(&c0, &c1) / (o->wait_end ? r->npages : r->nlat),

@@ -88,4 +88,10 @@ extern const char vs_usage[];
  */
 void vs_run(const struct vs_opts *o, struct vs_dest *d);
 
+/*
+ * Print " p50=.. p90=.. p99=.. p999=.. mean=.. hist_us=B:N,..." for @n
+ * latencies in ns (sorted in place); histogram buckets [B, 2B) us.
+ */
+void vs_print_lat(uint64_t *v, uint64_t n);
+
 #endif /* PCMIG_VSWORK_H */
