@@ -252,24 +252,6 @@ static int cmd_make_image(int argc, char **argv)
 
 /* ---- the floor: a user-space request/response on the same path ---- */
 
-/* Write a whole iovec (consumed), as the source does, in one call if it can. */
-static void send_iov(int fd, struct iovec *iov, int cnt)
-{
-	struct msghdr mh = { 0 };
-	ssize_t n;
-
-	while (cnt) {
-		mh.msg_iov = iov;
-		mh.msg_iovlen = cnt;
-		n = sendmsg(fd, &mh, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			die("sendmsg: %s", strerror(errno));
-		pcmig_iov_advance(&iov, &cnt, (size_t)n);
-	}
-}
-
 static const char floor_server_usage[] =
 	"usage: reqlat floor-server --listen HOST:PORT --image FILE [--timeout S]\n";
 
@@ -348,7 +330,9 @@ static int cmd_floor_server(int argc, char **argv)
 		iov[0].iov_len = sizeof(hdr);
 		iov[1].iov_base = mem + off;
 		iov[1].iov_len = PAGE;
-		send_iov(cfd, iov, 2);
+		ret = bench_sendv(cfd, iov, 2);
+		if (ret)
+			die("sendmsg: %s", strerror(-ret));
 		served++;
 	}
 	close(cfd);

@@ -60,25 +60,6 @@
 
 const char *prog = "versus";
 
-
-static int send_all(int fd, struct iovec *iov, int cnt)
-{
-	struct msghdr mh = { 0 };
-	ssize_t n;
-
-	while (cnt) {
-		mh.msg_iov = iov;
-		mh.msg_iovlen = cnt;
-		n = sendmsg(fd, &mh, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		pcmig_iov_advance(&iov, &cnt, (size_t)n);
-	}
-	return 0;
-}
-
 /* ---- the source ---- */
 
 struct server {
@@ -130,7 +111,7 @@ static void serve_urgent(struct server *srv, int fd)
 							   page * PS);
 			iov[2 * i + 1].iov_len = PS;
 		}
-		if (send_all(fd, iov, 2 * npages))
+		if (bench_sendv(fd, iov, 2 * npages))
 			return;
 	}
 }
@@ -150,7 +131,7 @@ static void serve_bulk(struct server *srv, int fd)
 		iov[0].iov_len = HDR;
 		iov[1].iov_base = (void *)(srv->image + page * PS);
 		iov[1].iov_len = n * PS;
-		if (send_all(fd, iov, 2))
+		if (bench_sendv(fd, iov, 2))
 			return;
 	}
 	/* Everything pushed: wait for the client to hang up. */

@@ -3,12 +3,16 @@
  * Helpers shared by the benchmark programs: clocks, samples, percentiles
  * and result lines.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "bench.h"
+#include "net.h"
 #include "ram.h"
 
 /**
@@ -141,4 +145,24 @@ uint64_t parse_size(const char *s, const char *what)
 	if (pcmig_parse_size(s, &v))
 		die("%s '%s': not a size (K, M, G, T suffixes)", what, s);
 	return v;
+}
+
+int bench_sendv(int fd, struct iovec *iov, int cnt)
+{
+	struct msghdr mh = { 0 };
+	ssize_t n;
+
+	while (cnt) {
+		mh.msg_iov = iov;
+		mh.msg_iovlen = cnt;
+		n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (!n)
+			return -EPIPE;
+		pcmig_iov_advance(&iov, &cnt, (size_t)n);
+	}
+	return 0;
 }

@@ -51,6 +51,14 @@ extern const char *prog;
 void die(const char *fmt, ...) __attribute__((format(printf, 1, 2),
 					      noreturn));
 
+struct iovec;
+
+/*
+ * Write a whole iovec (consumed) with blocking sendmsg() calls, in one if it
+ * can. Return: 0, or a negative errno (-EPIPE if nothing could be written).
+ */
+int bench_sendv(int fd, struct iovec *iov, int cnt);
+
 /* A size or number with K, M, G, T suffixes, or die() naming @what. */
 uint64_t parse_size(const char *s, const char *what);
 
