@@ -170,7 +170,23 @@ struct src_pusher {
 };
 
 /* Scratch of the urgent thread, for one sendmsg() of replies. */
+/*
+ * Requests are read in as many bytes as the socket holds: with several
+ * faulting vCPUs, each sends a frame of its own, and one read() and one
+ * reply sendmsg() for all of them cost the source (and the destination's
+ * receive softirq, which runs once for the whole reply) much less than a
+ * round of system calls per frame.
+ */
+#define URG_RBUF	(4 * (SRC_FRAME_LEN + 8 * PCMIG_FRAME_MAX_REQS))
+
+struct urg_reader {
+	uint8_t buf[URG_RBUF];
+	size_t len;			/* bytes in buf */
+	size_t pos;			/* first byte not parsed */
+};
+
 struct src_replier {
+	struct urg_reader rd;		/* requests read, not answered */
 	bool first_copy[REPLY_BATCH];	/* the reply is its first copy */
 	struct src_reply plan[REPLY_BATCH];
 	uint8_t hdrs[REPLY_BATCH][SRC_FRAME_LEN];
@@ -565,33 +581,73 @@ static int reply(struct src *s, const uint64_t *pages, unsigned int n,
 	return 0;
 }
 
+/*
+ * The pages of the whole REQUEST frames buffered in @rd, at most @room;
+ * reads first if not even one whole frame is buffered.
+ */
+static int urgent_read(struct src *s, struct urg_reader *rd, uint64_t *pages,
+		       uint32_t room, uint32_t *npages, char *err,
+		       size_t errlen)
+{
+	uint32_t n, got = 0, frames = 0;
+	ssize_t r;
+
+	for (;;) {
+		while (rd->len - rd->pos >= SRC_FRAME_LEN) {
+			uint8_t *hdr = rd->buf + rd->pos;
+
+			if (src_request_check_hdr(hdr, &n, err, errlen))
+				return -EPROTO;
+			if (rd->len - rd->pos < SRC_FRAME_LEN + 8 * (size_t)n ||
+			    got + n > room)
+				break;
+			if (src_request_parse(hdr + SRC_FRAME_LEN, n, s->size,
+					      s->page_size, pages + got, err,
+					      errlen))
+				return -EPROTO;
+			got += n;
+			frames++;
+			rd->pos += SRC_FRAME_LEN + 8 * (size_t)n;
+		}
+		if (got)
+			break;
+		/* Not one whole frame: keep the part, read the rest. */
+		memmove(rd->buf, rd->buf + rd->pos, rd->len - rd->pos);
+		rd->len -= rd->pos;
+		rd->pos = 0;
+		r = read(s->urg, rd->buf + rd->len, sizeof(rd->buf) - rd->len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (!r)
+			return -ECONNRESET;
+		rd->len += (size_t)r;
+	}
+	ADD(&s->st.request_frames, (uint64_t)frames);
+	*npages = got;
+	return 0;
+}
+
 static void *urgent_main(void *arg)
 {
 	struct src *s = arg;
-	uint8_t hdr[SRC_FRAME_LEN];
-	uint8_t payload[8 * PCMIG_FRAME_MAX_REQS];
-	uint64_t pages[PCMIG_FRAME_MAX_REQS];
+	uint64_t pages[2 * PCMIG_FRAME_MAX_REQS];
 	char err[256], buf[128];
-	uint32_t i, n, chunk;
+	uint32_t i, n = 0, chunk;
 	const char *what = "";
 	uint64_t t;
 	int ret;
 
 	for (;;) {
-		ret = pcmig_read_full(s->urg, hdr, sizeof(hdr), -1);
-		if (ret)
-			break;
-		if (src_request_check_hdr(hdr, &n, err, sizeof(err)))
+		ret = urgent_read(s, &s->replier.rd, pages, ARRAY_SIZE(pages), &n, err,
+				  sizeof(err));
+		if (ret == -EPROTO)
 			goto violation;
-		ret = pcmig_read_full(s->urg, payload, 8 * n, -1);
 		if (ret)
 			break;
 		t = now_ns();
-		if (src_request_parse(payload, n, s->size, s->page_size, pages,
-				      err, sizeof(err)))
-			goto violation;
 		STORE(&s->last_activity, t);
-		ADD(&s->st.request_frames, 1);
 		for (i = 0; i < n && !ret; i += chunk) {
 			chunk = n - i < REPLY_BATCH ? n - i : REPLY_BATCH;
 			ret = reply(s, pages + i, chunk, t);
