@@ -589,27 +589,15 @@ static int urgent_read(struct src *s, struct urg_reader *rd, uint64_t *pages,
 		       uint32_t room, uint32_t *npages, char *err,
 		       size_t errlen)
 {
-	uint32_t n, got = 0, frames = 0;
+	uint32_t frames;
 	ssize_t r;
+	int ret;
 
 	for (;;) {
-		while (rd->len - rd->pos >= SRC_FRAME_LEN) {
-			uint8_t *hdr = rd->buf + rd->pos;
-
-			if (src_request_check_hdr(hdr, &n, err, errlen))
-				return -EPROTO;
-			if (rd->len - rd->pos < SRC_FRAME_LEN + 8 * (size_t)n ||
-			    got + n > room)
-				break;
-			if (src_request_parse(hdr + SRC_FRAME_LEN, n, s->size,
-					      s->page_size, pages + got, err,
-					      errlen))
-				return -EPROTO;
-			got += n;
-			frames++;
-			rd->pos += SRC_FRAME_LEN + 8 * (size_t)n;
-		}
-		if (got)
+		ret = src_requests_take(rd->buf, rd->len, &rd->pos, s->size,
+					s->page_size, pages, room, npages,
+					&frames, err, errlen);
+		if (ret || *npages)
 			break;
 		/* Not one whole frame: keep the part, read the rest. */
 		memmove(rd->buf, rd->buf + rd->pos, rd->len - rd->pos);
@@ -625,8 +613,7 @@ static int urgent_read(struct src *s, struct urg_reader *rd, uint64_t *pages,
 		rd->len += (size_t)r;
 	}
 	ADD(&s->st.request_frames, (uint64_t)frames);
-	*npages = got;
-	return 0;
+	return ret;
 }
 
 static void *urgent_main(void *arg)

@@ -87,6 +87,10 @@ int src_request_check_hdr(const void *hdr, uint32_t *npages, char *err,
 int src_request_parse(const void *payload, uint32_t npages, uint64_t size,
 		      uint32_t page_size, uint64_t *pages, char *err,
 		      size_t errlen);
+int src_requests_take(const uint8_t *buf, size_t len, size_t *pos,
+		      uint64_t size, uint32_t page_size, uint64_t *pages,
+		      uint32_t room, uint32_t *npages, uint32_t *nframes,
+		      char *err, size_t errlen);
 
 /**
  * struct src_tb - token bucket of the background push

@@ -334,6 +334,56 @@ int src_request_parse(const void *payload, uint32_t npages, uint64_t size,
 }
 
 /**
+ * src_requests_take() - the pages of the whole REQUEST frames in a buffer
+ * @buf: bytes read from the urgent connection
+ * @len: bytes in @buf
+ * @pos: first byte not taken yet; moved past every frame taken
+ * @size: bytes of session memory
+ * @page_size: page size
+ * @pages: room for @room page numbers, in the order of the requests
+ * @room: at least %PCMIG_FRAME_MAX_REQS; a frame that does not fit whole
+ *	is left for the next call
+ * @npages: pages taken, on success
+ * @nframes: frames taken, on success
+ * @err: what is wrong, on failure
+ * @errlen: room at @err
+ *
+ * A frame whose payload has not arrived whole is left in @buf from its
+ * header on. A bad header is refused as soon as it is whole, before its
+ * payload is waited for; frames before it are taken.
+ *
+ * Return: 0, or -EPROTO.
+ */
+int src_requests_take(const uint8_t *buf, size_t len, size_t *pos,
+		      uint64_t size, uint32_t page_size, uint64_t *pages,
+		      uint32_t room, uint32_t *npages, uint32_t *nframes,
+		      char *err, size_t errlen)
+{
+	uint32_t n, got = 0, frames = 0;
+	size_t at = *pos;
+	int ret = 0;
+
+	while (len - at >= SRC_FRAME_LEN) {
+		ret = src_request_check_hdr(buf + at, &n, err, errlen);
+		if (ret)
+			break;
+		if (len - at < SRC_FRAME_LEN + 8 * (size_t)n || got + n > room)
+			break;
+		ret = src_request_parse(buf + at + SRC_FRAME_LEN, n, size,
+					page_size, pages + got, err, errlen);
+		if (ret)
+			break;
+		got += n;
+		frames++;
+		at += SRC_FRAME_LEN + 8 * (size_t)n;
+	}
+	*pos = at;
+	*npages = got;
+	*nframes = frames;
+	return ret;
+}
+
+/**
  * src_tb_init() - set up the token bucket
  * @tb: the bucket
  * @rate: bytes per second, 0 for no limit

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Unit tests of tools/pcmig/source_logic.c: page bitmaps, the order of the
- * background push, zero detection, replies to requests, REQUEST checks,
+ * background push, zero detection, replies to requests, REQUEST checks
+ * (one frame, and every whole frame of what one read() returned),
  * the bandwidth token bucket and --discard ranges.
  */
 #include <errno.h>
@@ -344,6 +345,94 @@ static void test_requests(void)
 				sizeof(err)) == -EPROTO);
 }
 
+/* Append a REQUEST frame for @n pages starting at @first, every @step. */
+static size_t add_req(uint8_t *buf, size_t at, uint32_t n, uint64_t first,
+		      uint64_t step)
+{
+	uint32_t i;
+
+	put_req(buf + at, PCMIG_FRAME_MAGIC, 1, PCMIG_FRAME_REQUEST, 0, n,
+		8 * n, 0);
+	for (i = 0; i < n; i++)
+		put_be64(buf + at + SRC_FRAME_LEN + 8 * i,
+			 (first + i * step) * PS);
+	return at + SRC_FRAME_LEN + 8 * n;
+}
+
+/* Several frames read at once: all whole ones taken, a partial one left. */
+static void test_request_batches(void)
+{
+	static uint8_t buf[4 * (SRC_FRAME_LEN + 8 * PCMIG_FRAME_MAX_REQS)];
+	uint64_t pages[2 * PCMIG_FRAME_MAX_REQS];
+	uint32_t n = 99, frames = 99;
+	size_t len, pos = 0, third;
+	char err[256];
+
+	/* Nothing, then less than a header: nothing taken, pos kept. */
+	CHECK(!src_requests_take(buf, 0, &pos, 4096 * PS, PS, pages, 1024,
+				 &n, &frames, err, sizeof(err)));
+	CHECK_U64(n, 0);
+	CHECK_U64(frames, 0);
+	len = add_req(buf, 0, 1, 7, 1);
+	len = add_req(buf, len, 3, 100, 2);
+	third = len;
+	len = add_req(buf, len, 2, 4000, 1);
+	CHECK(!src_requests_take(buf, SRC_FRAME_LEN - 1, &pos, 4096 * PS, PS,
+				 pages, 1024, &n, &frames, err, sizeof(err)));
+	CHECK_U64(n, 0);
+	CHECK_U64(pos, 0);
+
+	/* Two whole frames and the third cut in its payload. */
+	CHECK(!src_requests_take(buf, len - 1, &pos, 4096 * PS, PS, pages,
+				 1024, &n, &frames, err, sizeof(err)));
+	CHECK_U64(n, 4);
+	CHECK_U64(frames, 2);
+	CHECK_U64(pos, third);
+	CHECK(pages[0] == 7 && pages[1] == 100 && pages[2] == 102 &&
+	      pages[3] == 104);
+	/* The rest of it arrives. */
+	CHECK(!src_requests_take(buf, len, &pos, 4096 * PS, PS, pages, 1024,
+				 &n, &frames, err, sizeof(err)));
+	CHECK_U64(n, 2);
+	CHECK_U64(frames, 1);
+	CHECK_U64(pos, len);
+	CHECK(pages[0] == 4000 && pages[1] == 4001);
+
+	/* Room for one whole frame of 512, not two: the second waits. */
+	pos = 0;
+	len = add_req(buf, 0, PCMIG_FRAME_MAX_REQS, 0, 1);
+	len = add_req(buf, len, PCMIG_FRAME_MAX_REQS, 512, 1);
+	CHECK(!src_requests_take(buf, len, &pos, 4096 * PS, PS, pages,
+				 PCMIG_FRAME_MAX_REQS + 1, &n, &frames, err,
+				 sizeof(err)));
+	CHECK_U64(n, PCMIG_FRAME_MAX_REQS);
+	CHECK_U64(frames, 1);
+	CHECK(pages[511] == 511);
+	CHECK(!src_requests_take(buf, len, &pos, 4096 * PS, PS, pages,
+				 PCMIG_FRAME_MAX_REQS + 1, &n, &frames, err,
+				 sizeof(err)));
+	CHECK_U64(n, PCMIG_FRAME_MAX_REQS);
+	CHECK(pages[0] == 512 && pages[511] == 1023);
+	CHECK_U64(pos, len);
+
+	/* A bad header after a good frame is refused before its payload. */
+	pos = 0;
+	len = add_req(buf, 0, 1, 5, 1);
+	put_req(buf + len, PCMIG_FRAME_MAGIC, 1, PCMIG_FRAME_PAGES, 0, 1,
+		PS, 0);
+	CHECK(src_requests_take(buf, len + SRC_FRAME_LEN, &pos, 4096 * PS, PS,
+				pages, 1024, &n, &frames, err,
+				sizeof(err)) == -EPROTO &&
+	      strstr(err, "type 1"));
+	/* An offset outside the memory, in the second frame. */
+	pos = 0;
+	len = add_req(buf, 0, 1, 5, 1);
+	len = add_req(buf, len, 2, 4095, 1);
+	CHECK(src_requests_take(buf, len, &pos, 4096 * PS, PS, pages, 1024,
+				&n, &frames, err, sizeof(err)) == -EPROTO &&
+	      strstr(err, "outside"));
+}
+
 static void test_token_bucket(void)
 {
 	const uint64_t s = 1000000000ULL;
@@ -450,6 +539,7 @@ int main(void)
 	test_push_order();
 	test_replies();
 	test_requests();
+	test_request_batches();
 	test_token_bucket();
 	test_ranges();
 	return unit_report("source_test");
