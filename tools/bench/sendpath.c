@@ -10,7 +10,7 @@
  * sendmsg   one sendmsg() a frame, iovec [header, pages from the mapping]:
  *           what tools/pcmig/source.c does (blocking socket here)
  * dontwait  the same with MSG_DONTWAIT and poll() on EAGAIN, exactly as
- *           source.c's send_iov() (not in the default list)
+ *           source_io.c's src_send_iov() (not in the default list)
  * writev    K frames a call (--frames, default 8): 2K iovecs per sendmsg()
  * sendfile  header with send(MSG_MORE), payload with sendfile() from the
  *           tmpfs file
@@ -535,7 +535,7 @@ static void *rx_main(void *arg)
 
 /*
  * Write the whole iovec (consumed) with blocking sendmsg() calls, or with
- * MSG_DONTWAIT and poll() as source.c does when @dontwait.
+ * MSG_DONTWAIT and poll() as source_io.c does when @dontwait.
  */
 static int tx_sendmsg_all(struct tx *t, struct iovec *iov, int cnt,
 			  bool dontwait)
