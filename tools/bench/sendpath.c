@@ -8,7 +8,7 @@
  * address order, B pages a frame, then END. The methods:
  *
  * sendmsg   one sendmsg() a frame, iovec [header, pages from the mapping]:
- *           what tools/pcmig/source.c does (blocking socket here)
+ *           what tools/pcmig/source_push.c does (blocking socket here)
  * dontwait  the same with MSG_DONTWAIT and poll() on EAGAIN, exactly as
  *           source_io.c's src_send_iov() (not in the default list)
  * writev    K frames a call (--frames, default 8): 2K iovecs per sendmsg()
