@@ -53,6 +53,7 @@ static void __attribute__((constructor)) migrate_test_init(void)
 #define MIG_MS		120000	/* a whole small migration */
 /* --timeout of the tools, in seconds: well below the test's deadlines. */
 #define TOOL_TIMEOUT	"30"
+#define LINK_TIMEOUT	"3"	/* --link-timeout of the partition test */
 
 /* A tool process and what it printed. */
 struct mig_proc {
@@ -614,6 +615,55 @@ static void expect_no_session(struct __test_metadata *_metadata,
 }
 
 /*
+ * The source and the destination in two network namespaces joined by a
+ * veth pair (the destination listens on its side); torn down with the
+ * fixture.
+ */
+static void use_veth(struct __test_metadata *_metadata,
+		     FIXTURE_DATA(mig) *self)
+{
+	char src_ip[64];
+
+	snprintf(self->ns_src, sizeof(self->ns_src), "pcmigs%d", getpid());
+	snprintf(self->ns_dst, sizeof(self->ns_dst), "pcmigd%d", getpid());
+	snprintf(self->host, sizeof(self->host), "10.%d.%d.2",
+		 100 + getpid() % 100, getpid() / 100 % 250);
+	self->port = 7400;
+	snprintf(self->addr, sizeof(self->addr), "%s:%u", self->host,
+		 self->port);
+	snprintf(src_ip, sizeof(src_ip), "%s", self->host);
+	*strrchr(src_ip, '.') = '\0';
+	strcat(src_ip, ".1");
+	self->netns = true;
+	ASSERT_EQ(0, pcmig_netns_pair(self->ns_src, self->ns_dst, src_ip,
+				      self->host))
+		TH_LOG("%s", pcmig_lib_error());
+}
+
+/*
+ * Every packet leaving namespace @ns on its veth dropped, silently (no
+ * reset, no error to the sender): one side of a partition.
+ */
+static int drop_all(const char *ns)
+{
+	char dev[16], out[256];
+	int status;
+
+	/* The name pcmig_netns_pair() gave the veth end in @ns. */
+	snprintf(dev, sizeof(dev), "v%.13s",
+		 ns + (strlen(ns) > 13 ? strlen(ns) - 13 : 0));
+	status = pcmig_runl(10000, out, sizeof(out), "ip", "netns", "exec", ns,
+			    "tc", "qdisc", "add", "dev", dev, "root", "netem",
+			    "loss", "100%", NULL);
+	if (status < 0 || !WIFEXITED(status) || WEXITSTATUS(status)) {
+		pcmig_lib_set_error("tc netem loss 100%% on %s in %s: %s", dev,
+				    ns, out);
+		return -EIO;
+	}
+	return 0;
+}
+
+/*
  * A whole migration between two network namespaces joined by a veth pair:
  * two RAM blocks of page-unique patterns and zero pages, a device state
  * written with --state-out. Every page of the session is compared with the
@@ -631,20 +681,7 @@ TEST_F_TIMEOUT(mig, full_migration_over_veth, 240)
 	int64_t z0, z1;
 	long long v;
 
-	snprintf(self->ns_src, sizeof(self->ns_src), "pcmigs%d", getpid());
-	snprintf(self->ns_dst, sizeof(self->ns_dst), "pcmigd%d", getpid());
-	snprintf(self->host, sizeof(self->host), "10.%d.%d.2",
-		 100 + getpid() % 100, getpid() / 100 % 250);
-	self->port = 7400;
-	snprintf(self->addr, sizeof(self->addr), "%s:%u", self->host,
-		 self->port);
-	snprintf(buf, sizeof(buf), "%s", self->host);
-	*strrchr(buf, '.') = '\0';
-	strcat(buf, ".1");
-	self->netns = true;
-	ASSERT_EQ(0, pcmig_netns_pair(self->ns_src, self->ns_dst, buf,
-				      self->host))
-		TH_LOG("%s", pcmig_lib_error());
+	use_veth(_metadata, self);
 
 	z0 = make_image(self, img0, sizeof(img0), "ram0", npages0, 11, 7,
 			1000, 100);
@@ -711,6 +748,88 @@ TEST_F_TIMEOUT(mig, full_migration_over_veth, 240)
 	close(self->node_fd);
 	self->node_fd = -1;
 	expect_no_session(_metadata, self);
+}
+
+/*
+ * A silent partition (every packet dropped both ways, no reset) while the
+ * push crawls at 256 KiB/s. With --link-timeout 3 on both sides, TCP
+ * keepalive and TCP_USER_TIMEOUT end the connections within seconds: the
+ * destination's session pauses with ETIMEDOUT (incoming exits 3, --keep
+ * keeps it PAUSED) and the source fails. Without them TCP retransmits
+ * for many minutes and the idle destination never notices at all.
+ */
+TEST_F_TIMEOUT(mig, silent_partition_noticed_within_link_timeout, 120)
+{
+	const uint64_t npages = 8 * MIB / PS;
+	struct args s = { .n = 0 }, d = { .n = 0 };
+	char img[256], state[256], hook[512];
+	struct pcmig_status st;
+	uint64_t t0, took;
+
+	use_veth(_metadata, self);
+	ASSERT_LT(0, make_image(self, img, sizeof(img), "ram0", npages, 31, 5,
+				0, 0)) TH_LOG("%s", pcmig_lib_error());
+	snprintf(state, sizeof(state), "%s/state", self->dir);
+	ASSERT_EQ(0, pcmig_make_pattern_file(state, 4096, 32));
+	ASSERT_NE(NULL, node_hook(self, hook, sizeof(hook)));
+
+	dst_args(self, &d, "incoming", NULL);
+	arg(&d, "--ram");
+	arg(&d, "ram0:8M");
+	arg(&d, "--state-out");
+	arg(&d, "%s/state.out", self->dir);
+	arg(&d, "--run-cmd");
+	arg(&d, "%s", hook);
+	arg(&d, "--keep");
+	arg(&d, "--link-timeout");
+	arg(&d, LINK_TIMEOUT);
+	proc_start(_metadata, self, &self->dst, &d, self->ns_dst, false, true);
+
+	src_args(self, &s, NULL);
+	arg(&s, "--ram");
+	arg(&s, "ram0=%s", img);
+	arg(&s, "--device-state");
+	arg(&s, "%s", state);
+	arg(&s, "--bandwidth");
+	arg(&s, "256K");
+	arg(&s, "--link-timeout");
+	arg(&s, LINK_TIMEOUT);
+	proc_start(_metadata, self, &self->src, &s, self->ns_src, false, false);
+
+	map_node(_metadata, self, npages * PS);
+	ASSERT_EQ(0, pcmig_wait_state(self->node_fd, PCMIG_STATE_RUNNING,
+				      MIG_MS, &st))
+		TH_LOG("%s", pcmig_lib_error());
+
+	t0 = pcmig_now_ms();
+	ASSERT_EQ(0, drop_all(self->ns_src)) TH_LOG("%s", pcmig_lib_error());
+	ASSERT_EQ(0, drop_all(self->ns_dst)) TH_LOG("%s", pcmig_lib_error());
+	ASSERT_EQ(0, pcmig_wait_state(self->node_fd, PCMIG_STATE_PAUSED, 30000,
+				      &st))
+		TH_LOG("not paused 30 s into the partition: %s",
+		       pcmig_lib_error());
+	took = pcmig_now_ms() - t0;
+	EXPECT_EQ(PCMIG_REASON_CHANNEL_ERROR, st.reason)
+		TH_LOG("reason %s", pcmig_reason_name(st.reason));
+	EXPECT_EQ(-ETIMEDOUT, st.error);
+	EXPECT_GT(st.pages_total, st.pages_present);
+	/*
+	 * The link timeout counts from the last packet received, which may
+	 * be a moment before the partition: at most 3 s, and the slack of
+	 * an emulated guest.
+	 */
+	EXPECT_LT(took, 15000) TH_LOG("paused after %llu ms",
+				      (unsigned long long)took);
+	TH_LOG("paused %llu ms into the partition", (unsigned long long)took);
+
+	proc_wait(&self->dst, FAIL_MS);
+	EXPECT_EXIT(&self->dst, 3);
+	EXPECT_DST_JSON_EXIT(&self->dst, 3);
+	proc_wait(&self->src, FAIL_MS);
+	EXPECT_EXIT(&self->src, 1);
+	ASSERT_EQ(0, pcmig_get_status(self->node_fd, &st));
+	EXPECT_EQ(PCMIG_STATE_PAUSED, st.state)
+		TH_LOG("state %s", pcmig_state_name(st.state));
 }
 
 /*

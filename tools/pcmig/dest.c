@@ -32,6 +32,12 @@
 	"                          non-zero fails the migration\n"	\
 	"  -t, --timeout SECONDS   limit of a handshake or control exchange\n" \
 	"                          (default 30)\n"			\
+	"      --link-timeout SECONDS  a connection on a dead link (no reset:\n" \
+	"                          a cable pulled, a partition) or to a peer\n" \
+	"                          that stopped reading fails after this long\n" \
+	"                          and the session pauses (TCP keepalive and\n" \
+	"                          TCP_USER_TIMEOUT; 0 for TCP's own minutes;\n" \
+	"                          default 15, at most 3600)\n" \
 	"      --hook-timeout SECONDS  limit of each hook (default 300)\n" \
 	"  -j, --json              JSON lines on stdout (the default when\n" \
 	"                          stdout is not a terminal)\n"		\
@@ -171,6 +177,7 @@ enum {
 	OPT_RUN_CMD,
 	OPT_HOOK_TIMEOUT,
 	OPT_KEEP,
+	OPT_LINK_TIMEOUT,
 };
 
 /* incoming and advise: the same options (advise also --state-dir). */
@@ -187,6 +194,7 @@ static int parse_dest_opts(int argc, char **argv, struct dest_opts *o,
 		{ "run-cmd", required_argument, NULL, OPT_RUN_CMD },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "hook-timeout", required_argument, NULL, OPT_HOOK_TIMEOUT },
+		{ "link-timeout", required_argument, NULL, OPT_LINK_TIMEOUT },
 		{ "json", no_argument, NULL, 'j' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "keep", no_argument, NULL, OPT_KEEP },
@@ -195,6 +203,7 @@ static int parse_dest_opts(int argc, char **argv, struct dest_opts *o,
 		{ NULL, 0, NULL, 0 }
 	};
 	struct pcmig_ram ram;
+	unsigned int link_s;
 	char err[256];
 	bool json = false;
 	int c;
@@ -250,6 +259,13 @@ static int parse_dest_opts(int argc, char **argv, struct dest_opts *o,
 				return usage_err(cmd, usage,
 						 "--hook-timeout '%s': a number of seconds",
 						 optarg);
+			break;
+		case OPT_LINK_TIMEOUT:
+			if (pcmig_parse_link_timeout(optarg, &link_s))
+				return usage_err(cmd, usage,
+						 "--link-timeout '%s': seconds, 0 to %d",
+						 optarg, PCMIG_LINK_TIMEOUT_MAX_S);
+			pcmig_set_link_timeout(link_s);
 			break;
 		case 'j':
 			json = true;

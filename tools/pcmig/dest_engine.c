@@ -34,11 +34,6 @@
 #define DEST_CAPS	(PCMIG_CAP_ZERO_PAGES | PCMIG_CAP_DISCARD | \
 			 PCMIG_CAP_BULK_CHANNEL)
 
-/* TCP keepalive on every connection: a silent source is found in ~1 min. */
-#define KEEPALIVE_IDLE_S	20
-#define KEEPALIVE_INTVL_S	5
-#define KEEPALIVE_CNT		8
-
 /* After the control connection closed: time for the session to pause. */
 #define CONTROL_LOST_GRACE_MS	1000
 
@@ -142,19 +137,6 @@ int dest_prepare(struct dest *d)
 	return 0;
 }
 
-static void set_sockopts(int fd)
-{
-	int one = 1, idle = KEEPALIVE_IDLE_S, intvl = KEEPALIVE_INTVL_S;
-	int cnt = KEEPALIVE_CNT;
-
-	/* Requests are small and urgent: never wait for Nagle. */
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
-	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
-	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
-}
-
 static void peer_name(int fd, char *buf, size_t size)
 {
 	struct sockaddr_storage ss;
@@ -186,11 +168,10 @@ static int accept_one(struct dest *d, bool first)
 	for (;;) {
 		if (d->aborted && *d->aborted)
 			return -EINTR;
+		/* TCP_NODELAY, and the link timeout: pcmig_tcp_accept(). */
 		fd = pcmig_tcp_accept(d->lfd, 1000);
-		if (fd >= 0) {
-			set_sockopts(fd);
+		if (fd >= 0)
 			return fd;
-		}
 		if (fd != -ETIMEDOUT)
 			return fd;
 		if (!first && dest_now_ms() >= deadline)
@@ -348,13 +329,16 @@ static int ctl_recv(struct dest *d, struct pcmig_msg_hdr *h, void **payload,
 }
 
 /*
- * The control connection closed. When the source went away as a whole, its
- * page connections close too and the session pauses a moment later: that
- * is the better report (exit 3). Returns true when it was reported so.
+ * The control connection closed or failed. When the source went away as a
+ * whole, its page connections close too and the session pauses a moment
+ * later; on a dead link they time out like the control connection did,
+ * within the link timeout. That is the better report (exit 3). Returns
+ * true when it was reported so.
  */
 static bool control_lost_pause(struct dest *d)
 {
-	uint64_t until = dest_now_ms() + CONTROL_LOST_GRACE_MS;
+	uint64_t until = dest_now_ms() + CONTROL_LOST_GRACE_MS +
+			 pcmig_link_timeout() * 1000ULL;
 	char why[160];
 
 	if (d->sfd < 0)
@@ -407,9 +391,12 @@ static void ctl_recv_fail(struct dest *d, int ret,
 			  what);
 		return;
 	case -ETIMEDOUT:
+		/* A dead link (the link timeout), or a stalled message. */
+		if (control_lost_pause(d))
+			return;
 		dest_fail(d, DEST_EXIT_FAILED, PCMIG_ERR_PROTOCOL,
-			  "control connection: the source stopped in the middle of a message (timed out after %d s) %s",
-			  d->o->timeout_ms / 1000, what);
+			  "control connection: the source stopped in the middle of a message, or the link is dead (timed out) %s",
+			  what);
 		return;
 	case -ENOMEM:
 		dest_fail(d, DEST_EXIT_FAILED, PCMIG_ERR_INTERNAL,

@@ -107,6 +107,87 @@ static int resolve(const char *spec, bool passive, struct addrinfo **res,
 	return 0;
 }
 
+/* Seconds of silence after which a connection is dead; 0: TCP's own. */
+static unsigned int link_timeout_s = PCMIG_LINK_TIMEOUT_S;
+
+/**
+ * pcmig_set_link_timeout() - how soon the connections made from now on
+ * notice a dead link
+ * @seconds: 1 to %PCMIG_LINK_TIMEOUT_MAX_S, or 0 for TCP's own behaviour
+ *	(a silent link is then noticed only after minutes of retransmissions)
+ */
+void pcmig_set_link_timeout(unsigned int seconds)
+{
+	link_timeout_s = seconds;
+}
+
+/**
+ * pcmig_link_timeout() - the link timeout of new connections
+ *
+ * Return: seconds, 0 when off.
+ */
+unsigned int pcmig_link_timeout(void)
+{
+	return link_timeout_s;
+}
+
+/**
+ * pcmig_parse_link_timeout() - parse the value of --link-timeout
+ * @arg: decimal seconds
+ * @seconds: the value
+ *
+ * Return: 0, or -EINVAL when @arg is not 0 to %PCMIG_LINK_TIMEOUT_MAX_S.
+ */
+int pcmig_parse_link_timeout(const char *arg, unsigned int *seconds)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (errno || end == arg || *end || *arg == '-' ||
+	    v > PCMIG_LINK_TIMEOUT_MAX_S)
+		return -EINVAL;
+	*seconds = v;
+	return 0;
+}
+
+/**
+ * pcmig_tcp_liveness() - have a TCP connection fail when its link is dead
+ * @fd: connected TCP socket
+ * @seconds: how long a dead link may go unnoticed; 0 leaves TCP's defaults
+ *
+ * A link can die without a reset (a cable pulled, a partition): with data
+ * to send, TCP retransmits for many minutes; idle, it never notices. Here
+ * keepalive probes start after half of @seconds of silence, three of them
+ * over the other half, and TCP_USER_TIMEOUT ends the connection once data
+ * (or the probes) went unacknowledged for @seconds. The socket then fails
+ * with ETIMEDOUT: a destination session pauses, the source stops.
+ *
+ * Return: 0 or a negative errno.
+ */
+int pcmig_tcp_liveness(int fd, unsigned int seconds)
+{
+	int on = 1, cnt = 3, idle, intvl;
+	unsigned int ms;
+
+	if (!seconds)
+		return 0;
+	idle = seconds / 2 ? seconds / 2 : 1;
+	intvl = (seconds - idle) / cnt;
+	if (!intvl)
+		intvl = 1;
+	ms = seconds * 1000;
+	if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)) ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)) ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl,
+		       sizeof(intvl)) ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt)) ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms)))
+		return -errno;
+	return 0;
+}
+
 /**
  * pcmig_tcp_listen() - listen on "HOST:PORT"
  * @spec: the address
@@ -151,8 +232,8 @@ int pcmig_tcp_listen(const char *spec, char *err, size_t errlen)
  * @lfd: listening socket
  * @timeout_ms: limit, or -1 for none
  *
- * Return: the connected socket (TCP_NODELAY), or a negative errno
- * (-ETIMEDOUT).
+ * Return: the connected socket (TCP_NODELAY, pcmig_tcp_liveness() with
+ * the link timeout), or a negative errno (-ETIMEDOUT).
  */
 int pcmig_tcp_accept(int lfd, int timeout_ms)
 {
@@ -167,6 +248,11 @@ int pcmig_tcp_accept(int lfd, int timeout_ms)
 		if (fd >= 0) {
 			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
 				   sizeof(one));
+			ret = pcmig_tcp_liveness(fd, link_timeout_s);
+			if (ret) {
+				close(fd);
+				return ret;
+			}
 			return fd;
 		}
 		if (errno != EINTR && errno != EAGAIN &&
@@ -182,8 +268,8 @@ int pcmig_tcp_accept(int lfd, int timeout_ms)
  * @err: a message on failure
  * @errlen: room at @err
  *
- * Return: the connected socket (blocking, TCP_NODELAY), or a negative
- * errno.
+ * Return: the connected socket (blocking, TCP_NODELAY,
+ * pcmig_tcp_liveness() with the link timeout), or a negative errno.
  */
 int pcmig_tcp_connect(const char *spec, int timeout_ms, char *err,
 		      size_t errlen)
@@ -225,6 +311,13 @@ int pcmig_tcp_connect(const char *spec, int timeout_ms, char *err,
 	}
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	ret = pcmig_tcp_liveness(fd, link_timeout_s);
+	if (ret) {
+		snprintf(err, errlen, "connect to %s: keepalive: %s", spec,
+			 strerror(-ret));
+		close(fd);
+		return ret;
+	}
 	return fd;
 }
 

@@ -16,6 +16,19 @@
 
 int pcmig_parse_hostport(const char *spec, char *host, size_t hostlen,
 			 char *port, size_t portlen);
+/*
+ * Link timeout: how many seconds a connection may sit on a dead link
+ * (no reset: a cable pulled, a partition) before it fails with ETIMEDOUT.
+ * Every connection pcmig_tcp_accept() and pcmig_tcp_connect() make gets
+ * it (pcmig_tcp_liveness()); --link-timeout sets it, 0 turns it off.
+ */
+#define PCMIG_LINK_TIMEOUT_S		15
+#define PCMIG_LINK_TIMEOUT_MAX_S	3600
+
+void pcmig_set_link_timeout(unsigned int seconds);
+unsigned int pcmig_link_timeout(void);
+int pcmig_parse_link_timeout(const char *arg, unsigned int *seconds);
+int pcmig_tcp_liveness(int fd, unsigned int seconds);
 int pcmig_tcp_listen(const char *spec, char *err, size_t errlen);
 int pcmig_tcp_accept(int lfd, int timeout_ms);
 int pcmig_tcp_connect(const char *spec, int timeout_ms, char *err,

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net.h"
 #include "pcmig-tool.h"
 #include "ram.h"
 #include "source_int.h"
@@ -53,6 +54,12 @@ const char migrate_usage[] =
 	"  -t, --timeout SECONDS    limit of each handshake and control exchange,\n"
 	"                           of a stalled connection, and of the silence\n"
 	"                           after END (default 30)\n"
+	"      --link-timeout SECONDS\n"
+	"                           a connection on a dead link (no reset: a\n"
+	"                           cable pulled, a partition) or to a peer that\n"
+	"                           stopped reading fails after this long (TCP\n"
+	"                           keepalive and TCP_USER_TIMEOUT; 0 for TCP's\n"
+	"                           own minutes; default 15, at most 3600)\n"
 	"  -j, --json               one JSON object per line on standard output:\n"
 	"                           start, progress every second, done or error\n"
 	"  -q, --quiet              no progress or summary, errors only\n"
@@ -85,6 +92,7 @@ enum {
 	OPT_PRECOPY,
 	OPT_HOOK,
 	OPT_DISCARD,
+	OPT_LINK_TIMEOUT,
 };
 
 /**
@@ -111,6 +119,7 @@ int src_parse_options(struct src *s, int argc, char **argv)
 		{ "precopy-hook", required_argument, NULL, OPT_HOOK },
 		{ "discard", required_argument, NULL, OPT_DISCARD },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "link-timeout", required_argument, NULL, OPT_LINK_TIMEOUT },
 		{ "json", no_argument, NULL, 'j' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -118,6 +127,7 @@ int src_parse_options(struct src *s, int argc, char **argv)
 	};
 	const char **nd;
 	char err[512], *end;
+	unsigned int link_s;
 	uint64_t v;
 	double d;
 	int c;
@@ -192,6 +202,12 @@ int src_parse_options(struct src *s, int argc, char **argv)
 				return usage_err("--timeout %s: want seconds, more than 0 and at most 86400",
 						 optarg);
 			s->timeout_ms = (int)(d * 1000);
+			break;
+		case OPT_LINK_TIMEOUT:
+			if (pcmig_parse_link_timeout(optarg, &link_s))
+				return usage_err("--link-timeout %s: want seconds, 0 to %d",
+						 optarg, PCMIG_LINK_TIMEOUT_MAX_S);
+			pcmig_set_link_timeout(link_s);
 			break;
 		case 'j':
 			s->json = true;
