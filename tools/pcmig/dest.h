@@ -4,12 +4,16 @@
  * advise, listen and run). Documentation/migration.rst is the operator's
  * view of it; Documentation/protocol.rst the wire protocol.
  *
- * dest.c         command lines, incoming, listen and run clients
- * dest_engine.c  connections, ADVISE, PACKAGED, following to END
- * dest_hook.c    the device-state and run hooks
- * dest_out.c     messages, progress line, JSON lines, status file
+ * dest_cmd.c     command lines, incoming, listen and run clients
  * dest_daemon.c  the step daemon: state directory, control socket
+ * dest_engine.c  the steps: ADVISE, PACKAGED, LISTEN, RUN; poll(), finish
+ * dest_setup.c   options, key, listening socket, connections, handshakes
+ * dest_hook.c    the device-state and run hooks
+ * dest_follow.c  following the session to END: the tick, DONE, dest_fail()
+ * dest_out.c     messages, progress line, JSON lines, status file
  * dest_util.c    pure helpers (tests/dest_test.c)
+ *
+ * Each calls only files below it in this list.
  */
 #ifndef _PCMIG_DEST_H
 #define _PCMIG_DEST_H
@@ -254,25 +258,37 @@ void dest_summary(struct dest *d);
 void dest_status_json(struct dest *d, FILE *f);
 void dest_changed(struct dest *d);
 
+/* dest_follow.c: following the session, failures. */
+int dest_ctl_recv(struct dest *d, struct pcmig_msg_hdr *h, void **payload,
+		  struct pcmig_error_msg *perr);
+void dest_ctl_recv_fail(struct dest *d, int ret,
+			const struct pcmig_error_msg *perr, const char *what);
+int dest_set_state(struct dest *d, uint32_t state);
+int dest_read_status(struct dest *d);
+void dest_fail(struct dest *d, int code, uint32_t err_code, const char *fmt,
+	       ...) __printf(4, 5);
+void dest_react(struct dest *d);
+void dest_read_events(struct dest *d);
+void dest_tick(struct dest *d);
+
 /* dest_hook.c: hooks. */
 int dest_hook_run(struct dest *d, const char *what, const char *cmd,
 		  const void *input, size_t len, char *err, size_t errlen);
 int dest_write_file(const char *path, const void *data, size_t len,
 		    char *err, size_t errlen);
 
-/* dest_engine.c: the migration. */
+/* dest_setup.c: set-up and connections. */
 void dest_init(struct dest *d, struct dest_opts *o, volatile int *aborted);
 int dest_prepare(struct dest *d);
 int dest_connect(struct dest *d);
+
+/* dest_engine.c: the migration. */
 int dest_advised(struct dest *d);
 int dest_pollfds(struct dest *d, struct pollfd *pfd, int max);
 void dest_dispatch(struct dest *d, const struct pollfd *pfd, int n);
 int dest_poll_timeout(struct dest *d);
 int dest_listen(struct dest *d, char *err, size_t errlen);
 int dest_run(struct dest *d, char *err, size_t errlen);
-void dest_tick(struct dest *d);
-void dest_fail(struct dest *d, int code, uint32_t err_code, const char *fmt,
-	       ...) __printf(4, 5);
 void dest_finish(struct dest *d);
 
 /* dest_daemon.c: the steps. */

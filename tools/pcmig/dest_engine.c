@@ -1,14 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * pcmig-tool: the destination's migration engine.
- *
- * Connections and handshakes, ADVISE (kernel checks, session, attaching the
- * page connections), PACKAGED (read whole, then LISTEN, device state,
- * RUNNING, run hook, PACKAGED_OK), and following the session to END
- * with the netlink events (subscribed before the session exists) and
- * PCMIG_IOC_STATUS. Every failure ends in dest_fail(): a message, ERROR to
- * the source while the control connection is up, the session moved to
- * FAILED and destroyed (unless --keep).
+ * pcmig-tool: the destination's migration engine, the steps of an incoming
+ * migration: ADVISE (kernel checks, session, attaching the page
+ * connections), PACKAGED (read whole, then LISTEN, device state, RUNNING,
+ * run hook, PACKAGED_OK), the poll() interface, and the final clean-up.
+ * dest_setup.c sets up and connects; dest_follow.c follows the session
+ * to END with the netlink events (subscribed before the session exists)
+ * and PCMIG_IOC_STATUS.
  *
  * The engine runs in one thread around poll(); incoming drives it alone,
  * the step daemon adds its control socket to the same poll.
@@ -16,397 +14,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "dest.h"
 #include "format.h"
 
-/* Capabilities the destination offers. */
-#define DEST_CAPS	(PCMIG_CAP_ZERO_PAGES | PCMIG_CAP_DISCARD | \
-			 PCMIG_CAP_BULK_CHANNEL)
-
-/* After the control connection closed: time for the session to pause. */
-#define CONTROL_LOST_GRACE_MS	1000
-
-/* Event datagrams read in one go (the rest waits for the next look). */
-#define EVENTS_PER_TICK		256
-
 /* How often the status is read when there is no event socket. */
 #define POLL_NO_EVENTS_MS	100
-
-static int read_status(struct dest *d);
-
-static const char *caps_str(uint64_t caps, char *buf, size_t size)
-{
-	snprintf(buf, size, "%s%s%s%s",
-		 caps & PCMIG_CAP_ZERO_PAGES ? "zero_pages " : "",
-		 caps & PCMIG_CAP_BULK_CHANNEL ? "bulk_channel " : "",
-		 caps & PCMIG_CAP_DISCARD ? "discard " : "",
-		 caps ? "" : "none");
-	if (buf[0] && buf[strlen(buf) - 1] == ' ')
-		buf[strlen(buf) - 1] = '\0';
-	return buf;
-}
-
-/**
- * dest_init() - set up a migration from its options
- * @d: the migration
- * @o: options (kept)
- * @aborted: set non-zero by a signal handler to stop
- */
-void dest_init(struct dest *d, struct dest_opts *o, volatile int *aborted)
-{
-	uint32_t i;
-
-	memset(d, 0, sizeof(*d));
-	d->o = o;
-	d->lfd = d->cfd = d->ufd = d->bfd = d->sfd = -1;
-	d->result = -1;
-	d->aborted = aborted;
-	d->tty = !o->quiet && isatty(STDERR_FILENO);
-	d->events_out = o->json ? stdout : NULL;
-	for (i = 0; i < o->nblocks; i++)
-		d->size += o->blocks[i].size;
-}
-
-/**
- * dest_prepare() - before any connection: key, layout, listening socket
- * @d: the migration
- *
- * A failure is decided with dest_fail() like any other: @d->result and
- * @d->msg are set, so that the summary says what happened.
- *
- * Return: 0, %DEST_EXIT_USAGE for a layout that cannot be, or
- * %DEST_EXIT_FAILED (message printed).
- */
-int dest_prepare(struct dest *d)
-{
-	struct pcmig_version ver;
-	char err[512];
-	uint64_t total;
-	long ps;
-	int ret;
-
-	ret = pcmig_key_load(d->o->key_file, d->key, &d->keylen, err,
-			     sizeof(err));
-	if (ret) {
-		dest_fail(d, DEST_EXIT_FAILED, 0, "%s", err);
-		return d->result;
-	}
-
-	ps = sysconf(_SC_PAGESIZE);
-	d->page_size = ps > 0 ? (uint32_t)ps : 4096;
-	ret = pcmig_ctl_version(&ver);
-	if (!ret)
-		d->page_size = ver.page_size;
-	else if (ret == -ENOENT)
-		dest_warn(d, "pcmig.ko is not loaded (no %s): the source will be refused",
-			    PCMIG_CTL_PATH);
-	else
-		dest_warn(d, "%s: %s", PCMIG_CTL_PATH,
-			    strerror(-ret));
-
-	if (pcmig_layout_check(d->o->blocks, d->o->nblocks, d->page_size,
-			       &total)) {
-		dest_fail(d, DEST_EXIT_USAGE, 0,
-			  "bad --ram layout: every block needs a unique name and a size that is a multiple of %u bytes, %" PRIu64 " TiB at most in all",
-			  d->page_size, (uint64_t)PCMIG_MAX_SIZE >> 40);
-		return d->result;
-	}
-
-	d->lfd = pcmig_tcp_listen(d->o->listen, err, sizeof(err));
-	if (d->lfd < 0) {
-		dest_fail(d, DEST_EXIT_FAILED, 0, "%s", err);
-		return d->result;
-	}
-	dest_info(d, "listening on %s for a migration of %s", d->o->listen,
-		  pcmig_fmt_size(d->size, err, sizeof(err)));
-	dest_json_start(d, "listening");
-	dest_json_str(d, "address", d->o->listen);
-	dest_json_u64(d, "size", d->size);
-	dest_json_end(d);
-	return 0;
-}
-
-static void peer_name(int fd, char *buf, size_t size)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	char host[NI_MAXHOST], port[NI_MAXSERV];
-
-	if (getpeername(fd, (struct sockaddr *)&ss, &sl) ||
-	    getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), port,
-			sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV)) {
-		snprintf(buf, size, "?");
-		return;
-	}
-	if (ss.ss_family == AF_INET6)
-		snprintf(buf, size, "[%s]:%s", host, port);
-	else
-		snprintf(buf, size, "%s:%s", host, port);
-}
-
-/*
- * Accept the next connection. The first waits as long as it takes (the
- * source may start later), watching for signals; the others within the
- * timeout.
- */
-static int accept_one(struct dest *d, bool first)
-{
-	uint64_t deadline = dest_now_ms() + (uint64_t)d->o->timeout_ms;
-	int fd;
-
-	for (;;) {
-		if (d->aborted && *d->aborted)
-			return -EINTR;
-		/* TCP_NODELAY, and the link timeout: pcmig_tcp_accept(). */
-		fd = pcmig_tcp_accept(d->lfd, 1000);
-		if (fd >= 0)
-			return fd;
-		if (fd != -ETIMEDOUT)
-			return fd;
-		if (!first && dest_now_ms() >= deadline)
-			return -ETIMEDOUT;
-	}
-}
-
-static const char *role_str(uint8_t role)
-{
-	switch (role) {
-	case PCMIG_ROLE_CONTROL:
-		return "control";
-	case PCMIG_ROLE_URGENT:
-		return "urgent";
-	default:
-		return "bulk";
-	}
-}
-
-/* Accept and authenticate the connection of @role; returns it or -1. */
-static int connect_role(struct dest *d, struct pcmig_hs *hs, uint8_t role)
-{
-	char who[sizeof(((struct dest *)0)->peer)];
-	int fd, ret;
-
-	fd = accept_one(d, role == PCMIG_ROLE_CONTROL);
-	if (fd < 0) {
-		if (fd == -EINTR)
-			dest_fail(d, DEST_EXIT_FAILED, 0,
-				  "interrupted while waiting for the source");
-		else
-			dest_fail(d, DEST_EXIT_FAILED, 0,
-				  "no %s connection from the source: %s",
-				  role_str(role), strerror(-fd));
-		return -1;
-	}
-	peer_name(fd, who, sizeof(who));
-	hs->role = role;
-	ret = pcmig_hs_server(fd, hs);
-	if (ret) {
-		close(fd);
-		/* The handshake told the source already. */
-		dest_fail(d, DEST_EXIT_FAILED, 0, "%s connection from %s: %s",
-			  role_str(role), who, hs->err);
-		return -1;
-	}
-	if (role == PCMIG_ROLE_CONTROL) {
-		snprintf(d->peer, sizeof(d->peer), "%s", who);
-		d->t_start = dest_now_ms();
-	}
-	return fd;
-}
-
-/**
- * dest_connect() - accept and authenticate control, urgent and bulk
- * @d: the migration, after dest_prepare()
- *
- * Return: 0, or -1 with the result decided.
- */
-int dest_connect(struct dest *d)
-{
-	struct pcmig_hs hs;
-	char caps[64];
-
-	memset(&hs, 0, sizeof(hs));
-	hs.key = d->key;
-	hs.keylen = d->keylen;
-	hs.caps_supported = DEST_CAPS;
-	hs.page_size = d->page_size;
-	hs.nblocks = d->o->nblocks;
-	hs.blocks = d->o->blocks;
-	hs.timeout_ms = d->o->timeout_ms;
-
-	d->cfd = connect_role(d, &hs, PCMIG_ROLE_CONTROL);
-	if (d->cfd < 0)
-		return -1;
-	d->caps = hs.caps;
-	memcpy(d->session_id, hs.session_id, sizeof(d->session_id));
-	dest_info(d, "control connection from %s (protocol %u, capabilities %s)",
-		  d->peer, hs.version, caps_str(d->caps, caps, sizeof(caps)));
-
-	d->ufd = connect_role(d, &hs, PCMIG_ROLE_URGENT);
-	if (d->ufd < 0)
-		return -1;
-	if (d->caps & PCMIG_CAP_BULK_CHANNEL) {
-		d->bfd = connect_role(d, &hs, PCMIG_ROLE_BULK);
-		if (d->bfd < 0)
-			return -1;
-	}
-	close(d->lfd);
-	d->lfd = -1;
-
-	dest_json_start(d, "connected");
-	dest_json_str(d, "peer", d->peer);
-	dest_json_u64(d, "version", hs.version);
-	dest_json_str(d, "caps", caps_str(d->caps, caps, sizeof(caps)));
-	dest_json_end(d);
-	return 0;
-}
-
-/*
- * Read one control message. PACKAGED payloads come in chunks, each within
- * the timeout (a big package on a slow link is not an error), and the
- * session is looked after between chunks.
- *
- * Return: 0; -ECONNABORTED with @perr for the source's ERROR; -EPROTO;
- * -ECONNRESET at end of file; -ETIMEDOUT; -ECANCELED when the migration
- * ended meanwhile; -ENOMEM; another I/O error.
- */
-static int ctl_recv(struct dest *d, struct pcmig_msg_hdr *h, void **payload,
-		    struct pcmig_error_msg *perr)
-{
-	uint8_t raw[PCMIG_MSG_HDR_LEN];
-	uint32_t got = 0, chunk;
-	uint8_t *p;
-	int ret;
-
-	*payload = NULL;
-	ret = pcmig_read_full(d->cfd, raw, sizeof(raw), d->o->timeout_ms);
-	if (ret)
-		return ret;
-	if (pcmig_msg_get_hdr(raw, h))
-		return -EPROTO;
-	if (!h->len)
-		return h->type == PCMIG_MSG_ERROR ? -EPROTO : 0;
-	p = malloc(h->len);
-	if (!p)
-		return -ENOMEM;
-	while (got < h->len) {
-		chunk = h->len - got;
-		if (chunk > DEST_PKG_CHUNK)
-			chunk = DEST_PKG_CHUNK;
-		ret = pcmig_read_full(d->cfd, p + got, chunk,
-				      d->o->timeout_ms);
-		if (ret) {
-			free(p);
-			return ret;
-		}
-		got += chunk;
-		if (got < h->len) {
-			dest_tick(d);
-			if (d->result >= 0) {
-				free(p);
-				return -ECANCELED;
-			}
-		}
-	}
-	if (h->type == PCMIG_MSG_ERROR) {
-		ret = pcmig_error_decode(p, h->len, perr);
-		free(p);
-		return ret ? -EPROTO : -ECONNABORTED;
-	}
-	*payload = p;
-	return 0;
-}
-
-/*
- * The control connection closed or failed. When the source went away as a
- * whole, its page connections close too and the session pauses a moment
- * later; on a dead link they time out like the control connection did,
- * within the link timeout. That is the better report (exit 3). Returns
- * true when it was reported so.
- */
-static bool control_lost_pause(struct dest *d)
-{
-	uint64_t until = dest_now_ms() + CONTROL_LOST_GRACE_MS +
-			 pcmig_link_timeout() * 1000ULL;
-	char why[160];
-
-	if (d->sfd < 0)
-		return false;
-	for (;;) {
-		if (read_status(d))
-			return false;
-		if (d->kstate == PCMIG_STATE_PAUSED) {
-			close(d->cfd);
-			d->cfd = -1;
-			dest_fail(d, DEST_EXIT_PAUSED, 0,
-				  "destination session %u paused: the source closed the control connection and a page connection was lost (%s); recovery is not supported yet",
-				  d->id, dest_reason_text(d->st.reason,
-							  d->st.error, why,
-							  sizeof(why)));
-			return true;
-		}
-		if (d->kstate != PCMIG_STATE_ADVISE &&
-		    d->kstate != PCMIG_STATE_DISCARD &&
-		    d->kstate != PCMIG_STATE_LISTEN &&
-		    d->kstate != PCMIG_STATE_RUNNING)
-			return false;
-		if (dest_now_ms() >= until)
-			return false;
-		poll(NULL, 0, 50);
-	}
-}
-
-/* A receive failed: say why in terms of the migration. */
-static void ctl_recv_fail(struct dest *d, int ret,
-			  const struct pcmig_error_msg *perr, const char *what)
-{
-	switch (ret) {
-	case -ECANCELED:
-		return;
-	case -ECONNABORTED:
-		dest_fail(d, DEST_EXIT_FAILED, 0, "the source gave up: %s: %s",
-			  pcmig_err_name(perr->code), perr->text);
-		return;
-	case -ECONNRESET:
-		if (control_lost_pause(d))
-			return;
-		dest_fail(d, DEST_EXIT_FAILED, 0,
-			  "the source closed the control connection %s",
-			  what);
-		return;
-	case -EPROTO:
-		dest_fail(d, DEST_EXIT_FAILED, PCMIG_ERR_PROTOCOL,
-			  "malformed message on the control connection %s",
-			  what);
-		return;
-	case -ETIMEDOUT:
-		/* A dead link (the link timeout), or a stalled message. */
-		if (control_lost_pause(d))
-			return;
-		dest_fail(d, DEST_EXIT_FAILED, PCMIG_ERR_PROTOCOL,
-			  "control connection: the source stopped in the middle of a message, or the link is dead (timed out) %s",
-			  what);
-		return;
-	case -ENOMEM:
-		dest_fail(d, DEST_EXIT_FAILED, PCMIG_ERR_INTERNAL,
-			  "out of memory for a control message %s", what);
-		return;
-	default:
-		dest_fail(d, DEST_EXIT_FAILED, 0, "control connection: %s %s",
-			  strerror(-ret), what);
-	}
-}
 
 static int send_msg(struct dest *d, const void *buf, int n, const char *what)
 {
@@ -424,96 +42,6 @@ static int send_msg(struct dest *d, const void *buf, int n, const char *what)
 		return -1;
 	}
 	return 0;
-}
-
-static int set_state(struct dest *d, uint32_t state)
-{
-	struct pcmig_set_state s = { .state = state };
-
-	return ioctl(d->sfd, PCMIG_IOC_SET_STATE, &s) ? -errno : 0;
-}
-
-/* Read the session's status into @d->st. */
-static int read_status(struct dest *d)
-{
-	struct pcmig_status st;
-
-	memset(&st, 0, sizeof(st));
-	if (d->sfd < 0 || ioctl(d->sfd, PCMIG_IOC_STATUS, &st))
-		return -errno;
-	d->st = st;
-	d->have_st = true;
-	d->kstate = st.state;
-	return 0;
-}
-
-/**
- * dest_fail() - the migration failed (or paused): say so, tell the source,
- * stop the session
- * @d: the migration
- * @code: exit status (%DEST_EXIT_FAILED or %DEST_EXIT_PAUSED)
- * @err_code: PCMIG_ERR_* for the source, 0 not to send ERROR
- * @fmt: the message
- *
- * Only the first call counts. A failed session is moved to FAILED (so that
- * blocked faults get SIGBUS) and, unless --keep, destroyed; a paused one is
- * destroyed unless --keep (then it stays PAUSED). A session in END is left
- * alone.
- */
-void dest_fail(struct dest *d, int code, uint32_t err_code, const char *fmt,
-	       ...)
-{
-	char buf[PCMIG_FMT_LEN];
-	va_list ap;
-
-	if (d->result >= 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(d->msg, sizeof(d->msg), fmt, ap);
-	va_end(ap);
-	d->result = code;
-	d->t_end = dest_now_ms();
-	dest_errmsg(d, "%s", d->msg);
-
-	if (err_code && d->cfd >= 0)
-		pcmig_msg_send_error(d->cfd, err_code, d->msg);
-	if (d->cfd >= 0) {
-		close(d->cfd);
-		d->cfd = -1;
-	}
-
-	if (d->sfd >= 0) {
-		read_status(d);
-		if (d->kstate != PCMIG_STATE_END) {
-			if (code != DEST_EXIT_PAUSED &&
-			    d->kstate != PCMIG_STATE_FAILED) {
-				set_state(d, PCMIG_STATE_FAILED);
-				read_status(d);
-			}
-			if (!d->o->keep) {
-				if (ioctl(d->sfd, PCMIG_IOC_DESTROY))
-					dest_errmsg(d, "destroy session %u: %s",
-						    d->id, strerror(errno));
-				else
-					dest_info(d, "session %u destroyed",
-						  d->id);
-			} else {
-				dest_info(d, "--keep: session %u stays, in state %s (%s)",
-					  d->id,
-					  pcmig_state_str(d->kstate, buf,
-							  sizeof(buf)),
-					  d->node);
-			}
-		}
-		read_status(d);
-	}
-	d->step = code == DEST_EXIT_PAUSED ? DEST_STEP_PAUSED :
-		  DEST_STEP_FAILED;
-	dest_json_start(d, code == DEST_EXIT_PAUSED ? "paused" : "failure");
-	dest_json_u64(d, "exit", code);
-	dest_json_str(d, "message", d->msg);
-	dest_json_end(d);
-	dest_changed(d);
 }
 
 /* ADVISE: the kernel checks, the session, the page connections. */
@@ -642,7 +170,7 @@ static void do_advise(struct dest *d, const void *p, uint32_t len)
 		goto out;
 
 	d->step = DEST_STEP_ADVISED;
-	read_status(d);
+	dest_read_status(d);
 	dest_info(d, "session %u '%s' created: %s, %s in %" PRIu64 " pages",
 		  d->id, d->name, d->node, pcmig_fmt_size(d->size, a, sizeof(a)),
 		  d->size / d->page_size);
@@ -678,9 +206,9 @@ int dest_advised(struct dest *d)
 
 	if (dest_connect(d))
 		return -1;
-	ret = ctl_recv(d, &h, &p, &perr);
+	ret = dest_ctl_recv(d, &h, &p, &perr);
 	if (ret) {
-		ctl_recv_fail(d, ret, &perr, "before ADVISE");
+		dest_ctl_recv_fail(d, ret, &perr, "before ADVISE");
 		return -1;
 	}
 	if (h.type != PCMIG_MSG_ADVISE) {
@@ -751,9 +279,9 @@ static void handle_control(struct dest *d)
 	void *p;
 	int ret;
 
-	ret = ctl_recv(d, &h, &p, &perr);
+	ret = dest_ctl_recv(d, &h, &p, &perr);
 	if (ret) {
-		ctl_recv_fail(d, ret, &perr, "before the migration ended");
+		dest_ctl_recv_fail(d, ret, &perr, "before the migration ended");
 		return;
 	}
 	if (h.type == PCMIG_MSG_DISCARD) {
@@ -780,168 +308,6 @@ static void handle_control(struct dest *d)
 	dest_fail(d, DEST_EXIT_FAILED, PCMIG_ERR_PROTOCOL,
 		  "unexpected %s from the source (step %s)",
 		  pcmig_msg_name(h.type), dest_step_name(d->step));
-}
-
-/* Every page is present: DONE, then wait for DONE_ACK. */
-static void do_done(struct dest *d)
-{
-	uint8_t buf[PCMIG_MSG_HDR_LEN + PCMIG_DONE_LEN];
-	struct pcmig_error_msg perr;
-	struct pcmig_msg_hdr h;
-	struct pcmig_done done;
-	void *p = NULL;
-	int ret;
-
-	d->t_end = dest_now_ms();
-	d->step = DEST_STEP_DONE;
-	done.pages_total = d->st.pages_total;
-	done.pages_received = d->st.pages_received;
-	done.pages_requested = d->st.pages_requested;
-	done.pages_zero = d->st.pages_zero;
-	done.faults = d->st.faults;
-	ret = pcmig_done_encode(buf, sizeof(buf), &done);
-	if (ret < 0 || pcmig_write_full(d->cfd, buf, ret, d->o->timeout_ms)) {
-		dest_warn(d, "every page arrived, but DONE could not be sent to the source");
-		goto out;
-	}
-	ret = ctl_recv(d, &h, &p, &perr);
-	if (ret == -ECONNABORTED) {
-		snprintf(d->msg, sizeof(d->msg),
-			 "every page arrived, but the source answered DONE with ERROR: %s: %s",
-			 pcmig_err_name(perr.code), perr.text);
-		dest_errmsg(d, "%s", d->msg);
-		d->result = DEST_EXIT_FAILED;
-	} else if (ret) {
-		dest_warn(d, "every page arrived, but the source did not acknowledge DONE (%s)",
-			    ret == -ECONNRESET ? "connection closed" :
-			    strerror(-ret));
-	} else if (h.type != PCMIG_MSG_DONE_ACK) {
-		dest_warn(d, "every page arrived, but the source answered DONE with %s",
-			    pcmig_msg_name(h.type));
-	}
-	free(p);
-out:
-	close(d->cfd);
-	d->cfd = -1;
-	if (d->result < 0) {
-		d->result = DEST_EXIT_DONE;
-		snprintf(d->msg, sizeof(d->msg), "every page arrived");
-	}
-	dest_changed(d);
-}
-
-/* Act on the session's state as the kernel reports it. */
-static void react(struct dest *d)
-{
-	char why[160];
-
-	if (d->result >= 0 || d->sfd < 0 || read_status(d))
-		return;
-	switch (d->kstate) {
-	case PCMIG_STATE_FAILED:
-		dest_fail(d, DEST_EXIT_FAILED, PCMIG_ERR_ABORTED,
-			  "destination session %u failed: %s", d->id,
-			  dest_reason_text(d->st.reason, d->st.error, why,
-					   sizeof(why)));
-		break;
-	case PCMIG_STATE_PAUSED:
-		dest_fail(d, DEST_EXIT_PAUSED, PCMIG_ERR_ABORTED,
-			  "destination session %u paused: a page connection was lost (%s); recovery is not supported yet",
-			  d->id, dest_reason_text(d->st.reason, d->st.error,
-						  why, sizeof(why)));
-		break;
-	case PCMIG_STATE_END:
-		/* Only once PACKAGED_OK went out: DONE must come after it. */
-		if (d->step == DEST_STEP_RUNNING) {
-			dest_clear_line(d);
-			do_done(d);
-		}
-		break;
-	default:
-		break;
-	}
-}
-
-static void on_event(const struct pcmig_session *ev, void *arg)
-{
-	struct dest *d = arg;
-	struct timespec ts;
-
-	if (d->sfd < 0 || !pcmig_has(ev, PCMIG_ATTR_ID) || ev->id != d->id)
-		return;
-	if (d->events_out) {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		pcmig_show_event(d->events_out, ev, &ts, true);
-		fflush(d->events_out);
-	}
-	if (pcmig_has(ev, PCMIG_ATTR_REASON))
-		d->reason = ev->reason;
-	if (pcmig_has(ev, PCMIG_ATTR_ERROR))
-		d->error = ev->error;
-	d->changed = true;
-}
-
-/* Everything queued on the event socket (one datagram per receive). */
-static void read_events(struct dest *d)
-{
-	struct pollfd p;
-	int ret, i;
-
-	if (!d->have_ev)
-		return;
-	d->changed = false;
-	for (i = 0; i < EVENTS_PER_TICK; i++) {
-		p.fd = pcmig_events_fd(&d->ev);
-		p.events = POLLIN;
-		if (poll(&p, 1, 0) <= 0)
-			return;
-		ret = pcmig_events_recv(&d->ev, on_event, d);
-		if (ret == -ENOBUFS) {
-			/* Lost some: the status tells the state anyway. */
-			d->changed = true;
-		} else if (ret && ret != -EAGAIN && ret != -EINTR) {
-			dest_warn(d, "netlink events: %s: following the session by polling",
-				  strerror(-ret));
-			pcmig_events_close(&d->ev);
-			d->have_ev = false;
-			d->changed = true;
-			return;
-		}
-	}
-}
-
-/**
- * dest_tick() - look after the session without blocking
- * @d: the migration
- *
- * Reads pending events, the status when something happened or a tick is
- * due, acts on END, PAUSED and FAILED, and once per tick refreshes the
- * progress line, the JSON progress and the daemon's status file.
- */
-void dest_tick(struct dest *d)
-{
-	uint64_t now = dest_now_ms();
-	bool due = now - d->t_tick >= DEST_TICK_MS;
-
-	if (d->result >= 0)
-		return;
-	if (d->aborted && *d->aborted) {
-		dest_fail(d, DEST_EXIT_FAILED, PCMIG_ERR_ABORTED,
-			  "the destination was interrupted (signal)");
-		return;
-	}
-	if (d->sfd < 0)
-		return;
-	read_events(d);
-	if (d->changed || due || !d->have_ev)
-		react(d);
-	if (d->changed && d->result < 0)
-		dest_changed(d);
-	if (due && d->result < 0) {
-		d->t_tick = now;
-		dest_progress(d, false);
-		dest_changed(d);
-	}
 }
 
 /**
@@ -1053,7 +419,7 @@ int dest_listen(struct dest *d, char *err, size_t errlen)
 	}
 	if (wait_sync(d))
 		goto fail;
-	ret = set_state(d, PCMIG_STATE_LISTEN);
+	ret = dest_set_state(d, PCMIG_STATE_LISTEN);
 	if (ret) {
 		dest_fail(d, DEST_EXIT_FAILED, PCMIG_ERR_INTERNAL,
 			  "session %u: set state LISTEN: %s", d->id,
@@ -1126,7 +492,7 @@ int dest_run(struct dest *d, char *err, size_t errlen)
 			 dest_step_name(d->step));
 		return -1;
 	}
-	ret = set_state(d, PCMIG_STATE_RUNNING);
+	ret = dest_set_state(d, PCMIG_STATE_RUNNING);
 	if (ret) {
 		dest_fail(d, DEST_EXIT_FAILED, PCMIG_ERR_INTERNAL,
 			  "session %u: set state RUNNING: %s", d->id,
@@ -1154,7 +520,7 @@ int dest_run(struct dest *d, char *err, size_t errlen)
 	dest_json_u64(d, "time_to_run_ms", d->t_run - d->t_start);
 	dest_json_end(d);
 	dest_changed(d);
-	react(d);		/* END may have come already */
+	dest_react(d);		/* END may have come already */
 	return 0;
 fail:
 	snprintf(err, errlen, "%s", d->msg);
@@ -1175,9 +541,9 @@ void dest_finish(struct dest *d)
 		dest_fail(d, DEST_EXIT_FAILED, PCMIG_ERR_INTERNAL,
 			  "internal error: the migration ended without a result");
 	/* The module's last events (pause, failure, destroy) go out too. */
-	read_events(d);
+	dest_read_events(d);
 	if (d->sfd >= 0)
-		read_status(d);
+		dest_read_status(d);
 	dest_summary(d);
 	if (d->result == DEST_EXIT_DONE)
 		dest_info(d, "done: session %u (%s) complete", d->id,

@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pcmig-tool: setting up an incoming migration, before ADVISE: the state
+ * from the options, the key, the page size, the layout check and the
+ * listening socket (dest_prepare()), then the control, urgent and bulk
+ * connections, accepted and authenticated (dest_connect()).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "dest.h"
+#include "format.h"
+
+/* Capabilities the destination offers. */
+#define DEST_CAPS	(PCMIG_CAP_ZERO_PAGES | PCMIG_CAP_DISCARD | \
+			 PCMIG_CAP_BULK_CHANNEL)
+
+static const char *caps_str(uint64_t caps, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s%s%s%s",
+		 caps & PCMIG_CAP_ZERO_PAGES ? "zero_pages " : "",
+		 caps & PCMIG_CAP_BULK_CHANNEL ? "bulk_channel " : "",
+		 caps & PCMIG_CAP_DISCARD ? "discard " : "",
+		 caps ? "" : "none");
+	if (buf[0] && buf[strlen(buf) - 1] == ' ')
+		buf[strlen(buf) - 1] = '\0';
+	return buf;
+}
+
+/**
+ * dest_init() - set up a migration from its options
+ * @d: the migration
+ * @o: options (kept)
+ * @aborted: set non-zero by a signal handler to stop
+ */
+void dest_init(struct dest *d, struct dest_opts *o, volatile int *aborted)
+{
+	uint32_t i;
+
+	memset(d, 0, sizeof(*d));
+	d->o = o;
+	d->lfd = d->cfd = d->ufd = d->bfd = d->sfd = -1;
+	d->result = -1;
+	d->aborted = aborted;
+	d->tty = !o->quiet && isatty(STDERR_FILENO);
+	d->events_out = o->json ? stdout : NULL;
+	for (i = 0; i < o->nblocks; i++)
+		d->size += o->blocks[i].size;
+}
+
+/**
+ * dest_prepare() - before any connection: key, layout, listening socket
+ * @d: the migration
+ *
+ * A failure is decided with dest_fail() like any other: @d->result and
+ * @d->msg are set, so that the summary says what happened.
+ *
+ * Return: 0, %DEST_EXIT_USAGE for a layout that cannot be, or
+ * %DEST_EXIT_FAILED (message printed).
+ */
+int dest_prepare(struct dest *d)
+{
+	struct pcmig_version ver;
+	char err[512];
+	uint64_t total;
+	long ps;
+	int ret;
+
+	ret = pcmig_key_load(d->o->key_file, d->key, &d->keylen, err,
+			     sizeof(err));
+	if (ret) {
+		dest_fail(d, DEST_EXIT_FAILED, 0, "%s", err);
+		return d->result;
+	}
+
+	ps = sysconf(_SC_PAGESIZE);
+	d->page_size = ps > 0 ? (uint32_t)ps : 4096;
+	ret = pcmig_ctl_version(&ver);
+	if (!ret)
+		d->page_size = ver.page_size;
+	else if (ret == -ENOENT)
+		dest_warn(d, "pcmig.ko is not loaded (no %s): the source will be refused",
+			    PCMIG_CTL_PATH);
+	else
+		dest_warn(d, "%s: %s", PCMIG_CTL_PATH,
+			    strerror(-ret));
+
+	if (pcmig_layout_check(d->o->blocks, d->o->nblocks, d->page_size,
+			       &total)) {
+		dest_fail(d, DEST_EXIT_USAGE, 0,
+			  "bad --ram layout: every block needs a unique name and a size that is a multiple of %u bytes, %" PRIu64 " TiB at most in all",
+			  d->page_size, (uint64_t)PCMIG_MAX_SIZE >> 40);
+		return d->result;
+	}
+
+	d->lfd = pcmig_tcp_listen(d->o->listen, err, sizeof(err));
+	if (d->lfd < 0) {
+		dest_fail(d, DEST_EXIT_FAILED, 0, "%s", err);
+		return d->result;
+	}
+	dest_info(d, "listening on %s for a migration of %s", d->o->listen,
+		  pcmig_fmt_size(d->size, err, sizeof(err)));
+	dest_json_start(d, "listening");
+	dest_json_str(d, "address", d->o->listen);
+	dest_json_u64(d, "size", d->size);
+	dest_json_end(d);
+	return 0;
+}
+
+
+static void peer_name(int fd, char *buf, size_t size)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[NI_MAXHOST], port[NI_MAXSERV];
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) ||
+	    getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), port,
+			sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV)) {
+		snprintf(buf, size, "?");
+		return;
+	}
+	if (ss.ss_family == AF_INET6)
+		snprintf(buf, size, "[%s]:%s", host, port);
+	else
+		snprintf(buf, size, "%s:%s", host, port);
+}
+
+/*
+ * Accept the next connection. The first waits as long as it takes (the
+ * source may start later), watching for signals; the others within the
+ * timeout.
+ */
+static int accept_one(struct dest *d, bool first)
+{
+	uint64_t deadline = dest_now_ms() + (uint64_t)d->o->timeout_ms;
+	int fd;
+
+	for (;;) {
+		if (d->aborted && *d->aborted)
+			return -EINTR;
+		/* TCP_NODELAY, and the link timeout: pcmig_tcp_accept(). */
+		fd = pcmig_tcp_accept(d->lfd, 1000);
+		if (fd >= 0)
+			return fd;
+		if (fd != -ETIMEDOUT)
+			return fd;
+		if (!first && dest_now_ms() >= deadline)
+			return -ETIMEDOUT;
+	}
+}
+
+static const char *role_str(uint8_t role)
+{
+	switch (role) {
+	case PCMIG_ROLE_CONTROL:
+		return "control";
+	case PCMIG_ROLE_URGENT:
+		return "urgent";
+	default:
+		return "bulk";
+	}
+}
+
+/* Accept and authenticate the connection of @role; returns it or -1. */
+static int connect_role(struct dest *d, struct pcmig_hs *hs, uint8_t role)
+{
+	char who[sizeof(((struct dest *)0)->peer)];
+	int fd, ret;
+
+	fd = accept_one(d, role == PCMIG_ROLE_CONTROL);
+	if (fd < 0) {
+		if (fd == -EINTR)
+			dest_fail(d, DEST_EXIT_FAILED, 0,
+				  "interrupted while waiting for the source");
+		else
+			dest_fail(d, DEST_EXIT_FAILED, 0,
+				  "no %s connection from the source: %s",
+				  role_str(role), strerror(-fd));
+		return -1;
+	}
+	peer_name(fd, who, sizeof(who));
+	hs->role = role;
+	ret = pcmig_hs_server(fd, hs);
+	if (ret) {
+		close(fd);
+		/* The handshake told the source already. */
+		dest_fail(d, DEST_EXIT_FAILED, 0, "%s connection from %s: %s",
+			  role_str(role), who, hs->err);
+		return -1;
+	}
+	if (role == PCMIG_ROLE_CONTROL) {
+		snprintf(d->peer, sizeof(d->peer), "%s", who);
+		d->t_start = dest_now_ms();
+	}
+	return fd;
+}
+
+/**
+ * dest_connect() - accept and authenticate control, urgent and bulk
+ * @d: the migration, after dest_prepare()
+ *
+ * Return: 0, or -1 with the result decided.
+ */
+int dest_connect(struct dest *d)
+{
+	struct pcmig_hs hs;
+	char caps[64];
+
+	memset(&hs, 0, sizeof(hs));
+	hs.key = d->key;
+	hs.keylen = d->keylen;
+	hs.caps_supported = DEST_CAPS;
+	hs.page_size = d->page_size;
+	hs.nblocks = d->o->nblocks;
+	hs.blocks = d->o->blocks;
+	hs.timeout_ms = d->o->timeout_ms;
+
+	d->cfd = connect_role(d, &hs, PCMIG_ROLE_CONTROL);
+	if (d->cfd < 0)
+		return -1;
+	d->caps = hs.caps;
+	memcpy(d->session_id, hs.session_id, sizeof(d->session_id));
+	dest_info(d, "control connection from %s (protocol %u, capabilities %s)",
+		  d->peer, hs.version, caps_str(d->caps, caps, sizeof(caps)));
+
+	d->ufd = connect_role(d, &hs, PCMIG_ROLE_URGENT);
+	if (d->ufd < 0)
+		return -1;
+	if (d->caps & PCMIG_CAP_BULK_CHANNEL) {
+		d->bfd = connect_role(d, &hs, PCMIG_ROLE_BULK);
+		if (d->bfd < 0)
+			return -1;
+	}
+	close(d->lfd);
+	d->lfd = -1;
+
+	dest_json_start(d, "connected");
+	dest_json_str(d, "peer", d->peer);
+	dest_json_u64(d, "version", hs.version);
+	dest_json_str(d, "caps", caps_str(d->caps, caps, sizeof(caps)));
+	dest_json_end(d);
+	return 0;
+}
