@@ -114,7 +114,6 @@ int dest_prepare(struct dest *d)
 	return 0;
 }
 
-
 static void peer_name(int fd, char *buf, size_t size)
 {
 	struct sockaddr_storage ss;
