@@ -649,9 +649,7 @@ static int drop_all(const char *ns)
 	char dev[16], out[256];
 	int status;
 
-	/* The name pcmig_netns_pair() gave the veth end in @ns. */
-	snprintf(dev, sizeof(dev), "v%.13s",
-		 ns + (strlen(ns) > 13 ? strlen(ns) - 13 : 0));
+	pcmig_netns_veth(ns, dev);
 	status = pcmig_runl(10000, out, sizeof(out), "ip", "netns", "exec", ns,
 			    "tc", "qdisc", "add", "dev", dev, "root", "netem",
 			    "loss", "100%", NULL);

@@ -188,6 +188,19 @@ int pcmig_tcp_liveness(int fd, unsigned int seconds)
 	return 0;
 }
 
+/*
+ * What every connection gets, accepted or made: TCP_NODELAY (requests must
+ * not wait behind Nagle) and the link timeout. Return: 0 or a negative
+ * errno of the latter.
+ */
+static int tcp_conn_opts(int fd)
+{
+	int one = 1;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return pcmig_tcp_liveness(fd, link_timeout_s);
+}
+
 /**
  * pcmig_tcp_listen() - listen on "HOST:PORT"
  * @spec: the address
@@ -238,7 +251,7 @@ int pcmig_tcp_listen(const char *spec, char *err, size_t errlen)
 int pcmig_tcp_accept(int lfd, int timeout_ms)
 {
 	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
-	int fd, ret, one = 1;
+	int fd, ret;
 
 	for (;;) {
 		ret = wait_fd(lfd, POLLIN, deadline);
@@ -246,9 +259,7 @@ int pcmig_tcp_accept(int lfd, int timeout_ms)
 			return ret;
 		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd >= 0) {
-			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
-				   sizeof(one));
-			ret = pcmig_tcp_liveness(fd, link_timeout_s);
+			ret = tcp_conn_opts(fd);
 			if (ret) {
 				close(fd);
 				return ret;
@@ -275,7 +286,7 @@ int pcmig_tcp_connect(const char *spec, int timeout_ms, char *err,
 		      size_t errlen)
 {
 	struct addrinfo *res, *ai;
-	int fd = -1, one = 1, ret, soerr;
+	int fd = -1, ret, soerr;
 	socklen_t sl = sizeof(soerr);
 
 	ret = resolve(spec, false, &res, err, errlen);
@@ -310,8 +321,7 @@ int pcmig_tcp_connect(const char *spec, int timeout_ms, char *err,
 		return ret;
 	}
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	ret = pcmig_tcp_liveness(fd, link_timeout_s);
+	ret = tcp_conn_opts(fd);
 	if (ret) {
 		snprintf(err, errlen, "connect to %s: keepalive: %s", spec,
 			 strerror(-ret));

@@ -221,16 +221,21 @@ static int run_ok(const char *arg0, ...)
 	return -1;
 }
 
+void pcmig_netns_veth(const char *ns, char dev[16])
+{
+	size_t len = strlen(ns);
+
+	/* Interface names: at most 15 characters. */
+	snprintf(dev, 16, "v%.13s", ns + (len > 13 ? len - 13 : 0));
+}
+
 int pcmig_netns_pair(const char *a, const char *b, const char *ip_a,
 		     const char *ip_b)
 {
 	char va[16], vb[16], cidr_a[40], cidr_b[40];
 
-	/* Interface names: at most 15 characters. */
-	snprintf(va, sizeof(va), "v%.13s", a + (strlen(a) > 13 ?
-						strlen(a) - 13 : 0));
-	snprintf(vb, sizeof(vb), "v%.13s", b + (strlen(b) > 13 ?
-						strlen(b) - 13 : 0));
+	pcmig_netns_veth(a, va);
+	pcmig_netns_veth(b, vb);
 	snprintf(cidr_a, sizeof(cidr_a), "%s/24", ip_a);
 	snprintf(cidr_b, sizeof(cidr_b), "%s/24", ip_b);
 

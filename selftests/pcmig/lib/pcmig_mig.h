@@ -55,6 +55,8 @@ int pcmig_runl(int timeout_ms, char *out, size_t outlen, const char *arg0,
 int pcmig_netns_pair(const char *a, const char *b, const char *ip_a,
 		     const char *ip_b);
 void pcmig_netns_del(const char *name);
+/* The name pcmig_netns_pair() gives the veth end in namespace @ns. */
+void pcmig_netns_veth(const char *ns, char dev[16]);
 
 /* A TCP port nobody listens on now in this network namespace. */
 int pcmig_free_port(void);
