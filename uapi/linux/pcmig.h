@@ -20,12 +20,17 @@
  * added. User space must refuse a major number it does not know.
  */
 #define PCMIG_ABI_MAJOR		0
-#define PCMIG_ABI_MINOR		3
+#define PCMIG_ABI_MINOR		4
 
 /* Feature bits reported in &struct pcmig_version.features. */
 #define PCMIG_FEATURE_SESSIONS	_BITULL(0)	/* sessions, fault path, channel */
 #define PCMIG_FEATURE_SYNC	_BITULL(1)	/* SYNC frames, PCMIG_IOC_SYNC */
-#define PCMIG_FEATURES_ALL	(PCMIG_FEATURE_SESSIONS | PCMIG_FEATURE_SYNC)
+#define PCMIG_FEATURE_RECOVER	_BITULL(2)	/* PCMIG_IOC_MISSING, pausing
+						 * from user space, the pause
+						 * timeout (ABI 0.4)
+						 */
+#define PCMIG_FEATURES_ALL	(PCMIG_FEATURE_SESSIONS | PCMIG_FEATURE_SYNC | \
+				 PCMIG_FEATURE_RECOVER)
 
 /* Longest session name, including the terminating NUL. */
 #define PCMIG_NAME_LEN		32
@@ -99,6 +104,9 @@ enum pcmig_state {
  * @PCMIG_REASON_INCOMPLETE: the source ended with pages still missing
  * @PCMIG_REASON_ABORTED: user space moved the session to FAILED
  * @PCMIG_REASON_DESTROYED: the session was destroyed
+ * @PCMIG_REASON_USER: user space paused the session (PCMIG_IOC_SET_STATE)
+ * @PCMIG_REASON_PAUSE_TIMEOUT: the session stayed PAUSED or RECOVER longer
+ *	than its pause timeout (&struct pcmig_params)
  * @__PCMIG_REASON_MAX: number of reasons
  */
 enum pcmig_reason {
@@ -116,6 +124,8 @@ enum pcmig_reason {
 	PCMIG_REASON_INCOMPLETE,
 	PCMIG_REASON_ABORTED,
 	PCMIG_REASON_DESTROYED,
+	PCMIG_REASON_USER,
+	PCMIG_REASON_PAUSE_TIMEOUT,
 
 	__PCMIG_REASON_MAX
 };
@@ -223,6 +233,17 @@ struct pcmig_range {
  * @blocked_ns: total time faults waited, in nanoseconds
  * @pauses: times the session went to PAUSED
  * @hist: fault-wait latency histogram, see %PCMIG_HIST_BUCKETS
+ * @resume_state: in PAUSED and RECOVER, the state RECOVER leads back to
+ *	(ADVISE, LISTEN or RUNNING); %PCMIG_STATE_NONE otherwise (ABI 0.4)
+ * @pause_timeout_ms: the pause timeout, 0 when off (ABI 0.4)
+ * @recoveries: times the session went from RECOVER back to its
+ *	@resume_state (ABI 0.4)
+ * @paused_at_ns: CLOCK_MONOTONIC time of the last move to PAUSED, in
+ *	nanoseconds; zero if it never paused (ABI 0.4)
+ * @paused_total_ns: time spent in PAUSED and RECOVER, the current outage
+ *	included (ABI 0.4)
+ * @requests_resent: pages requested again after RECOVER, because their
+ *	requests or replies were lost with the old channels (ABI 0.4)
  * @reserved: zero
  */
 struct pcmig_status {
@@ -247,7 +268,13 @@ struct pcmig_status {
 	__u64 blocked_ns;
 	__u64 pauses;
 	__u64 hist[PCMIG_HIST_BUCKETS];
-	__u64 reserved[8];
+	__u32 resume_state;
+	__u32 pause_timeout_ms;
+	__u64 recoveries;
+	__u64 paused_at_ns;
+	__u64 paused_total_ns;
+	__u64 requests_resent;
+	__u64 reserved[3];
 };
 
 /**
@@ -260,6 +287,58 @@ struct pcmig_sync {
 	__u64 token;
 	__u32 timeout_ms;
 	__u32 flags;
+};
+
+/**
+ * struct pcmig_extent - a run of pages
+ * @offset: byte offset in session memory, page aligned
+ * @length: bytes, a non-zero multiple of the page size
+ */
+struct pcmig_extent {
+	__u64 offset;
+	__u64 length;
+};
+
+/* Most extents one PCMIG_IOC_MISSING call returns. */
+#define PCMIG_MISSING_MAX	65536
+
+/**
+ * struct pcmig_missing - argument of %PCMIG_IOC_MISSING
+ * @offset: where to start looking, a page-aligned byte offset at most the
+ *	session size (in); where the next call should start: past the last
+ *	run returned, or the session size when no missing page is left (out)
+ * @extents: user pointer to an array of @count &struct pcmig_extent (in)
+ * @count: room in @extents, 1..%PCMIG_MISSING_MAX (in); runs written (out)
+ * @flags: must be zero
+ * @reserved: must be zero
+ *
+ * Each run is maximal within the part looked at: two runs returned are
+ * never adjacent. Runs are returned in address order.
+ */
+struct pcmig_missing {
+	__u64 offset;
+	__u64 extents;
+	__u32 count;
+	__u32 flags;
+	__u64 reserved[2];
+};
+
+/* Longest pause timeout: one week. */
+#define PCMIG_PAUSE_TIMEOUT_MAX_MS	(7U * 24 * 3600 * 1000)
+
+/**
+ * struct pcmig_params - argument of %PCMIG_IOC_SET_PARAMS
+ * @pause_timeout_ms: after this long in PAUSED or RECOVER (counted from the
+ *	move to PAUSED) the session fails with %PCMIG_REASON_PAUSE_TIMEOUT and
+ *	blocked faults get SIGBUS; 0 (the default) waits for ever; at most
+ *	%PCMIG_PAUSE_TIMEOUT_MAX_MS
+ * @flags: must be zero
+ * @reserved: must be zero
+ */
+struct pcmig_params {
+	__u32 pause_timeout_ms;
+	__u32 flags;
+	__u64 reserved[3];
 };
 
 #define PCMIG_IOC_MAGIC		0xB8
@@ -295,10 +374,12 @@ struct pcmig_sync {
  * PCMIG_IOC_SET_STATE - move the session to another state.
  *
  * Legal: ADVISE->DISCARD, ADVISE->LISTEN, DISCARD->LISTEN, LISTEN->RUNNING,
- * PAUSED->RECOVER, RECOVER->LISTEN or RUNNING (whichever the session paused
- * from; needs an urgent channel), and any state but END to FAILED. LISTEN
- * needs an urgent channel. Anything else: -EINVAL; END and FAILED are final
- * (-EBUSY).
+ * PAUSED->RECOVER, RECOVER->ADVISE, LISTEN or RUNNING (whichever the
+ * session paused from, &pcmig_status.resume_state; LISTEN and RUNNING need
+ * an urgent channel), ADVISE, DISCARD, LISTEN, RUNNING or RECOVER to PAUSED
+ * (ABI 0.4: reason %PCMIG_REASON_USER, every channel is shut down; PAUSED
+ * to PAUSED is a no-op), and any state but END to FAILED. LISTEN needs an
+ * urgent channel. Anything else: -EINVAL; END and FAILED are final (-EBUSY).
  */
 #define PCMIG_IOC_SET_STATE	_IOW(PCMIG_IOC_MAGIC, 0x11, struct pcmig_set_state)
 
@@ -331,6 +412,24 @@ struct pcmig_sync {
  * signal.
  */
 #define PCMIG_IOC_SYNC		_IOW(PCMIG_IOC_MAGIC, 0x15, struct pcmig_sync)
+
+/*
+ * PCMIG_IOC_MISSING - list runs of missing pages (ABI 0.4), for recovery:
+ * the destination tells the source what it still has to send. Allowed in
+ * every state; stable only while no channel is attached (PAUSED, RECOVER
+ * before ATTACH). Returns 0; -EINVAL (offset unaligned or past the end,
+ * count zero or over %PCMIG_MISSING_MAX, non-zero flags or reserved);
+ * -EFAULT.
+ */
+#define PCMIG_IOC_MISSING	_IOWR(PCMIG_IOC_MAGIC, 0x16, struct pcmig_missing)
+
+/*
+ * PCMIG_IOC_SET_PARAMS - set the session's parameters (ABI 0.4). A new
+ * pause timeout applies to a pause in progress too, counted from its start
+ * (a timeout already past fails the session at once). Returns 0; -EINVAL
+ * (out of range, non-zero flags or reserved); -EBUSY in END or FAILED.
+ */
+#define PCMIG_IOC_SET_PARAMS	_IOW(PCMIG_IOC_MAGIC, 0x17, struct pcmig_params)
 
 /*
  * Wire format of the page channel: frames of a fixed header followed by
@@ -468,6 +567,12 @@ enum pcmig_genl_cmd {
  *	fault-wait histogram (see %PCMIG_HIST_BUCKETS)
  * @PCMIG_ATTR_SESSIONS: u32, session objects alive in the module, destroyed
  *	ones still in use included (in %PCMIG_CMD_GET_INFO)
+ * @PCMIG_ATTR_RESUME_STATE: u32, &pcmig_status.resume_state
+ * @PCMIG_ATTR_PAUSE_TIMEOUT_MS: u32
+ * @PCMIG_ATTR_RECOVERIES: u64
+ * @PCMIG_ATTR_PAUSED_AT_NS: u64
+ * @PCMIG_ATTR_PAUSED_TOTAL_NS: u64
+ * @PCMIG_ATTR_REQUESTS_RESENT: u64
  * @__PCMIG_ATTR_MAX: number of attributes
  * @PCMIG_ATTR_MAX: highest attribute
  */
@@ -503,6 +608,12 @@ enum pcmig_genl_attr {
 	PCMIG_ATTR_PAUSES,
 	PCMIG_ATTR_HIST,
 	PCMIG_ATTR_SESSIONS,
+	PCMIG_ATTR_RESUME_STATE,
+	PCMIG_ATTR_PAUSE_TIMEOUT_MS,
+	PCMIG_ATTR_RECOVERIES,
+	PCMIG_ATTR_PAUSED_AT_NS,
+	PCMIG_ATTR_PAUSED_TOTAL_NS,
+	PCMIG_ATTR_REQUESTS_RESENT,
 
 	__PCMIG_ATTR_MAX,
 	PCMIG_ATTR_MAX = __PCMIG_ATTR_MAX - 1
