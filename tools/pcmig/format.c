@@ -38,6 +38,8 @@ static const char * const reason_names[] = {
 	[PCMIG_REASON_INCOMPLETE]	= "incomplete",
 	[PCMIG_REASON_ABORTED]		= "aborted",
 	[PCMIG_REASON_DESTROYED]	= "destroyed",
+	[PCMIG_REASON_USER]		= "user",
+	[PCMIG_REASON_PAUSE_TIMEOUT]	= "pause_timeout",
 };
 
 static const char * const event_names[] = {
