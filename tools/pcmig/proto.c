@@ -11,42 +11,7 @@
 #include <linux/pcmig.h>
 
 #include "proto.h"
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = v >> 8;
-	p[1] = v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = v >> 24;
-	p[1] = v >> 16;
-	p[2] = v >> 8;
-	p[3] = v;
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, v >> 32);
-	put32(p + 4, v);
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)p[0] << 8 | p[1];
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) << 32 | get32(p + 4);
-}
+#include "wire.h"
 
 static const char * const msg_names[PCMIG_MSG_TYPE_MAX + 1] = {
 	[PCMIG_MSG_HELLO] = "HELLO",
@@ -65,6 +30,10 @@ static const char * const msg_names[PCMIG_MSG_TYPE_MAX + 1] = {
 	[PCMIG_MSG_DEVICE_STATE] = "DEVICE_STATE",
 	[PCMIG_MSG_RUN] = "RUN",
 	[PCMIG_MSG_SYNC] = "SYNC",
+	[PCMIG_MSG_RESUME] = "RESUME",
+	[PCMIG_MSG_RESUME_OK] = "RESUME_OK",
+	[PCMIG_MSG_MISSING] = "MISSING",
+	[PCMIG_MSG_RESUMED] = "RESUMED",
 };
 
 /**
@@ -140,6 +109,12 @@ uint32_t pcmig_msg_max_len(uint8_t type)
 		return PCMIG_DONE_LEN;
 	case PCMIG_MSG_SYNC:
 		return PCMIG_SYNC_LEN;
+	case PCMIG_MSG_RESUME:
+		return PCMIG_RESUME_LEN;
+	case PCMIG_MSG_RESUME_OK:
+		return PCMIG_RESUME_OK_LEN;
+	case PCMIG_MSG_MISSING:
+		return 8 + PCMIG_MAX_RUNS * PCMIG_RANGE_WIRE_LEN;
 	default:
 		return 0;
 	}

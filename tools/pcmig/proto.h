@@ -47,7 +47,11 @@ enum pcmig_msg_type {
 	PCMIG_MSG_DEVICE_STATE = 14,	/* inside PACKAGED */
 	PCMIG_MSG_RUN = 15,		/* inside PACKAGED */
 	PCMIG_MSG_SYNC = 16,		/* src -> dst: SYNC frames sent */
-	PCMIG_MSG_TYPE_MAX = 16
+	PCMIG_MSG_RESUME = 17,		/* src -> dst: recover the session */
+	PCMIG_MSG_RESUME_OK = 18,	/* dst -> src: RECOVER, MISSING next */
+	PCMIG_MSG_MISSING = 19,		/* dst -> src: runs of missing pages */
+	PCMIG_MSG_RESUMED = 20,		/* dst -> src: requests go out again */
+	PCMIG_MSG_TYPE_MAX = 20
 };
 
 /* Connection roles, in HELLO. */
@@ -151,6 +155,10 @@ struct pcmig_done {
 #define PCMIG_RANGE_WIRE_LEN	16
 #define PCMIG_DONE_LEN		(5 * 8)
 #define PCMIG_SYNC_LEN		8
+#define PCMIG_RESUME_LEN	8
+#define PCMIG_RESUME_OK_LEN	(4 + 4 + 8 + 8)
+#define PCMIG_MAX_RUNS		4096		/* per MISSING message */
+#define PCMIG_MISSING_F_LAST	(1U << 0)	/* the last MISSING message */
 
 /* Largest payload of each type (PACKAGED: PCMIG_MAX_PACKAGE). */
 uint32_t pcmig_msg_max_len(uint8_t type);
@@ -208,6 +216,56 @@ int pcmig_package_build(void *buf, size_t size, const void *state,
 int pcmig_package_frame(uint8_t *head, uint8_t *tail, size_t state_len);
 int pcmig_package_parse(const void *blob, size_t len, const void **state,
 			size_t *state_len);
+
+/*
+ * Recovery (proto_recover.c). RESUME: the source's attempt number (1 for
+ * the first recovery attempt of this source process). RESUME_OK: the
+ * state the session resumes to and how much MISSING describes. MISSING:
+ * runs in address order, page aligned, not empty, not touching or
+ * overlapping each other or the previous message's runs, within @size.
+ */
+struct pcmig_resume {
+	uint32_t attempt;
+};
+
+struct pcmig_resume_ok {
+	uint32_t state;				/* PCMIG_STATE_LISTEN, ... */
+	uint64_t missing_pages;
+	uint64_t runs;				/* in all MISSING messages */
+};
+
+/* Decoding state of a MISSING sequence, for the checks across messages. */
+struct pcmig_missing_rx {
+	uint64_t size;				/* session bytes */
+	uint32_t page_size;
+	uint64_t next;				/* lowest offset allowed next */
+	uint64_t runs;				/* runs so far */
+	uint64_t pages;				/* pages so far */
+	bool last;				/* LAST seen */
+};
+
+int pcmig_resume_encode(void *buf, size_t size, const struct pcmig_resume *r);
+int pcmig_resume_decode(const void *p, uint32_t len, struct pcmig_resume *r);
+int pcmig_resume_ok_encode(void *buf, size_t size,
+			   const struct pcmig_resume_ok *r);
+int pcmig_resume_ok_decode(const void *p, uint32_t len,
+			   struct pcmig_resume_ok *r);
+/* Bytes of a MISSING message with @n runs, header included. */
+size_t pcmig_missing_len(uint32_t n);
+int pcmig_missing_encode(void *buf, size_t size,
+			 const struct pcmig_wire_range *runs, uint32_t n,
+			 bool last);
+void pcmig_missing_rx_init(struct pcmig_missing_rx *m, uint64_t size,
+			   uint32_t page_size);
+/*
+ * Check one MISSING payload against @m and call @fn for each run; returns
+ * 0, -EPROTO (nothing of it applied: the payload is checked whole first),
+ * or what @fn returned when it was not 0.
+ */
+int pcmig_missing_decode(struct pcmig_missing_rx *m, const void *p,
+			 uint32_t len,
+			 int (*fn)(void *arg, uint64_t off, uint64_t len),
+			 void *arg);
 
 /* Session memory: the blocks laid end to end. */
 int pcmig_layout_check(const struct pcmig_block *b, uint32_t n,
