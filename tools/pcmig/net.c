@@ -132,6 +132,27 @@ unsigned int pcmig_link_timeout(void)
 }
 
 /**
+ * pcmig_parse_secs() - parse a whole number of seconds
+ * @arg: decimal seconds
+ * @max: largest value accepted
+ * @seconds: the value
+ *
+ * Return: 0, or -EINVAL when @arg is not a number from 0 to @max.
+ */
+int pcmig_parse_secs(const char *arg, unsigned int max, unsigned int *seconds)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (errno || end == arg || *end || *arg == '-' || v > max)
+		return -EINVAL;
+	*seconds = v;
+	return 0;
+}
+
+/**
  * pcmig_parse_link_timeout() - parse the value of --link-timeout
  * @arg: decimal seconds
  * @seconds: the value
@@ -140,16 +161,7 @@ unsigned int pcmig_link_timeout(void)
  */
 int pcmig_parse_link_timeout(const char *arg, unsigned int *seconds)
 {
-	unsigned long v;
-	char *end;
-
-	errno = 0;
-	v = strtoul(arg, &end, 10);
-	if (errno || end == arg || *end || *arg == '-' ||
-	    v > PCMIG_LINK_TIMEOUT_MAX_S)
-		return -EINVAL;
-	*seconds = v;
-	return 0;
+	return pcmig_parse_secs(arg, PCMIG_LINK_TIMEOUT_MAX_S, seconds);
 }
 
 /**

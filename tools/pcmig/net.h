@@ -28,6 +28,16 @@ int pcmig_parse_hostport(const char *spec, char *host, size_t hostlen,
 void pcmig_set_link_timeout(unsigned int seconds);
 unsigned int pcmig_link_timeout(void);
 int pcmig_parse_link_timeout(const char *arg, unsigned int *seconds);
+int pcmig_parse_secs(const char *arg, unsigned int max, unsigned int *seconds);
+
+/*
+ * Recovery after a lost link: the source reconnects with a growing delay
+ * between attempts, and both sides give up after --recover-timeout
+ * (0, the default: never; at most a week).
+ */
+#define PCMIG_RECOVER_TIMEOUT_MAX_S	(7 * 24 * 3600)
+#define PCMIG_RECONNECT_MIN_MS		100
+#define PCMIG_RECONNECT_MAX_MS		3000
 int pcmig_tcp_liveness(int fd, unsigned int seconds);
 int pcmig_tcp_listen(const char *spec, char *err, size_t errlen);
 int pcmig_tcp_accept(int lfd, int timeout_ms);

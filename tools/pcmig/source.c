@@ -74,11 +74,14 @@ static int start_threads(struct src *s)
 	 */
 	setsockopt(w->fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat,
 		   sizeof(lowat));
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&w->cond, &ca);
-	pthread_condattr_destroy(&ca);
-	w->cond_ready = true;
+	/* Again after each recovery, with the same condition variable. */
+	if (!w->cond_ready) {
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&w->cond, &ca);
+		pthread_condattr_destroy(&ca);
+		w->cond_ready = true;
+	}
 
 	ret = -pthread_create(&s->reader, NULL, src_urgent_main, s);
 	s->reader_started = !ret;
@@ -179,7 +182,7 @@ enum wait_for {
 
 /* One message on control. Return: 1 for DONE, 0 to go on, -1 failed. */
 static int control_message(struct src *s, enum wait_for until,
-			   bool *packaged_ok, struct pcmig_done *done)
+			   struct pcmig_done *done)
 {
 	struct pcmig_error_msg perr;
 	struct pcmig_msg_hdr h;
@@ -200,15 +203,16 @@ static int control_message(struct src *s, enum wait_for until,
 	if (ret) {
 		char buf[128];
 
-		src_fail(s, PCMIG_ERR_ABORTED, 0, "control connection: %s",
+		src_fail(s, PCMIG_ERR_ABORTED, FAIL_LINK,
+			 "control connection: %s",
 			 src_io_error(s, ret, buf, sizeof(buf)));
 		return -1;
 	}
 	STORE(&s->last_activity, src_now_ns());
 	ret = -1;
 	if (until == UNTIL_DONE && h.type == PCMIG_MSG_PACKAGED_OK &&
-	    !*packaged_ok) {
-		*packaged_ok = true;
+	    !s->packaged_ok) {
+		s->packaged_ok = true;
 		src_msg(s, "destination: device state loaded, VM running");
 		if (s->json) {
 			printf("{\"event\":\"running\",\"seconds\":%.3f}\n",
@@ -218,7 +222,7 @@ static int control_message(struct src *s, enum wait_for until,
 		}
 		ret = 0;
 	} else if (until == UNTIL_DONE && h.type == PCMIG_MSG_DONE &&
-		   *packaged_ok) {
+		   s->packaged_ok) {
 		if (pcmig_done_decode(p, h.len, done))
 			src_fail(s, PCMIG_ERR_PROTOCOL, FAIL_TELL,
 				 "malformed DONE");
@@ -229,7 +233,7 @@ static int control_message(struct src *s, enum wait_for until,
 			 "unexpected %s on the control connection%s",
 			 pcmig_msg_name(h.type),
 			 until != UNTIL_DONE ? " before PACKAGED" :
-			 !*packaged_ok ? " before PACKAGED_OK" : "");
+			 !s->packaged_ok ? " before PACKAGED_OK" : "");
 	}
 	free(p);
 	return ret;
@@ -249,7 +253,7 @@ static int main_loop(struct src *s, enum wait_for until,
 		{ .fd = s->evfd, .events = POLLIN },
 	};
 	uint64_t next_tick = s->t_last + NSEC_PER_SEC, t;
-	bool packaged_ok = false, finished;
+	bool finished;
 	int ret, wait_ms;
 
 	for (;;) {
@@ -274,7 +278,7 @@ static int main_loop(struct src *s, enum wait_for until,
 		}
 		if (finished && t - LOAD(&s->last_activity) >=
 		    (uint64_t)s->timeout_ms * NSEC_PER_MSEC) {
-			src_fail(s, PCMIG_ERR_ABORTED, FAIL_TELL,
+			src_fail(s, PCMIG_ERR_ABORTED, FAIL_TELL | FAIL_LINK,
 				 "no DONE from the destination: every connection silent for %g s after the last page",
 				 s->timeout_ms / 1000.0);
 			return -1;
@@ -313,7 +317,7 @@ static int main_loop(struct src *s, enum wait_for until,
 				v = 0;
 		}
 		if (pfd[0].revents) {
-			ret = control_message(s, until, &packaged_ok, done);
+			ret = control_message(s, until, done);
 			if (ret < 0)
 				return -1;
 			if (ret > 0)
@@ -447,6 +451,7 @@ static int src_init(struct src *s)
 	s->frames_per_call = 1;
 	s->timeout_ms = PCMIG_NET_TIMEOUT_MS;
 	s->jump = NO_JUMP;
+	s->recover = true;
 	s->page_size = (uint32_t)sysconf(_SC_PAGESIZE);
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->wlock, NULL);
@@ -603,7 +608,7 @@ static int migrate(struct src *s)
 	struct pcmig_done done;
 	uint64_t burst;
 	uint8_t ack[PCMIG_MSG_HDR_LEN];
-	int n;
+	int n, ret;
 
 	if (src_advise(s))
 		return -1;
@@ -636,8 +641,19 @@ static int migrate(struct src *s)
 	if (src_send_package(s))
 		return -1;
 	set_phase(s, PH_POSTCOPY);
-	if (main_loop(s, UNTIL_DONE, &done))
-		return -1;
+	/* The VM runs at the destination: a lost link is recovered. */
+	while (main_loop(s, UNTIL_DONE, &done)) {
+		stop_threads(s);
+		if (!src_can_recover(s))
+			return -1;
+		ret = src_recover(s, &done);
+		if (ret < 0)
+			return -1;
+		if (ret > 0)
+			break;
+		if (start_threads(s))
+			return -1;
+	}
 
 	n = pcmig_empty_encode(ack, sizeof(ack), PCMIG_MSG_DONE_ACK);
 	if (src_ctl_send(s, ack, n, "DONE_ACK"))

@@ -56,13 +56,13 @@ static int connect_one(struct src *s, uint8_t role, const uint8_t *sid,
 int src_connect_all(struct src *s)
 {
 	uint64_t caps = PCMIG_CAP_ZERO_PAGES | PCMIG_CAP_DISCARD, got, req = 0;
-	uint8_t sid[PCMIG_SESSION_ID_LEN];
+	const uint8_t *sid = s->sid;
 
 	if (!s->no_bulk)
 		caps |= PCMIG_CAP_BULK_CHANNEL;
 	if (s->ndiscards)
 		req |= PCMIG_CAP_DISCARD;
-	if (pcmig_random(sid, sizeof(sid))) {
+	if (pcmig_random(s->sid, sizeof(s->sid))) {
 		src_fail(s, PCMIG_ERR_INTERNAL, 0, "no random numbers");
 		return -1;
 	}

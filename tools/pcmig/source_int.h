@@ -9,6 +9,7 @@
  * source_package.c  the precopy hook, DISCARD and SYNC, the package
  * source_urgent.c   the urgent thread: requests and their replies
  * source_push.c     the pusher thread: the background push, END
+ * source_recover.c  after a lost link: reconnect, RESUME, MISSING
  * source_conn.c     connections, handshakes, ADVISE
  * source_io.c       helpers of them all: failures, messages, writes
  * source_logic.c    the pure pieces (source.h, tests/source_test.c)
@@ -50,6 +51,8 @@ enum src_phase {
 #define FAIL_TELL	(1U << 0)	/* send ERROR on the control connection */
 /* A page connection broke: the peer's ERROR, if one comes, says why. */
 #define FAIL_CHANNEL	(1U << 1)
+/* The control connection failed or went silent: recovery may help. */
+#define FAIL_LINK	(1U << 2)
 
 struct src_block {
 	struct pcmig_ram ram;
@@ -65,6 +68,7 @@ struct src_stats {
 	uint64_t request_frames;	/* REQUEST frames read */
 	uint64_t service_ns;		/* sum of request-to-reply times */
 	uint64_t bytes;			/* bytes written on page connections */
+	uint64_t pages_resent;		/* sent, lost with a link, sent again */
 };
 
 struct src;
@@ -123,6 +127,8 @@ struct src {
 	const char **discard_specs;
 	unsigned int ndiscards;
 	bool no_bulk, precopy, json, quiet;
+	bool recover;			/* reconnect after a lost link */
+	unsigned int recover_timeout_s;	/* give up after; 0: never */
 	uint64_t bandwidth;
 	uint32_t batch;
 	uint32_t frames_per_call;
@@ -140,6 +146,7 @@ struct src {
 	size_t keylen;
 
 	/* Connections. */
+	uint8_t sid[PCMIG_SESSION_ID_LEN];	/* the migration's session id */
 	int ctl, urg, bulk;
 	uint64_t caps;
 	bool zero_frames;
@@ -160,6 +167,8 @@ struct src {
 	unsigned int replying;		/* replies waiting for wlock */
 	bool stop;
 	bool precopy_done, end_sent, push_finished;
+	bool packaged_ok;		/* the main thread's only */
+	uint64_t recoveries;		/* the main thread's only */
 	struct src_tb tb;		/* the pusher's only */
 	bool failed;
 	unsigned int fail_flags;
@@ -197,6 +206,10 @@ void *src_urgent_main(void *arg);
 int src_push_send(struct src_pusher *w, struct iovec *iov, int niov);
 unsigned int src_push_frames(const struct src *s);
 void *src_pusher_main(void *arg);
+
+/* source_recover.c: after a lost link. */
+bool src_can_recover(struct src *s);
+int src_recover(struct src *s, struct pcmig_done *done);
 
 /* source_conn.c: connections. */
 int src_connect_all(struct src *s);

@@ -76,6 +76,47 @@ bool src_bit_test_and_clear(uint64_t *map, uint64_t bit)
 }
 
 /**
+ * src_bitmap_fill() - set the bits of a bitmap
+ * @map: bitmap of src_bitmap_words(@nbits) words
+ * @nbits: bits: 0 to @nbits - 1 are set, the rest of the last word cleared
+ */
+void src_bitmap_fill(uint64_t *map, uint64_t nbits)
+{
+	size_t words = src_bitmap_words(nbits);
+
+	if (!words)
+		return;
+	memset(map, 0xff, words * sizeof(*map));
+	if (nbits % 64)
+		map[words - 1] = (1ULL << (nbits % 64)) - 1;
+}
+
+/**
+ * src_bitmap_clear_range() - clear a range of bits (not atomically)
+ * @map: bitmap
+ * @first: first bit
+ * @n: bits
+ *
+ * Return: how many of them were set.
+ */
+uint64_t src_bitmap_clear_range(uint64_t *map, uint64_t first, uint64_t n)
+{
+	uint64_t bit = first, end = first + n, cleared = 0, mask, w;
+	unsigned int lo, hi;
+
+	while (bit < end) {
+		lo = bit % 64;
+		hi = end - (bit - lo) >= 64 ? 64 : (unsigned int)(end - (bit - lo));
+		mask = (hi == 64 ? ~0ULL : (1ULL << hi) - 1) & ~((1ULL << lo) - 1);
+		w = map[bit / 64];
+		cleared += (uint64_t)__builtin_popcountll(w & mask);
+		map[bit / 64] = w & ~mask;
+		bit += hi - lo;
+	}
+	return cleared;
+}
+
+/**
  * src_find_next_zero() - first clear bit at or after @from
  * @map: bitmap
  * @nbits: bits in the bitmap

@@ -60,8 +60,14 @@ const char migrate_usage[] =
 	"                           stopped reading fails after this long (TCP\n"
 	"                           keepalive and TCP_USER_TIMEOUT; 0 for TCP's\n"
 	"                           own minutes; default 15, at most 3600)\n"
+	"      --recover-timeout SECONDS\n"
+	"                           after a lost link in postcopy, reconnect for\n"
+	"                           at most this long (0, the default: until it\n"
+	"                           works or a signal stops it)\n"
+	"      --no-recover         fail at once on a lost link instead\n"
 	"  -j, --json               one JSON object per line on standard output:\n"
-	"                           start, progress every second, done or error\n"
+	"                           start, progress every second, paused,\n"
+	"                           reconnecting, recovered, done or error\n"
 	"  -q, --quiet              no progress or summary, errors only\n"
 	"  -h, --help               this text\n"
 	"\n"
@@ -93,6 +99,8 @@ enum {
 	OPT_HOOK,
 	OPT_DISCARD,
 	OPT_LINK_TIMEOUT,
+	OPT_RECOVER_TIMEOUT,
+	OPT_NO_RECOVER,
 };
 
 /**
@@ -120,6 +128,9 @@ int src_parse_options(struct src *s, int argc, char **argv)
 		{ "discard", required_argument, NULL, OPT_DISCARD },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "link-timeout", required_argument, NULL, OPT_LINK_TIMEOUT },
+		{ "recover-timeout", required_argument, NULL,
+		  OPT_RECOVER_TIMEOUT },
+		{ "no-recover", no_argument, NULL, OPT_NO_RECOVER },
 		{ "json", no_argument, NULL, 'j' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -208,6 +219,16 @@ int src_parse_options(struct src *s, int argc, char **argv)
 				return usage_err("--link-timeout %s: want seconds, 0 to %d",
 						 optarg, PCMIG_LINK_TIMEOUT_MAX_S);
 			pcmig_set_link_timeout(link_s);
+			break;
+		case OPT_RECOVER_TIMEOUT:
+			if (pcmig_parse_secs(optarg, PCMIG_RECOVER_TIMEOUT_MAX_S,
+					     &s->recover_timeout_s))
+				return usage_err("--recover-timeout %s: want seconds, 0 to %d",
+						 optarg,
+						 PCMIG_RECOVER_TIMEOUT_MAX_S);
+			break;
+		case OPT_NO_RECOVER:
+			s->recover = false;
 			break;
 		case 'j':
 			s->json = true;
