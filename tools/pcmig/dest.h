@@ -9,6 +9,7 @@
  * dest_engine.c  the steps: ADVISE, PACKAGED, LISTEN, RUN; poll(), finish
  * dest_setup.c   options, key, listening socket, connections, handshakes
  * dest_hook.c    the device-state and run hooks
+ * dest_recover.c after a lost link: the source reconnects, RESUME, MISSING
  * dest_follow.c  following the session to END: the tick, DONE, dest_fail()
  * dest_out.c     messages, progress line, JSON lines, status file
  * dest_util.c    pure helpers (tests/dest_test.c)
@@ -49,6 +50,10 @@
 #define DEST_DISCARD_RETIRED \
 	"DISCARD messages are retired: discards travel as DISCARD frames on the page connection"
 
+/* Capabilities the destination offers. */
+#define DEST_CAPS	(PCMIG_CAP_ZERO_PAGES | PCMIG_CAP_DISCARD | \
+			 PCMIG_CAP_BULK_CHANNEL)
+
 /* Defaults. */
 #define DEST_HOOK_TIMEOUT_MS	(300 * 1000)
 #define DEST_TICK_MS		1000	/* progress and status refresh */
@@ -69,6 +74,9 @@
  * @json: JSON lines on stdout (--json or stdout not a terminal)
  * @quiet: no informational messages and no progress line
  * @keep: never destroy the session on failure or pause
+ * @no_recover: a lost link ends the migration (exit 3)
+ * @recover_timeout_s: wait this long for the source to reconnect; 0: ever
+ * @pause_timeout_s: the kernel's pause timeout (PCMIG_IOC_SET_PARAMS); 0: off
  * @state_dir: advise: the step directory
  * @cmd: the command's name, for messages
  */
@@ -86,6 +94,9 @@ struct dest_opts {
 	bool json;
 	bool quiet;
 	bool keep;
+	bool no_recover;
+	unsigned int recover_timeout_s;
+	unsigned int pause_timeout_s;
 	const char *state_dir;
 	const char *cmd;
 };
@@ -178,6 +189,11 @@ struct dest_rate {
  * @notify: called after every change (daemon: rewrite the status file)
  * @notify_arg: argument of @notify
  * @events_out: where JSON events go (stdout, or the daemon's events file)
+ * @recovering: the session paused; waiting for the source to reconnect
+ * @t_paused: when @recovering began (ms, monotonic)
+ * @recoveries: recoveries that succeeded
+ * @attempts: recovery attempts that failed in this outage
+ * @ok_pending: RUNNING is set but PACKAGED_OK could not go out yet
  */
 struct dest {
 	struct dest_opts *o;
@@ -224,6 +240,11 @@ struct dest {
 	void (*notify)(struct dest *d, void *arg);
 	void *notify_arg;
 	FILE *events_out;
+	bool recovering;
+	uint64_t t_paused;
+	uint64_t recoveries;
+	unsigned int attempts;
+	bool ok_pending;
 };
 
 /* dest_util.c: pure helpers. */
@@ -264,12 +285,17 @@ int dest_ctl_recv(struct dest *d, struct pcmig_msg_hdr *h, void **payload,
 void dest_ctl_recv_fail(struct dest *d, int ret,
 			const struct pcmig_error_msg *perr, const char *what);
 int dest_set_state(struct dest *d, uint32_t state);
+int dest_attach_pages(struct dest *d, int ufd, int bfd);
+bool dest_can_recover(struct dest *d);
 int dest_read_status(struct dest *d);
 void dest_fail(struct dest *d, int code, uint32_t err_code, const char *fmt,
 	       ...) __printf(4, 5);
 void dest_react(struct dest *d);
 void dest_read_events(struct dest *d);
 void dest_tick(struct dest *d);
+
+/* dest_recover.c: after a lost link. */
+void dest_service(struct dest *d);
 
 /* dest_hook.c: hooks. */
 int dest_hook_run(struct dest *d, const char *what, const char *cmd,

@@ -38,6 +38,14 @@
 	"                          and the session pauses (TCP keepalive and\n" \
 	"                          TCP_USER_TIMEOUT; 0 for TCP's own minutes;\n" \
 	"                          default 15, at most 3600)\n" \
+	"      --recover-timeout SECONDS  after a lost link in postcopy, wait\n" \
+	"                          this long for the source to reconnect, then\n" \
+	"                          exit 3 (0, the default: as long as it takes)\n" \
+	"      --no-recover        exit 3 at once on a lost link instead\n" \
+	"      --pause-timeout SECONDS  the session fails (blocked faults get\n" \
+	"                          SIGBUS, the VM most likely dies) after this\n" \
+	"                          long paused; 0, the default: it waits, and\n" \
+	"                          so does the VM, for as long as it takes\n" \
 	"      --hook-timeout SECONDS  limit of each hook (default 300)\n" \
 	"  -j, --json              JSON lines on stdout (the default when\n" \
 	"                          stdout is not a terminal)\n"		\
@@ -61,8 +69,13 @@ const char incoming_usage[] =
 	"\n"
 	DEST_COMMON_HELP
 	"\n"
+	"A lost link in postcopy pauses the session: the source reconnects to\n"
+	"the same address and the migration resumes where it stopped, any\n"
+	"number of times.\n"
+	"\n"
 	"Exit status: 0 every page arrived, 1 failed, 2 bad command line,\n"
-	"3 paused (a page connection was lost; the session is destroyed unless\n"
+	"3 paused and not recovered (--no-recover, --recover-timeout, or a link\n"
+	"lost before the package arrived; the session is destroyed unless\n"
 	"--keep).\n";
 
 const char advise_usage[] =
@@ -178,6 +191,9 @@ enum {
 	OPT_HOOK_TIMEOUT,
 	OPT_KEEP,
 	OPT_LINK_TIMEOUT,
+	OPT_RECOVER_TIMEOUT,
+	OPT_NO_RECOVER,
+	OPT_PAUSE_TIMEOUT,
 };
 
 /* incoming and advise: the same options (advise also --state-dir). */
@@ -195,6 +211,10 @@ static int parse_dest_opts(int argc, char **argv, struct dest_opts *o,
 		{ "timeout", required_argument, NULL, 't' },
 		{ "hook-timeout", required_argument, NULL, OPT_HOOK_TIMEOUT },
 		{ "link-timeout", required_argument, NULL, OPT_LINK_TIMEOUT },
+		{ "recover-timeout", required_argument, NULL,
+		  OPT_RECOVER_TIMEOUT },
+		{ "no-recover", no_argument, NULL, OPT_NO_RECOVER },
+		{ "pause-timeout", required_argument, NULL, OPT_PAUSE_TIMEOUT },
 		{ "json", no_argument, NULL, 'j' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "keep", no_argument, NULL, OPT_KEEP },
@@ -266,6 +286,26 @@ static int parse_dest_opts(int argc, char **argv, struct dest_opts *o,
 						 "--link-timeout '%s': seconds, 0 to %d",
 						 optarg, PCMIG_LINK_TIMEOUT_MAX_S);
 			pcmig_set_link_timeout(link_s);
+			break;
+		case OPT_RECOVER_TIMEOUT:
+			if (pcmig_parse_secs(optarg, PCMIG_RECOVER_TIMEOUT_MAX_S,
+					     &o->recover_timeout_s))
+				return usage_err(cmd, usage,
+						 "--recover-timeout '%s': seconds, 0 to %d",
+						 optarg,
+						 PCMIG_RECOVER_TIMEOUT_MAX_S);
+			break;
+		case OPT_NO_RECOVER:
+			o->no_recover = true;
+			break;
+		case OPT_PAUSE_TIMEOUT:
+			if (pcmig_parse_secs(optarg,
+					     PCMIG_PAUSE_TIMEOUT_MAX_MS / 1000,
+					     &o->pause_timeout_s))
+				return usage_err(cmd, usage,
+						 "--pause-timeout '%s': seconds, 0 to %u",
+						 optarg,
+						 PCMIG_PAUSE_TIMEOUT_MAX_MS / 1000);
 			break;
 		case 'j':
 			json = true;

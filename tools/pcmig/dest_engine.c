@@ -48,7 +48,6 @@ static int send_msg(struct dest *d, const void *buf, int n, const char *what)
 static void do_advise(struct dest *d, const void *p, uint32_t len)
 {
 	struct pcmig_create cr = { 0 };
-	struct pcmig_attach at = { 0 };
 	struct pcmig_advise adv;
 	struct pcmig_advise_ok ok;
 	struct pcmig_version ver;
@@ -90,6 +89,13 @@ static void do_advise(struct dest *d, const void *p, uint32_t len)
 	if (!(ver.features & PCMIG_FEATURE_SYNC)) {
 		dest_fail(d, DEST_EXIT_FAILED, PCMIG_ERR_KERNEL,
 			  "pcmig.ko %u.%u is too old: no SYNC frames (ABI 0.3)",
+			  ver.abi_major, ver.abi_minor);
+		goto out;
+	}
+	if ((!d->o->no_recover || d->o->pause_timeout_s) &&
+	    !(ver.features & PCMIG_FEATURE_RECOVER)) {
+		dest_fail(d, DEST_EXIT_FAILED, PCMIG_ERR_KERNEL,
+			  "pcmig.ko %u.%u is too old for recovery (ABI 0.4); run with --no-recover",
 			  ver.abi_major, ver.abi_minor);
 		goto out;
 	}
@@ -140,28 +146,28 @@ static void do_advise(struct dest *d, const void *p, uint32_t len)
 	snprintf(d->node, sizeof(d->node), "/dev/%s%u", PCMIG_NAME, cr.id);
 	d->kstate = PCMIG_STATE_ADVISE;
 
-	at.fd = d->ufd;
-	at.channels = PCMIG_CHANNEL_URGENT |
-		      (d->bfd < 0 ? PCMIG_CHANNEL_BULK : 0);
-	if (ioctl(d->sfd, PCMIG_IOC_ATTACH, &at)) {
-		dest_fail(d, DEST_EXIT_FAILED, PCMIG_ERR_INTERNAL,
-			  "attach the urgent connection: %s", strerror(errno));
-		goto out;
-	}
-	if (d->bfd >= 0) {
-		at.fd = d->bfd;
-		at.channels = PCMIG_CHANNEL_BULK;
-		if (ioctl(d->sfd, PCMIG_IOC_ATTACH, &at)) {
-			dest_fail(d, DEST_EXIT_FAILED, PCMIG_ERR_INTERNAL,
-				  "attach the bulk connection: %s",
-				  strerror(errno));
+	if (d->o->pause_timeout_s) {
+		struct pcmig_params prm = {
+			.pause_timeout_ms = d->o->pause_timeout_s * 1000U,
+		};
+
+		if (ioctl(d->sfd, PCMIG_IOC_SET_PARAMS, &prm)) {
+			dest_fail(d, DEST_EXIT_FAILED, PCMIG_ERR_KERNEL,
+				  "session %u: set the pause timeout: %s",
+				  d->id, strerror(errno));
 			goto out;
 		}
-		close(d->bfd);
-		d->bfd = -1;
 	}
+	ret = dest_attach_pages(d, d->ufd, d->bfd);
 	close(d->ufd);
-	d->ufd = -1;
+	if (d->bfd >= 0)
+		close(d->bfd);
+	d->ufd = d->bfd = -1;
+	if (ret) {
+		dest_fail(d, DEST_EXIT_FAILED, PCMIG_ERR_INTERNAL,
+			  "attach the page connections: %s", strerror(-ret));
+		goto out;
+	}
 
 	memset(&ok, 0, sizeof(ok));
 	ok.session = d->id;
@@ -332,6 +338,12 @@ int dest_pollfds(struct dest *d, struct pollfd *pfd, int max)
 		pfd[n].events = POLLIN;
 		pfd[n++].revents = 0;
 	}
+	/* A source reconnecting after a lost link: dest_service(). */
+	if (dest_can_recover(d) && n < max) {
+		pfd[n].fd = d->lfd;
+		pfd[n].events = POLLIN;
+		pfd[n++].revents = 0;
+	}
 	return n;
 }
 
@@ -367,7 +379,7 @@ void dest_dispatch(struct dest *d, const struct pollfd *pfd, int n)
 		if (pfd[i].fd == d->cfd)
 			handle_control(d);
 	}
-	dest_tick(d);
+	dest_service(d);
 }
 
 /* Before LISTEN: every frame before the source's SYNC frames is applied. */
@@ -464,7 +476,7 @@ int dest_listen(struct dest *d, char *err, size_t errlen)
 	d->state = NULL;
 	d->step = DEST_STEP_LISTENING;
 	dest_changed(d);
-	dest_tick(d);
+	dest_service(d);
 	if (d->result >= 0)
 		goto fail;
 	return 0;
@@ -507,10 +519,26 @@ int dest_run(struct dest *d, char *err, size_t errlen)
 	}
 	if (d->result >= 0)
 		goto fail;
-	if (send_msg(d, buf, pcmig_empty_encode(buf, sizeof(buf),
-						PCMIG_MSG_PACKAGED_OK),
-		     "PACKAGED_OK"))
-		goto fail;
+	/*
+	 * Paused meanwhile: PACKAGED_OK goes out after the recovery. A write
+	 * that fails is a lost link like any other.
+	 */
+	if (d->cfd < 0 || pcmig_write_full(d->cfd, buf,
+					   pcmig_empty_encode(buf, sizeof(buf),
+							      PCMIG_MSG_PACKAGED_OK),
+					   d->o->timeout_ms)) {
+		if (!dest_can_recover(d)) {
+			dest_fail(d, DEST_EXIT_FAILED, 0,
+				  "cannot send PACKAGED_OK: the control connection is lost");
+			goto fail;
+		}
+		d->ok_pending = true;
+		if (d->cfd >= 0) {
+			close(d->cfd);
+			d->cfd = -1;
+			dest_set_state(d, PCMIG_STATE_PAUSED);
+		}
+	}
 	d->t_run = dest_now_ms();
 	d->step = DEST_STEP_RUNNING;
 	dest_info(d, "running %s after the source connected",

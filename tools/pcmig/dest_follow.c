@@ -103,6 +103,18 @@ static bool control_lost_pause(struct dest *d)
 
 	if (d->sfd < 0)
 		return false;
+	if (dest_can_recover(d)) {
+		/* Pause now: the source reconnects and resumes it. */
+		int ret;
+
+		close(d->cfd);
+		d->cfd = -1;
+		ret = dest_set_state(d, PCMIG_STATE_PAUSED);
+		if (ret && ret != -EINVAL)
+			return false;
+		dest_react(d);
+		return true;
+	}
 	for (;;) {
 		if (dest_read_status(d))
 			return false;
@@ -175,6 +187,21 @@ void dest_ctl_recv_fail(struct dest *d, int ret,
 }
 
 /**
+ * dest_can_recover() - whether a pause is recovered rather than the end
+ * @d: the migration
+ *
+ * Return: true when recovery is on and the source has sent the package:
+ * from then on it is in postcopy and reconnects after a lost link. Before
+ * that the VM still runs at the source, and a lost link ends the
+ * migration.
+ */
+bool dest_can_recover(struct dest *d)
+{
+	return !d->o->no_recover && d->lfd >= 0 && d->sfd >= 0 &&
+	       d->step >= DEST_STEP_PACKAGED && d->step <= DEST_STEP_RUNNING;
+}
+
+/**
  * dest_set_state() - move the session to another state
  * @d: the migration, with its session file
  * @state: PCMIG_STATE_*
@@ -186,6 +213,31 @@ int dest_set_state(struct dest *d, uint32_t state)
 	struct pcmig_set_state s = { .state = state };
 
 	return ioctl(d->sfd, PCMIG_IOC_SET_STATE, &s) ? -errno : 0;
+}
+
+/**
+ * dest_attach_pages() - hand the page connections to the session
+ * @d: the migration, with its session file
+ * @ufd: the urgent connection
+ * @bfd: the bulk connection, or -1 (the urgent one carries both)
+ *
+ * The descriptors stay the caller's to close.
+ *
+ * Return: 0, or a negative errno of PCMIG_IOC_ATTACH.
+ */
+int dest_attach_pages(struct dest *d, int ufd, int bfd)
+{
+	struct pcmig_attach at = { 0 };
+
+	at.fd = ufd;
+	at.channels = PCMIG_CHANNEL_URGENT | (bfd < 0 ? PCMIG_CHANNEL_BULK : 0);
+	if (ioctl(d->sfd, PCMIG_IOC_ATTACH, &at))
+		return -errno;
+	if (bfd < 0)
+		return 0;
+	at.fd = bfd;
+	at.channels = PCMIG_CHANNEL_BULK;
+	return ioctl(d->sfd, PCMIG_IOC_ATTACH, &at) ? -errno : 0;
 }
 
 /**
@@ -342,6 +394,9 @@ void dest_react(struct dest *d)
 					   sizeof(why)));
 		break;
 	case PCMIG_STATE_PAUSED:
+		/* dest_service() waits for the source to come back. */
+		if (dest_can_recover(d))
+			break;
 		dest_fail(d, DEST_EXIT_PAUSED, PCMIG_ERR_ABORTED,
 			  "destination session %u paused: a page connection was lost (%s); recovery is not supported yet",
 			  d->id, dest_reason_text(d->st.reason, d->st.error,

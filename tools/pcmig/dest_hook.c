@@ -198,7 +198,7 @@ int dest_hook_run(struct dest *d, const char *what, const char *cmd,
 				 what);
 			goto fail;
 		}
-		dest_tick(d);
+		dest_service(d);
 		if (d->result >= 0) {
 			hook_kill(pid);
 			snprintf(err, errlen, "%s stopped: %s", what, d->msg);

@@ -190,7 +190,14 @@ void dest_progress(struct dest *d, bool force)
 		    d->st.pages_total - d->st.pages_present : 0;
 
 	if (d->tty) {
-		len = dest_progress_line(line, sizeof(line), &d->st, rate);
+		if (d->recovering)
+			len = snprintf(line, sizeof(line),
+				       "paused %" PRIu64 " s, waiting for the source to reconnect (%u attempts failed)",
+				       (dest_now_ms() - d->t_paused) / 1000,
+				       d->attempts);
+		else
+			len = dest_progress_line(line, sizeof(line), &d->st,
+						 rate);
 		width = term_width() - 1;
 		if (len > width && width < sizeof(line))
 			line[width] = '\0';
@@ -216,6 +223,9 @@ void dest_progress(struct dest *d, bool force)
 	dest_json_u64(d, "faults", d->st.faults);
 	dest_json_u64(d, "p50_ns", wait_pct(d, 50));
 	dest_json_u64(d, "p99_ns", wait_pct(d, 99));
+	dest_json_u64(d, "recoveries", d->recoveries);
+	if (d->recovering)
+		dest_json_u64(d, "paused_ms", dest_now_ms() - d->t_paused);
 	dest_json_end(d);
 }
 
@@ -347,6 +357,15 @@ void dest_status_json(struct dest *d, FILE *f)
 			",\"rate\":%" PRIu64, wait_pct(d, 50), wait_pct(d, 99),
 			dest_rate_get(&d->rate));
 	}
+	fprintf(f, ",\"recovering\":%s,\"recoveries\":%" PRIu64
+		",\"recovery_attempts\":%u",
+		d->recovering ? "true" : "false", d->recoveries, d->attempts);
+	if (d->recovering)
+		fprintf(f, ",\"paused_ms\":%" PRIu64,
+			dest_now_ms() - d->t_paused);
+	if (d->have_st)
+		fprintf(f, ",\"pauses\":%llu,\"requests_resent\":%llu,\"paused_total_ns\":%llu",
+			st->pauses, st->requests_resent, st->paused_total_ns);
 	if (d->t_run)
 		fprintf(f, ",\"time_to_run_ms\":%" PRIu64, d->t_run - d->t_start);
 	/* From the control connection: none before it came. */

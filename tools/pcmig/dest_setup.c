@@ -18,10 +18,6 @@
 #include "dest.h"
 #include "format.h"
 
-/* Capabilities the destination offers. */
-#define DEST_CAPS	(PCMIG_CAP_ZERO_PAGES | PCMIG_CAP_DISCARD | \
-			 PCMIG_CAP_BULK_CHANNEL)
-
 static const char *caps_str(uint64_t caps, char *buf, size_t size)
 {
 	snprintf(buf, size, "%s%s%s%s",
@@ -238,8 +234,11 @@ int dest_connect(struct dest *d)
 		if (d->bfd < 0)
 			return -1;
 	}
-	close(d->lfd);
-	d->lfd = -1;
+	/* The source comes back to the same address after a lost link. */
+	if (d->o->no_recover) {
+		close(d->lfd);
+		d->lfd = -1;
+	}
 
 	dest_json_start(d, "connected");
 	dest_json_str(d, "peer", d->peer);
