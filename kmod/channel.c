@@ -258,7 +258,11 @@ static int pcmig_rx_thread(void *data)
 
 /* ---- both drivers ---- */
 
-/* Report why the receiver stopped, unless the session stopped it. */
+/*
+ * Report why the receiver stopped, unless the session stopped it. The
+ * channel has left the session already: a pause and a recovery may have
+ * come in between, which the channel's epoch tells.
+ */
 static void pcmig_rx_report(struct pcmig_channel *ch, int ret, bool closing)
 {
 	struct pcmig_session *s = ch->session;
@@ -270,11 +274,19 @@ static void pcmig_rx_report(struct pcmig_channel *ch, int ret, bool closing)
 				    ch->index, pcmig_reason_name(ch->rx.reason));
 		pcmig_fail(s, ch->rx.reason, -EPROTO);
 	} else if (ret == PCMIG_RX_EOF) {
-		/* After END the source may hang up. */
-		if (!ch->rx.src_done)
-			pcmig_pause(s, PCMIG_REASON_CHANNEL_EOF, 0);
+		/*
+		 * After END the source may hang up, unless it takes the last
+		 * way for requests with it while pages are still missing:
+		 * faults would wait for ever.
+		 */
+		if (!ch->rx.src_done ||
+		    ((ch->mask & PCMIG_CHANNEL_URGENT) &&
+		     atomic64_read(&s->nr_present) != s->npages))
+			pcmig_pause_channel(s, ch->epoch,
+					    PCMIG_REASON_CHANNEL_EOF, 0);
 	} else {
-		pcmig_pause(s, PCMIG_REASON_CHANNEL_ERROR, ret);
+		pcmig_pause_channel(s, ch->epoch, PCMIG_REASON_CHANNEL_ERROR,
+				    ret);
 	}
 }
 
@@ -459,7 +471,8 @@ static bool pcmig_sock_read_sock(struct socket *sock)
  *
  * A TCP socket is then read from its receive callback (replies land in
  * their pages in softirq) and a work item; a kTLS or UNIX socket by a
- * thread of its own with recvmsg().
+ * thread of its own with recvmsg(). An urgent channel attached in LISTEN
+ * or RUNNING sends every request still missing a reply at once.
  *
  * Return: 0; -EBADF, -ENOTSOCK, -EINVAL for a socket that is not a
  * connected TCP or UNIX stream; -EBUSY if a channel in @mask is taken, the
@@ -471,6 +484,7 @@ int pcmig_channel_attach(struct pcmig_session *s, int fd, unsigned int mask)
 	struct pcmig_channel *ch;
 	struct task_struct *task = NULL;
 	struct socket *sock;
+	bool sends;
 	int ret;
 
 	sock = sockfd_lookup(fd, &ret);
@@ -534,10 +548,17 @@ int pcmig_channel_attach(struct pcmig_session *s, int fd, unsigned int mask)
 	}
 	list_add_tail(&ch->node, &s->channels);
 	s->chan_mask |= mask;
+	ch->epoch = s->epoch;
+	sends = s->state == PCMIG_STATE_LISTEN ||
+		s->state == PCMIG_STATE_RUNNING;
 	spin_unlock_irq(&s->lock);
 
-	if (mask & PCMIG_CHANNEL_URGENT)
-		pcmig_tx_set_sock(s, sock);
+	if (mask & PCMIG_CHANNEL_URGENT) {
+		pcmig_tx_set_sock(s, sock, ch->epoch);
+		/* Requests that found no socket go out on this one. */
+		if (sends)
+			pcmig_tx_resend(s);
+	}
 
 	/* The receiver's references: dropped when the channel is freed. */
 	pcmig_session_get(s);

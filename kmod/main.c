@@ -44,7 +44,12 @@ void pcmig_fill_version(struct pcmig_version *ver)
 	memset(ver, 0, sizeof(*ver));
 	ver->abi_major = PCMIG_ABI_MAJOR;
 	ver->abi_minor = PCMIG_ABI_MINOR;
-	ver->features = PCMIG_FEATURES_ALL;
+	/*
+	 * What this module implements, named one by one: a header that
+	 * declares a new feature must not make the module claim it.
+	 */
+	ver->features = PCMIG_FEATURE_SESSIONS | PCMIG_FEATURE_SYNC |
+			PCMIG_FEATURE_RECOVER;
 	ver->page_size = PAGE_SIZE;
 }
 

@@ -87,6 +87,10 @@ static int pcmig_put_counters(struct sk_buff *msg,
 		{ PCMIG_ATTR_FAULTS_BLOCKED,	st->faults_blocked },
 		{ PCMIG_ATTR_BLOCKED_NS,	st->blocked_ns },
 		{ PCMIG_ATTR_PAUSES,		st->pauses },
+		{ PCMIG_ATTR_RECOVERIES,	st->recoveries },
+		{ PCMIG_ATTR_PAUSED_AT_NS,	st->paused_at_ns },
+		{ PCMIG_ATTR_PAUSED_TOTAL_NS,	st->paused_total_ns },
+		{ PCMIG_ATTR_REQUESTS_RESENT,	st->requests_resent },
 	};
 	struct nlattr *hist;
 	unsigned int i;
@@ -113,7 +117,9 @@ static int pcmig_put_session(struct sk_buff *msg, struct pcmig_session *s,
 	if (nla_put_string(msg, PCMIG_ATTR_NAME, s->name) ||
 	    nla_put_u32(msg, PCMIG_ATTR_STATE, st->state) ||
 	    nla_put_u32(msg, PCMIG_ATTR_REASON, st->reason) ||
-	    nla_put_s32(msg, PCMIG_ATTR_ERROR, st->error))
+	    nla_put_s32(msg, PCMIG_ATTR_ERROR, st->error) ||
+	    nla_put_u32(msg, PCMIG_ATTR_RESUME_STATE, st->resume_state) ||
+	    nla_put_u32(msg, PCMIG_ATTR_PAUSE_TIMEOUT_MS, st->pause_timeout_ms))
 		return -EMSGSIZE;
 	return pcmig_put_counters(msg, st);
 }

@@ -18,7 +18,7 @@
 #include <linux/workqueue.h>
 #include <linux/xarray.h>
 
-#define PCMIG_MODULE_VERSION	"0.3.0"
+#define PCMIG_MODULE_VERSION	"0.4.0"
 
 /* Session ids, and so node minors, are below this. */
 #define PCMIG_MAX_SESSIONS	4096
@@ -140,6 +140,9 @@ struct pcmig_pcpu_stats {
  * @saved_state_change: see @saved_data_ready
  * @mask: PCMIG_CHANNEL_* served by this socket
  * @index: number of the channel within the session, for names and logs
+ * @epoch: the session's outage generation when the channel was attached
+ *	(&pcmig_session.epoch): a receiver reporting a failure later than a
+ *	newer pause must not pause the session again
  * @closing: the session shut the socket down; the receiver reports nothing
  * @dead: the receiver stopped; @rx_work returns at once
  * @stop: why the parser stopped in the socket callback (under the socket
@@ -160,6 +163,7 @@ struct pcmig_channel {
 	void (*saved_state_change)(struct sock *sk);
 	unsigned int mask;
 	unsigned int index;
+	u32 epoch;
 	bool closing;
 	bool dead;
 	int stop;
@@ -189,6 +193,16 @@ struct pcmig_channel {
  * @reason: &enum pcmig_reason of the last pause or failure
  * @error: negative errno of the last channel error
  * @pauses: times the session paused
+ * @epoch: outage generation, bumped on every move to PAUSED: channels and
+ *	the request socket pause the session on their own behalf only while
+ *	it is still the generation they were attached in
+ * @recoveries: moves from RECOVER back to @resume_state
+ * @paused_at_ns: ktime_get_ns() when the current or last outage (PAUSED
+ *	and RECOVER, however many times it went round) began; 0 if none
+ * @paused_total_ns: length of the outages that are over
+ * @pause_timeout_ms: PAUSED or RECOVER longer than this fails the session;
+ *	0 waits for ever
+ * @pause_work: fails the session when the pause timeout expires
  * @pages_discarded: pages made missing again by DISCARD
  * @src_done: the source sent END on every channel
  * @end_mask: channels (PCMIG_CHANNEL_*) that carried END
@@ -210,6 +224,7 @@ struct pcmig_channel {
  * @tx_lock: serialises request sending; protects @tx_sock, @tx_buf,
  *	@tx_off and @tx_len
  * @tx_sock: socket of the urgent channel, or NULL
+ * @tx_epoch: &pcmig_session.epoch in which @tx_sock was attached
  * @tx_buf: the request frame being sent
  * @tx_off: bytes of @tx_buf sent
  * @tx_len: bytes of @tx_buf still to send (a frame sent in part)
@@ -218,6 +233,7 @@ struct pcmig_channel {
  * @tx_pend: offsets of pages waiting to be requested
  * @tx_flags: PCMIG_TX_* bits
  * @tx_work: sends what the faulting tasks could not send themselves
+ * @requests_resent: pages requested again after RECOVER
  * @stats: per-CPU counters
  * @waitq: hashed wait queues of faulting tasks
  */
@@ -241,6 +257,12 @@ struct pcmig_session {
 	enum pcmig_reason reason;
 	int error;
 	u64 pauses;
+	u32 epoch;
+	u64 recoveries;
+	u64 paused_at_ns;
+	u64 paused_total_ns;
+	u32 pause_timeout_ms;
+	struct delayed_work pause_work;
 	u64 pages_discarded;
 	bool src_done;
 	unsigned int end_mask;
@@ -262,6 +284,7 @@ struct pcmig_session {
 
 	struct mutex tx_lock;	/* request sending, tx_sock, tx_buf */
 	struct socket *tx_sock;
+	u32 tx_epoch;
 	void *tx_buf;
 	unsigned int tx_off;
 	unsigned int tx_len;
@@ -270,6 +293,7 @@ struct pcmig_session {
 	__be64 *tx_pend;
 	unsigned long tx_flags;
 	struct work_struct tx_work;
+	atomic64_t requests_resent;
 
 	struct pcmig_pcpu_stats __percpu *stats;
 	wait_queue_head_t waitq[PCMIG_WAITQS];
@@ -324,7 +348,9 @@ void pcmig_tx_queue(struct pcmig_session *s, unsigned long idx);
 void pcmig_tx_flush(struct pcmig_session *s);
 void pcmig_tx_kick(struct pcmig_session *s);
 void pcmig_tx_resend(struct pcmig_session *s);
-void pcmig_tx_set_sock(struct pcmig_session *s, struct socket *sock);
+void pcmig_tx_recovered(struct pcmig_session *s);
+void pcmig_tx_set_sock(struct pcmig_session *s, struct socket *sock,
+		       u32 epoch);
 void pcmig_tx_drop_queue(struct pcmig_session *s);
 
 /* rx.c */
@@ -355,6 +381,12 @@ int pcmig_set_state(struct pcmig_session *s, enum pcmig_state to);
 int pcmig_enter_discard(struct pcmig_session *s);
 void pcmig_pause(struct pcmig_session *s, enum pcmig_reason reason,
 		 int error);
+void pcmig_pause_channel(struct pcmig_session *s, u32 epoch,
+			 enum pcmig_reason reason, int error);
+bool pcmig_state_outage(enum pcmig_state state);
+void pcmig_pause_timeout_init(struct pcmig_session *s);
+void pcmig_pause_timeout_release(struct pcmig_session *s);
+int pcmig_set_pause_timeout(struct pcmig_session *s, u32 timeout_ms);
 void pcmig_fail(struct pcmig_session *s, enum pcmig_reason reason,
 		int error);
 void pcmig_check_complete(struct pcmig_session *s);

@@ -10,6 +10,7 @@
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/idr.h>
+#include <linux/ktime.h>
 #include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -68,6 +69,7 @@ static void pcmig_session_free(struct kref *kref)
 
 	WARN_ON_ONCE(!list_empty(&s->channels));
 	cancel_work_sync(&s->complete_work);
+	pcmig_pause_timeout_release(s);
 	pcmig_tx_release(s);
 	pcmig_slots_release(s);
 	pcmig_session_unalloc(s);
@@ -157,8 +159,10 @@ static int pcmig_session_alloc(const struct pcmig_create *args,
 	mutex_init(&s->discard_lock);
 	xa_init_flags(&s->slots, XA_FLAGS_LOCK_BH);
 	INIT_WORK(&s->complete_work, pcmig_complete_work);
+	pcmig_pause_timeout_init(s);
 	pcmig_tx_init(s);
 	atomic64_set(&s->nr_present, 0);
+	atomic64_set(&s->requests_resent, 0);
 	for (i = 0; i < PCMIG_WAITQS; i++)
 		init_waitqueue_head(&s->waitq[i]);
 
@@ -363,7 +367,18 @@ void pcmig_session_status(struct pcmig_session *s, struct pcmig_status *st)
 	st->error = s->error;
 	st->pauses = s->pauses;
 	st->pages_discarded = s->pages_discarded;
+	st->pause_timeout_ms = s->pause_timeout_ms;
+	st->recoveries = s->recoveries;
+	st->paused_at_ns = s->paused_at_ns;
+	st->paused_total_ns = s->paused_total_ns;
+	if (pcmig_state_outage(s->state)) {
+		st->resume_state = s->resume_state;
+		st->paused_total_ns += ktime_get_ns() - s->paused_at_ns;
+	} else {
+		st->resume_state = PCMIG_STATE_NONE;
+	}
 	spin_unlock_irqrestore(&s->lock, flags);
+	st->requests_resent = atomic64_read(&s->requests_resent);
 
 	for_each_possible_cpu(cpu) {
 		const struct pcmig_pcpu_stats *c = per_cpu_ptr(s->stats, cpu);
@@ -520,6 +535,106 @@ static long pcmig_ioctl_sync(struct pcmig_session *s, void __user *argp)
 	return pcmig_channels_sync(s, args.token, args.timeout_ms);
 }
 
+/* Runs of missing pages are found into a buffer of this many, then copied. */
+#define PCMIG_MISSING_CHUNK	(PAGE_SIZE / sizeof(struct pcmig_extent))
+
+/*
+ * Find up to @max runs of missing pages from page *@idx into @buf; *@idx
+ * becomes the page after the last run found, or npages when no missing
+ * page is left. The bitmap is read without a lock: it is stable only
+ * while no channel is attached, as abi.rst says.
+ */
+static unsigned int pcmig_missing_runs(struct pcmig_session *s,
+				       unsigned long *idx,
+				       struct pcmig_extent *buf,
+				       unsigned int max)
+{
+	unsigned long first, end = *idx;
+	unsigned int n = 0;
+
+	while (n < max) {
+		first = find_next_zero_bit(s->present, s->npages, end);
+		if (first >= s->npages) {
+			end = s->npages;
+			break;
+		}
+		end = find_next_bit(s->present, s->npages, first);
+		buf[n].offset = (u64)first << PAGE_SHIFT;
+		buf[n].length = (u64)(end - first) << PAGE_SHIFT;
+		n++;
+	}
+	*idx = end;
+	return n;
+}
+
+static long pcmig_ioctl_missing(struct pcmig_session *s, void __user *argp)
+{
+	struct pcmig_extent __user *uext;
+	struct pcmig_extent *buf;
+	struct pcmig_missing args;
+	unsigned int n, done = 0;
+	unsigned long idx;
+	long ret = 0;
+
+	if (copy_from_user(&args, argp, sizeof(args)))
+		return -EFAULT;
+	if (args.flags || memchr_inv(args.reserved, 0, sizeof(args.reserved)))
+		return -EINVAL;
+	if (!args.count || args.count > PCMIG_MISSING_MAX)
+		return -EINVAL;
+	if (!PAGE_ALIGNED(args.offset) || args.offset > s->size)
+		return -EINVAL;
+	uext = u64_to_user_ptr(args.extents);
+	if (!access_ok(uext, (size_t)args.count * sizeof(*uext)))
+		return -EFAULT;
+
+	buf = kmalloc_array(PCMIG_MISSING_CHUNK, sizeof(*buf), GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	idx = args.offset >> PAGE_SHIFT;
+	while (done < args.count && idx < s->npages) {
+		n = pcmig_missing_runs(s, &idx, buf,
+				       min_t(unsigned int, PCMIG_MISSING_CHUNK,
+					     args.count - done));
+		if (!n)
+			break;
+		if (copy_to_user(uext + done, buf, n * sizeof(*buf))) {
+			ret = -EFAULT;
+			goto out;
+		}
+		done += n;
+		cond_resched();
+	}
+	/*
+	 * Runs end at a present page or at the end, so that the next call
+	 * starting at idx cannot return a run adjacent to the last one.
+	 * Nothing missing after it: the session size.
+	 */
+	if (idx < s->npages &&
+	    find_next_zero_bit(s->present, s->npages, idx) >= s->npages)
+		idx = s->npages;
+	args.offset = (u64)idx << PAGE_SHIFT;
+	args.count = done;
+	if (copy_to_user(argp, &args, sizeof(args)))
+		ret = -EFAULT;
+out:
+	kfree(buf);
+	return ret;
+}
+
+static long pcmig_ioctl_set_params(struct pcmig_session *s, void __user *argp)
+{
+	struct pcmig_params args;
+
+	if (copy_from_user(&args, argp, sizeof(args)))
+		return -EFAULT;
+	if (args.flags || memchr_inv(args.reserved, 0, sizeof(args.reserved)))
+		return -EINVAL;
+	if (args.pause_timeout_ms > PCMIG_PAUSE_TIMEOUT_MAX_MS)
+		return -EINVAL;
+	return pcmig_set_pause_timeout(s, args.pause_timeout_ms);
+}
+
 static long pcmig_ioctl_status(struct pcmig_session *s, void __user *argp)
 {
 	struct pcmig_status *st;
@@ -548,9 +663,12 @@ static long pcmig_session_ioctl(struct file *file, unsigned int cmd,
 	case PCMIG_IOC_SYNC:
 		/* Waits: not under ctl_lock, so that DESTROY can end it. */
 		return pcmig_ioctl_sync(s, argp);
+	case PCMIG_IOC_MISSING:
+		return pcmig_ioctl_missing(s, argp);
 	case PCMIG_IOC_ATTACH:
 	case PCMIG_IOC_SET_STATE:
 	case PCMIG_IOC_DISCARD:
+	case PCMIG_IOC_SET_PARAMS:
 	case PCMIG_IOC_DESTROY:
 		break;
 	default:
@@ -567,6 +685,9 @@ static long pcmig_session_ioctl(struct file *file, unsigned int cmd,
 		break;
 	case PCMIG_IOC_DISCARD:
 		ret = pcmig_ioctl_discard(s, argp);
+		break;
+	case PCMIG_IOC_SET_PARAMS:
+		ret = pcmig_ioctl_set_params(s, argp);
 		break;
 	default:
 		ret = pcmig_session_destroy(s);

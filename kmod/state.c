@@ -9,13 +9,21 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/build_bug.h>
+#include <linux/jiffies.h>
 #include <linux/kernel.h>
+#include <linux/ktime.h>
 #include <linux/printk.h>
+#include <linux/workqueue.h>
 
 #include "compat.h"
 #include "pcmig.h"
 
-static const char * const pcmig_state_names[__PCMIG_STATE_MAX] = {
+/*
+ * Sized by their initialisers: a state or reason added to the UAPI without
+ * a name here fails the build (the checks in the lookups below).
+ */
+static const char * const pcmig_state_names[] = {
 	[PCMIG_STATE_NONE]	= "none",
 	[PCMIG_STATE_ADVISE]	= "advise",
 	[PCMIG_STATE_DISCARD]	= "discard",
@@ -27,7 +35,7 @@ static const char * const pcmig_state_names[__PCMIG_STATE_MAX] = {
 	[PCMIG_STATE_FAILED]	= "failed",
 };
 
-static const char * const pcmig_reason_names[__PCMIG_REASON_MAX] = {
+static const char * const pcmig_reason_names[] = {
 	[PCMIG_REASON_NONE]		= "none",
 	[PCMIG_REASON_CHANNEL_EOF]	= "channel closed by the peer",
 	[PCMIG_REASON_CHANNEL_ERROR]	= "channel error",
@@ -42,6 +50,8 @@ static const char * const pcmig_reason_names[__PCMIG_REASON_MAX] = {
 	[PCMIG_REASON_INCOMPLETE]	= "source ended with pages missing",
 	[PCMIG_REASON_ABORTED]		= "aborted by user space",
 	[PCMIG_REASON_DESTROYED]	= "session destroyed",
+	[PCMIG_REASON_USER]		= "paused by user space",
+	[PCMIG_REASON_PAUSE_TIMEOUT]	= "paused longer than the pause timeout",
 };
 
 /**
@@ -52,9 +62,10 @@ static const char * const pcmig_reason_names[__PCMIG_REASON_MAX] = {
  */
 const char *pcmig_state_name(enum pcmig_state state)
 {
+	BUILD_BUG_ON(ARRAY_SIZE(pcmig_state_names) != __PCMIG_STATE_MAX);
 	if ((unsigned int)state >= __PCMIG_STATE_MAX)
 		return "unknown";
-	return pcmig_state_names[state];
+	return pcmig_state_names[state] ?: "unknown";
 }
 
 /**
@@ -65,9 +76,10 @@ const char *pcmig_state_name(enum pcmig_state state)
  */
 const char *pcmig_reason_name(enum pcmig_reason reason)
 {
+	BUILD_BUG_ON(ARRAY_SIZE(pcmig_reason_names) != __PCMIG_REASON_MAX);
 	if ((unsigned int)reason >= __PCMIG_REASON_MAX)
 		return "unknown";
-	return pcmig_reason_names[reason];
+	return pcmig_reason_names[reason] ?: "unknown";
 }
 
 static bool pcmig_state_final(enum pcmig_state state)
@@ -101,7 +113,18 @@ static bool pcmig_state_sends(enum pcmig_state state)
 	return state == PCMIG_STATE_LISTEN || state == PCMIG_STATE_RUNNING;
 }
 
-/* The moves user space may ask for, FAILED aside. Under s->lock. */
+/**
+ * pcmig_state_outage() - whether a session in @state is in an outage
+ * @state: state
+ *
+ * Return: true for PAUSED and RECOVER.
+ */
+bool pcmig_state_outage(enum pcmig_state state)
+{
+	return state == PCMIG_STATE_PAUSED || state == PCMIG_STATE_RECOVER;
+}
+
+/* The moves user space may ask for, PAUSED and FAILED aside. Under s->lock. */
 static bool pcmig_move_legal(struct pcmig_session *s, enum pcmig_state from,
 			     enum pcmig_state to)
 {
@@ -119,6 +142,44 @@ static bool pcmig_move_legal(struct pcmig_session *s, enum pcmig_state from,
 	default:
 		return false;
 	}
+}
+
+/* The outage is over: account its length. Under s->lock. */
+static void pcmig_outage_end(struct pcmig_session *s)
+{
+	s->paused_total_ns += ktime_get_ns() - s->paused_at_ns;
+	cancel_delayed_work(&s->pause_work);
+}
+
+/*
+ * Nanoseconds left of the pause timeout, 0 once it expired, U64_MAX when
+ * none runs (not in an outage, or no timeout set). Under s->lock.
+ */
+static u64 pcmig_pause_left(struct pcmig_session *s)
+{
+	u64 deadline, now;
+
+	if (!pcmig_state_outage(s->state) || !s->pause_timeout_ms)
+		return U64_MAX;
+	deadline = s->paused_at_ns + (u64)s->pause_timeout_ms * NSEC_PER_MSEC;
+	now = ktime_get_ns();
+	return now < deadline ? deadline - now : 0;
+}
+
+/*
+ * Arm the pause timeout for what is left of it, or cancel it. Under
+ * s->lock, so that the timer always follows the latest state and timeout;
+ * the work item checks again anyway when it runs.
+ */
+static void pcmig_pause_timer(struct pcmig_session *s)
+{
+	u64 left = pcmig_pause_left(s);
+
+	if (left == U64_MAX)
+		cancel_delayed_work(&s->pause_work);
+	else
+		mod_delayed_work(pcmig_wq, &s->pause_work,
+				 nsecs_to_jiffies(left) + 1);
 }
 
 /**
@@ -157,6 +218,14 @@ int pcmig_set_state(struct pcmig_session *s, enum pcmig_state to)
 		pcmig_fail(s, PCMIG_REASON_ABORTED, 0);
 		return 0;
 	}
+	if (to == PCMIG_STATE_PAUSED) {
+		spin_unlock_irq(&s->lock);
+		if (from == PCMIG_STATE_PAUSED)
+			return 0;
+		pcmig_pause(s, PCMIG_REASON_USER, 0);
+		/* Unless the session ended or failed meanwhile. */
+		return pcmig_state_final(READ_ONCE(s->state)) ? -EBUSY : 0;
+	}
 	if (!pcmig_move_legal(s, from, to)) {
 		spin_unlock_irq(&s->lock);
 		return -EINVAL;
@@ -169,13 +238,19 @@ int pcmig_set_state(struct pcmig_session *s, enum pcmig_state to)
 	if (from == PCMIG_STATE_RECOVER) {
 		s->reason = PCMIG_REASON_NONE;
 		s->error = 0;
+		s->recoveries++;
+		pcmig_outage_end(s);
 	}
 	spin_unlock_irq(&s->lock);
 
 	pcmig_event_state(s, from, to);
 	/* Requests held back (ADVISE) or lost (PAUSED) go out now. */
-	if (pcmig_state_sends(to) && !pcmig_state_sends(from))
-		pcmig_tx_resend(s);
+	if (pcmig_state_sends(to) && !pcmig_state_sends(from)) {
+		if (from == PCMIG_STATE_RECOVER)
+			pcmig_tx_recovered(s);
+		else
+			pcmig_tx_resend(s);
+	}
 	if (to == PCMIG_STATE_RUNNING)
 		pcmig_check_complete(s);
 	return 0;
@@ -208,40 +283,102 @@ int pcmig_enter_discard(struct pcmig_session *s)
 	return 0;
 }
 
-/**
- * pcmig_pause() - a channel failed: pause the session
- * @s: session
- * @reason: why
- * @error: negative errno, or zero
- *
- * Every channel is shut down; faults on missing pages keep waiting. Does
- * nothing unless the session is active.
+/*
+ * Pause, if @epoch (when not NULL) is still the session's outage
+ * generation: a channel or socket of an earlier generation was already
+ * dropped by the pause that ended it, and the session may have been
+ * recovered with new channels since.
  */
-void pcmig_pause(struct pcmig_session *s, enum pcmig_reason reason,
-		 int error)
+static void __pcmig_pause(struct pcmig_session *s, const u32 *epoch,
+			  enum pcmig_reason reason, int error)
 {
 	enum pcmig_state from;
 
 	spin_lock_irq(&s->lock);
 	from = s->state;
-	if (!pcmig_state_active(from)) {
+	if (!pcmig_state_active(from) || (epoch && *epoch != s->epoch)) {
 		spin_unlock_irq(&s->lock);
 		return;
 	}
-	if (from != PCMIG_STATE_RECOVER)
+	/* A pause from RECOVER continues the outage it is part of. */
+	if (from != PCMIG_STATE_RECOVER) {
 		s->resume_state = from;
+		s->paused_at_ns = ktime_get_ns();
+	}
 	WRITE_ONCE(s->state, PCMIG_STATE_PAUSED);
 	s->reason = reason;
 	s->error = error;
 	s->pauses++;
+	s->epoch++;
+	pcmig_pause_timer(s);
 	spin_unlock_irq(&s->lock);
 
 	pcmig_channels_shutdown(s);
 	pcmig_tx_drop_queue(s);
-	pr_warn_ratelimited("session %u paused: %s (%d)\n", s->id,
-			    pcmig_reason_name(reason), error);
+	if (reason != PCMIG_REASON_USER)
+		pr_warn_ratelimited("session %u paused: %s (%d)\n", s->id,
+				    pcmig_reason_name(reason), error);
 	pcmig_event_reason(s, PCMIG_CMD_EVENT_PAUSED, reason, error);
 	pcmig_event_state(s, from, PCMIG_STATE_PAUSED);
+}
+
+/**
+ * pcmig_pause() - pause the session
+ * @s: session
+ * @reason: why
+ * @error: negative errno, or zero
+ *
+ * Every channel is shut down; faults on missing pages keep waiting; the
+ * pause timeout, if set, starts (unless this pause continues an outage
+ * from RECOVER). Does nothing unless the session is active.
+ */
+void pcmig_pause(struct pcmig_session *s, enum pcmig_reason reason,
+		 int error)
+{
+	__pcmig_pause(s, NULL, reason, error);
+}
+
+/**
+ * pcmig_pause_channel() - a channel or the request socket failed: pause
+ * @s: session
+ * @epoch: &pcmig_session.epoch the channel or socket was attached in
+ * @reason: why
+ * @error: negative errno, or zero
+ *
+ * Like pcmig_pause(), but only if the session did not pause since @epoch:
+ * a late report of a channel that an earlier pause dropped must not pause
+ * the channels attached after that pause.
+ */
+void pcmig_pause_channel(struct pcmig_session *s, u32 epoch,
+			 enum pcmig_reason reason, int error)
+{
+	__pcmig_pause(s, &epoch, reason, error);
+}
+
+/* Move to FAILED. Under s->lock, in a state that is not final. */
+static void pcmig_fail_locked(struct pcmig_session *s,
+			      enum pcmig_reason reason, int error)
+{
+	if (pcmig_state_outage(s->state))
+		pcmig_outage_end(s);
+	cancel_delayed_work(&s->pause_work);
+	WRITE_ONCE(s->state, PCMIG_STATE_FAILED);
+	s->reason = reason;
+	s->error = error;
+}
+
+/* What follows a move from @from to FAILED, without the lock. */
+static void pcmig_fail_finish(struct pcmig_session *s, enum pcmig_state from,
+			      enum pcmig_reason reason, int error)
+{
+	pcmig_channels_shutdown(s);
+	pcmig_tx_drop_queue(s);
+	pcmig_wake_all(s);
+	if (reason != PCMIG_REASON_DESTROYED && reason != PCMIG_REASON_ABORTED)
+		pr_warn_ratelimited("session %u failed: %s (%d)\n", s->id,
+				    pcmig_reason_name(reason), error);
+	pcmig_event_reason(s, PCMIG_CMD_EVENT_ERROR, reason, error);
+	pcmig_event_state(s, from, PCMIG_STATE_FAILED);
 }
 
 /**
@@ -263,19 +400,84 @@ void pcmig_fail(struct pcmig_session *s, enum pcmig_reason reason, int error)
 		spin_unlock_irq(&s->lock);
 		return;
 	}
-	WRITE_ONCE(s->state, PCMIG_STATE_FAILED);
-	s->reason = reason;
-	s->error = error;
+	pcmig_fail_locked(s, reason, error);
 	spin_unlock_irq(&s->lock);
 
-	pcmig_channels_shutdown(s);
-	pcmig_tx_drop_queue(s);
-	pcmig_wake_all(s);
-	if (reason != PCMIG_REASON_DESTROYED && reason != PCMIG_REASON_ABORTED)
-		pr_warn_ratelimited("session %u failed: %s (%d)\n", s->id,
-				    pcmig_reason_name(reason), error);
-	pcmig_event_reason(s, PCMIG_CMD_EVENT_ERROR, reason, error);
-	pcmig_event_state(s, from, PCMIG_STATE_FAILED);
+	pcmig_fail_finish(s, from, reason, error);
+}
+
+/*
+ * Fail the session if it has been in PAUSED and RECOVER longer than its
+ * pause timeout; otherwise arm the timer for the rest, or cancel it.
+ */
+static void pcmig_pause_timeout_check(struct pcmig_session *s)
+{
+	enum pcmig_state from;
+
+	spin_lock_irq(&s->lock);
+	from = s->state;
+	if (pcmig_pause_left(s)) {
+		pcmig_pause_timer(s);
+		spin_unlock_irq(&s->lock);
+		return;
+	}
+	pcmig_fail_locked(s, PCMIG_REASON_PAUSE_TIMEOUT, -ETIMEDOUT);
+	spin_unlock_irq(&s->lock);
+
+	pcmig_fail_finish(s, from, PCMIG_REASON_PAUSE_TIMEOUT, -ETIMEDOUT);
+}
+
+static void pcmig_pause_timeout_work(struct work_struct *work)
+{
+	pcmig_pause_timeout_check(container_of(to_delayed_work(work),
+					       struct pcmig_session,
+					       pause_work));
+}
+
+/**
+ * pcmig_pause_timeout_init() - prepare a new session's pause timeout
+ * @s: session
+ */
+void pcmig_pause_timeout_init(struct pcmig_session *s)
+{
+	INIT_DELAYED_WORK(&s->pause_work, pcmig_pause_timeout_work);
+}
+
+/**
+ * pcmig_pause_timeout_release() - stop the pause timeout of a session
+ * being freed
+ * @s: session; nothing can pause it any more (no reference is left)
+ *
+ * The work item holds no reference of its own: it is cancelled here,
+ * before the session is freed, and cannot be queued again.
+ */
+void pcmig_pause_timeout_release(struct pcmig_session *s)
+{
+	cancel_delayed_work_sync(&s->pause_work);
+}
+
+/**
+ * pcmig_set_pause_timeout() - set the pause timeout
+ * @s: session; the caller holds @s->ctl_lock
+ * @timeout_ms: milliseconds, at most %PCMIG_PAUSE_TIMEOUT_MAX_MS; 0 for none
+ *
+ * Applies to an outage in progress too, counted from its start: a timeout
+ * already past fails the session before this returns.
+ *
+ * Return: 0, or -EBUSY in END or FAILED.
+ */
+int pcmig_set_pause_timeout(struct pcmig_session *s, u32 timeout_ms)
+{
+	spin_lock_irq(&s->lock);
+	if (pcmig_state_final(s->state)) {
+		spin_unlock_irq(&s->lock);
+		return -EBUSY;
+	}
+	s->pause_timeout_ms = timeout_ms;
+	spin_unlock_irq(&s->lock);
+
+	pcmig_pause_timeout_check(s);
+	return 0;
 }
 
 /**

@@ -28,6 +28,7 @@
 
 /* &pcmig_session.tx_flags */
 #define PCMIG_TX_RESEND	0	/* request every missing requested page */
+#define PCMIG_TX_RECOVERED 1	/* that resend follows RECOVER: count it */
 
 static bool pcmig_tx_state(struct pcmig_session *s)
 {
@@ -106,9 +107,23 @@ static unsigned int pcmig_tx_take(struct pcmig_session *s)
 	return n;
 }
 
+/* Send a frame of @n offsets, counted as resent if @recovered. */
+static int pcmig_tx_send_resent(struct pcmig_session *s, unsigned int n,
+				bool recovered)
+{
+	int ret;
+
+	pcmig_tx_frame(s, n);
+	ret = pcmig_tx_write(s, true);
+	if (!ret && recovered)
+		atomic64_add(n, &s->requests_resent);
+	return ret;
+}
+
 /* Request every page that is requested and missing. Under tx_lock. */
 static int pcmig_tx_send_all(struct pcmig_session *s)
 {
+	bool recovered = test_and_clear_bit(PCMIG_TX_RECOVERED, &s->tx_flags);
 	__be64 *slot = pcmig_tx_slots(s);
 	unsigned long idx;
 	unsigned int n = 0;
@@ -118,8 +133,7 @@ static int pcmig_tx_send_all(struct pcmig_session *s)
 	for_each_andnot_bit(idx, s->requested, s->present, s->npages) {
 		slot[n++] = cpu_to_be64((u64)idx << PAGE_SHIFT);
 		if (n == PCMIG_FRAME_MAX_REQS) {
-			pcmig_tx_frame(s, n);
-			ret = pcmig_tx_write(s, true);
+			ret = pcmig_tx_send_resent(s, n, recovered);
 			if (ret)
 				return ret;
 			n = 0;
@@ -128,8 +142,7 @@ static int pcmig_tx_send_all(struct pcmig_session *s)
 	}
 	if (!n)
 		return 0;
-	pcmig_tx_frame(s, n);
-	return pcmig_tx_write(s, true);
+	return pcmig_tx_send_resent(s, n, recovered);
 }
 
 /*
@@ -186,17 +199,20 @@ static void pcmig_tx_work(struct work_struct *work)
 	struct pcmig_session *s = container_of(work, struct pcmig_session,
 					       tx_work);
 	int ret = 0;
+	u32 epoch;
 
 	mutex_lock(&s->tx_lock);
 	/* Without a socket, the queue waits for pcmig_tx_resend(). */
 	if (s->tx_sock && pcmig_tx_state(s))
 		ret = pcmig_tx_send(s, true);
+	epoch = s->tx_epoch;
 	mutex_unlock(&s->tx_lock);
 
 	if (ret) {
 		pr_warn_ratelimited("session %u: sending requests failed: %d\n",
 				    s->id, ret);
-		pcmig_pause(s, PCMIG_REASON_CHANNEL_ERROR, ret);
+		/* Only if no pause and recovery replaced that socket since. */
+		pcmig_pause_channel(s, epoch, PCMIG_REASON_CHANNEL_ERROR, ret);
 		return;
 	}
 	/* Queued by a faulting task that found the lock taken. */
@@ -289,19 +305,34 @@ void pcmig_tx_resend(struct pcmig_session *s)
 }
 
 /**
+ * pcmig_tx_recovered() - pcmig_tx_resend() after RECOVER
+ * @s: session, just back from RECOVER to LISTEN or RUNNING
+ *
+ * The pages requested by that resend are counted in requests_resent.
+ */
+void pcmig_tx_recovered(struct pcmig_session *s)
+{
+	set_bit(PCMIG_TX_RECOVERED, &s->tx_flags);
+	pcmig_tx_resend(s);
+}
+
+/**
  * pcmig_tx_set_sock() - set or clear the socket requests go out on
  * @s: session
  * @sock: the urgent channel's socket, or NULL
+ * @epoch: &pcmig_session.epoch the socket was attached in
  *
  * A frame sent in part on the old socket is dropped: a new socket starts
  * at a frame boundary, and RECOVER requests every missing page anyway.
  * Clearing waits for a send in progress; shut the socket down first so
  * that such a send cannot block.
  */
-void pcmig_tx_set_sock(struct pcmig_session *s, struct socket *sock)
+void pcmig_tx_set_sock(struct pcmig_session *s, struct socket *sock,
+		       u32 epoch)
 {
 	mutex_lock(&s->tx_lock);
 	s->tx_sock = sock;
+	s->tx_epoch = epoch;
 	s->tx_len = 0;
 	mutex_unlock(&s->tx_lock);
 }

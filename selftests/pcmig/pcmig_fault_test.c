@@ -1304,4 +1304,188 @@ TEST_F(qemu, node_mapped_like_a_memory_backend_file)
 	EXPECT_EQ(1, pcmig_source_requests(e->src, 50));
 }
 
+/*
+ * The pause timeout (ABI 0.4): an outage longer than it fails the session
+ * and blocked faults get SIGBUS instead of waiting for ever.
+ */
+
+#define PT_SEED		0x9a05
+#define PT_MS		300
+#define MS_NS		1000000ull
+
+FIXTURE(ptimeout) {
+	struct pcmig_env env;
+	pid_t kid;
+};
+
+FIXTURE_SETUP(ptimeout)
+{
+	struct pcmig_env_opts o = {
+		.npages = 16, .listen = true, .events = true, .seed = PT_SEED,
+		.tag = "ptimeout",
+	};
+	struct pcmig_env *e = &self->env;
+	struct pcmig_status st;
+	uint64_t f0;
+
+	pcmig_env_start(_metadata, e, &o);
+	/* Page 0 present; page 5 requested, its reply held back. */
+	ASSERT_EQ(-1, pcmig_env_check(e, 0, 1, PT_SEED, NULL));
+	pcmig_source_hold(e->src, 5, 1);
+	f0 = pcmig_faults(e->fd);
+	self->kid = pcmig_env_kid(e, pcmig_fork_check(e->map, 5, 1, PT_SEED,
+						      false));
+	ASSERT_EQ(0, pcmig_source_wait_requests(e->src, 5, 1, PCMIG_WAIT_MS));
+	ASSERT_EQ(0, PCMIG_WAIT_FAULTS(e->fd, f0, 1, &st));
+}
+
+FIXTURE_TEARDOWN(ptimeout)
+{
+	pcmig_env_cleanup(&self->env);
+}
+
+/*
+ * The session failed by the pause timeout from @old: the blocked fault got
+ * SIGBUS, status and events say PAUSE_TIMEOUT, the outage lasted at least
+ * @ms, present pages stay readable.
+ */
+static void check_timed_out(struct __test_metadata *_metadata,
+			    FIXTURE_DATA(ptimeout) *self, uint32_t old,
+			    uint32_t ms)
+{
+	struct pcmig_env *e = &self->env;
+	struct pcmig_status st;
+	struct pcmig_event ev;
+	int status, i, j;
+
+	status = pcmig_env_reap(e, self->kid, PCMIG_WAIT_MS);
+	EXPECT_TRUE(pcmig_died_of(status, SIGBUS))
+		TH_LOG("child: %s", pcmig_status_str(status));
+	ASSERT_EQ(0, pcmig_wait_state(e->fd, PCMIG_STATE_FAILED, PCMIG_WAIT_MS,
+				      &st)) TH_LOG("%s", pcmig_lib_error());
+	EXPECT_EQ(PCMIG_REASON_PAUSE_TIMEOUT, st.reason)
+		TH_LOG("reason %s", pcmig_reason_name(st.reason));
+	EXPECT_EQ(-ETIMEDOUT, st.error);
+	EXPECT_EQ(PCMIG_STATE_NONE, st.resume_state);
+	EXPECT_LE((uint64_t)ms * MS_NS, st.paused_total_ns)
+		TH_LOG("failed after %llu ns",
+		       (unsigned long long)st.paused_total_ns);
+	EXPECT_EQ(1, st.pages_present);
+	EXPECT_EQ(1, st.in_flight);
+	i = pcmig_events_find(e->ev, 0, e->id, PCMIG_CMD_EVENT_ERROR, 0,
+			      PCMIG_WAIT_MS, &ev);
+	ASSERT_LE(0, i) TH_LOG("%s", pcmig_lib_error());
+	EXPECT_EQ(PCMIG_REASON_PAUSE_TIMEOUT, ev.s.reason);
+	EXPECT_EQ(-ETIMEDOUT, ev.s.error);
+	j = pcmig_events_find(e->ev, 0, e->id, PCMIG_CMD_EVENT_STATE,
+			      PCMIG_STATE_FAILED, PCMIG_WAIT_MS, &ev);
+	ASSERT_LE(0, j) TH_LOG("%s", pcmig_lib_error());
+	EXPECT_EQ(old, ev.s.old_state);
+	EXPECT_LT(i, j) TH_LOG("EVENT_STATE(FAILED) before EVENT_ERROR");
+	EXPECT_EQ(-1, pcmig_env_check(e, 0, 1, PT_SEED, NULL));
+	/* Final: the timeout can no longer be changed. */
+	EXPECT_EQ(-EBUSY, pcmig_set_pause_timeout(e->fd, 0));
+}
+
+TEST_F(ptimeout, blocked_fault_gets_sigbus)
+{
+	struct pcmig_env *e = &self->env;
+	struct pcmig_status st;
+
+	ASSERT_EQ(0, pcmig_set_pause_timeout(e->fd, PT_MS));
+	pcmig_close_source_paused(_metadata, e, &st);
+	EXPECT_EQ(PCMIG_REASON_CHANNEL_EOF, st.reason);
+	EXPECT_EQ(PT_MS, st.pause_timeout_ms);
+	check_timed_out(_metadata, self, PCMIG_STATE_PAUSED, PT_MS);
+}
+
+/* RECOVER is part of the outage: the timeout runs on there. */
+TEST_F(ptimeout, runs_on_in_recover)
+{
+	struct pcmig_env *e = &self->env;
+	struct pcmig_status st;
+
+	ASSERT_EQ(0, pcmig_set_pause_timeout(e->fd, PT_MS));
+	ASSERT_EQ(0, pcmig_set_state(e->fd, PCMIG_STATE_PAUSED));
+	ASSERT_EQ(0, pcmig_set_state(e->fd, PCMIG_STATE_RECOVER));
+	ASSERT_EQ(0, pcmig_get_status(e->fd, &st));
+	ASSERT_EQ(PCMIG_STATE_RECOVER, st.state);
+	check_timed_out(_metadata, self, PCMIG_STATE_RECOVER, PT_MS);
+}
+
+/* A timeout set when the outage already lasted longer fails at once. */
+TEST_F(ptimeout, already_past_fails_at_once)
+{
+	struct pcmig_env *e = &self->env;
+	struct pcmig_status st;
+
+	ASSERT_EQ(0, pcmig_set_state(e->fd, PCMIG_STATE_PAUSED));
+	pcmig_msleep(2 * PT_MS);
+	ASSERT_EQ(0, pcmig_get_status(e->fd, &st));
+	ASSERT_EQ(PCMIG_STATE_PAUSED, st.state);
+	EXPECT_EQ(PCMIG_REASON_USER, st.reason);
+	ASSERT_EQ(0, pcmig_set_pause_timeout(e->fd, PT_MS));
+	/* Before the ioctl returned. */
+	ASSERT_EQ(0, pcmig_get_status(e->fd, &st));
+	EXPECT_EQ(PCMIG_STATE_FAILED, st.state);
+	check_timed_out(_metadata, self, PCMIG_STATE_PAUSED, 2 * PT_MS);
+}
+
+/*
+ * 0 disarms a running timeout; a recovery ends the outage and its
+ * timeout; the next outage is timed from its own start.
+ */
+TEST_F_TIMEOUT(ptimeout, zero_disarms_recovery_ends_it, 60)
+{
+	struct pcmig_env *e = &self->env;
+	struct pcmig_status st;
+	uint64_t total;
+	int status;
+
+	ASSERT_EQ(0, pcmig_set_pause_timeout(e->fd, PT_MS));
+	ASSERT_EQ(0, pcmig_set_state(e->fd, PCMIG_STATE_PAUSED));
+	ASSERT_EQ(0, pcmig_set_pause_timeout(e->fd, 0));
+	pcmig_msleep(3 * PT_MS);
+	ASSERT_EQ(0, pcmig_get_status(e->fd, &st));
+	EXPECT_EQ(PCMIG_STATE_PAUSED, st.state);
+	EXPECT_EQ(PCMIG_REASON_USER, st.reason);
+	EXPECT_EQ(0, st.pause_timeout_ms);
+	status = pcmig_env_reap(e, self->kid, 0);
+	EXPECT_EQ(-1, status) TH_LOG("child: %s", pcmig_status_str(status));
+
+	/* Recovered well within a new, longer timeout. */
+	ASSERT_EQ(0, pcmig_set_pause_timeout(e->fd, 20 * PT_MS));
+	ASSERT_EQ(0, pcmig_set_state(e->fd, PCMIG_STATE_RECOVER));
+	ASSERT_EQ(0, pcmig_env_new_source(e, PCMIG_TRANSPORT_UNIX, false,
+					  PT_SEED))
+		TH_LOG("%s", pcmig_lib_error());
+	ASSERT_EQ(0, pcmig_set_state(e->fd, PCMIG_STATE_LISTEN));
+	status = pcmig_env_reap(e, self->kid, PCMIG_WAIT_MS);
+	EXPECT_TRUE(pcmig_exited_ok(status))
+		TH_LOG("child: %s", pcmig_status_str(status));
+	EXPECT_EQ(-1, pcmig_env_check(e, 5, 1, PT_SEED, NULL));
+	ASSERT_EQ(0, pcmig_get_status(e->fd, &st));
+	EXPECT_EQ(PCMIG_STATE_LISTEN, st.state);
+	EXPECT_EQ(1, st.recoveries);
+	EXPECT_EQ(1, st.requests_resent);
+	total = st.paused_total_ns;
+	EXPECT_LE(3 * PT_MS * MS_NS, total);
+
+	/* Out of the outage, the old deadline passes: nothing happens. */
+	ASSERT_EQ(0, pcmig_set_pause_timeout(e->fd, PT_MS));
+	pcmig_msleep(3 * PT_MS);
+	ASSERT_EQ(0, pcmig_get_status(e->fd, &st));
+	EXPECT_EQ(PCMIG_STATE_LISTEN, st.state);
+	EXPECT_EQ(total, st.paused_total_ns);
+
+	/* A new outage is timed from its own start. */
+	ASSERT_EQ(0, pcmig_set_state(e->fd, PCMIG_STATE_PAUSED));
+	ASSERT_EQ(0, pcmig_wait_state(e->fd, PCMIG_STATE_FAILED, PCMIG_WAIT_MS,
+				      &st)) TH_LOG("%s", pcmig_lib_error());
+	EXPECT_EQ(PCMIG_REASON_PAUSE_TIMEOUT, st.reason);
+	EXPECT_EQ(-ETIMEDOUT, st.error);
+	EXPECT_LE(total + PT_MS * MS_NS, st.paused_total_ns);
+	EXPECT_EQ(2, st.pauses);
+}
+
 PCMIG_HARNESS_MAIN

@@ -740,7 +740,8 @@ static const uint32_t s_state[S_COUNT] = {
 
 static bool legal_move(int from, uint32_t to)
 {
-	if (to == PCMIG_STATE_FAILED)
+	/* ABI 0.4: user space may pause; PAUSED to PAUSED is a no-op. */
+	if (to == PCMIG_STATE_FAILED || to == PCMIG_STATE_PAUSED)
 		return from != S_END && from != S_FAILED;
 	switch (from) {
 	case S_ADVISE:
@@ -1040,6 +1041,491 @@ TEST_F(state, recover_returns_to_advise_or_discard)
 		ASSERT_EQ(0, pcmig_get_status(e->fd, &st));
 		EXPECT_EQ(from, st.state);
 	}
+}
+
+/* ABI 0.4: pausing from user space, and the outage fields of the status. */
+
+/* Resume state of a session driven to @s by drive_to(). */
+static const uint32_t s_resume[S_COUNT] = {
+	[S_ADVISE] = PCMIG_STATE_ADVISE, [S_DISCARD] = PCMIG_STATE_DISCARD,
+	[S_LISTEN] = PCMIG_STATE_LISTEN, [S_RUNNING] = PCMIG_STATE_RUNNING,
+	[S_RECOVER_L] = PCMIG_STATE_LISTEN,
+	[S_RECOVER_R] = PCMIG_STATE_RUNNING,
+};
+
+TEST_F_TIMEOUT(state, user_pause_from_every_active_state, 120)
+{
+	const int from[] = { S_ADVISE, S_DISCARD, S_LISTEN, S_RUNNING,
+			     S_RECOVER_L, S_RECOVER_R };
+	struct pcmig_env *e = &self->env;
+	struct pcmig_status st, st2;
+	struct pcmig_nl_session nl;
+	struct pcmig_event ev;
+	uint64_t t0, t1, pauses;
+	unsigned int k;
+	int i, s, pair[2];
+
+	for (k = 0; k < ARRAY_SIZE(from); k++) {
+		uint32_t resume;
+
+		s = from[k];
+		resume = s_resume[s];
+		pcmig_env_cleanup(e);
+		pcmig_env_init(e);
+		e->ev = pcmig_events_open();
+		ASSERT_NE(NULL, e->ev) TH_LOG("%s", pcmig_lib_error());
+		ASSERT_EQ(0, drive_to(e, s))
+			TH_LOG("to #%d: %s", s, pcmig_lib_error());
+		ASSERT_EQ(0, pcmig_get_status(e->fd, &st));
+		ASSERT_EQ(s_state[s], st.state);
+		pauses = st.pauses;
+		/* Not in an outage: no resume state, nothing counted yet. */
+		if (st.state != PCMIG_STATE_RECOVER) {
+			EXPECT_EQ(PCMIG_STATE_NONE, st.resume_state);
+			EXPECT_EQ(0, st.paused_at_ns);
+			EXPECT_EQ(0, st.paused_total_ns);
+		} else {
+			EXPECT_EQ(resume, st.resume_state);
+		}
+		EXPECT_EQ(0, st.recoveries);
+
+		t0 = pcmig_monotonic_ns();
+		ASSERT_EQ(0, pcmig_set_state(e->fd, PCMIG_STATE_PAUSED))
+			TH_LOG("from #%d", s);
+		t1 = pcmig_monotonic_ns();
+		ASSERT_EQ(0, pcmig_get_status(e->fd, &st));
+		EXPECT_EQ(PCMIG_STATE_PAUSED, st.state);
+		EXPECT_EQ(PCMIG_REASON_USER, st.reason)
+			TH_LOG("#%d: reason %s", s,
+			       pcmig_reason_name(st.reason));
+		EXPECT_EQ(0, st.error);
+		EXPECT_EQ(pauses + 1, st.pauses);
+		EXPECT_EQ(resume, st.resume_state)
+			TH_LOG("#%d: resume state %s", s,
+			       pcmig_state_name(st.resume_state));
+		if (s != S_RECOVER_L && s != S_RECOVER_R) {
+			/* A new outage starts now. */
+			EXPECT_LE(t0, st.paused_at_ns);
+			EXPECT_GE(t1, st.paused_at_ns);
+		} else {
+			/* The outage that led to RECOVER goes on. */
+			EXPECT_GT(t0, st.paused_at_ns);
+		}
+		i = pcmig_events_find(e->ev, 0, e->id, PCMIG_CMD_EVENT_PAUSED,
+				      0, PCMIG_WAIT_MS, &ev);
+		ASSERT_LE(0, i) TH_LOG("%s", pcmig_lib_error());
+		/* A drive_to() pause came first: find the USER one. */
+		if (ev.s.reason != PCMIG_REASON_USER)
+			i = pcmig_events_find(e->ev, i + 1, e->id,
+					      PCMIG_CMD_EVENT_PAUSED, 0,
+					      PCMIG_WAIT_MS, &ev);
+		ASSERT_LE(0, i) TH_LOG("%s", pcmig_lib_error());
+		EXPECT_EQ(PCMIG_REASON_USER, ev.s.reason);
+		EXPECT_EQ(0, ev.s.error);
+		i = pcmig_events_find(e->ev, i, e->id, PCMIG_CMD_EVENT_STATE,
+				      PCMIG_STATE_PAUSED, PCMIG_WAIT_MS, &ev);
+		ASSERT_LE(0, i) TH_LOG("%s", pcmig_lib_error());
+		EXPECT_EQ(s_state[s], ev.s.old_state);
+		/* Every channel was dropped. */
+		EXPECT_EQ(0, pcmig_source_wait_eof(e->src, PCMIG_WAIT_MS))
+			TH_LOG("#%d: %s", s, pcmig_lib_error());
+
+		/* PAUSED to PAUSED: nothing happens. */
+		ASSERT_EQ(0, pcmig_set_state(e->fd, PCMIG_STATE_PAUSED));
+		ASSERT_EQ(0, pcmig_get_status(e->fd, &st2));
+		EXPECT_EQ(PCMIG_STATE_PAUSED, st2.state);
+		EXPECT_EQ(st.pauses, st2.pauses);
+		EXPECT_EQ(st.paused_at_ns, st2.paused_at_ns);
+		EXPECT_EQ(resume, st2.resume_state);
+		/* The outage grows while it lasts. */
+		EXPECT_LT(st.paused_total_ns, st2.paused_total_ns);
+		ASSERT_EQ(0, pcmig_stream_pair(PCMIG_TRANSPORT_UNIX, pair));
+		EXPECT_EQ(-EPERM, pcmig_attach(e->fd, pair[0],
+					       PCMIG_CHANNEL_URGENT));
+		close(pair[0]);
+		close(pair[1]);
+
+		/* Netlink says the same. */
+		ASSERT_EQ(0, pcmig_genl_session_get(e->id, &nl))
+			TH_LOG("%s", pcmig_lib_error());
+		EXPECT_EQ(PCMIG_ATTR_UNSPEC, pcmig_nl_session_missing(&nl));
+		EXPECT_EQ(resume, nl.resume_state);
+		EXPECT_EQ(st.paused_at_ns, nl.paused_at_ns);
+		EXPECT_LE(st2.paused_total_ns, nl.paused_total_ns);
+		EXPECT_EQ(0, nl.recoveries);
+
+		/* Back where it paused from, through RECOVER. */
+		ASSERT_EQ(0, pcmig_set_state(e->fd, PCMIG_STATE_RECOVER));
+		ASSERT_EQ(0, pcmig_get_status(e->fd, &st2));
+		EXPECT_EQ(resume, st2.resume_state);
+		if (resume == PCMIG_STATE_LISTEN ||
+		    resume == PCMIG_STATE_RUNNING) {
+			EXPECT_EQ(-ENOTCONN, pcmig_set_state(e->fd, resume));
+			ASSERT_EQ(0, pcmig_env_new_source(e,
+					PCMIG_TRANSPORT_UNIX, false, 0))
+				TH_LOG("%s", pcmig_lib_error());
+		}
+		ASSERT_EQ(0, pcmig_set_state(e->fd, resume))
+			TH_LOG("#%d: RECOVER -> %s", s,
+			       pcmig_state_name(resume));
+		ASSERT_EQ(0, pcmig_get_status(e->fd, &st));
+		EXPECT_EQ(resume, st.state);
+		EXPECT_EQ(PCMIG_REASON_NONE, st.reason);
+		EXPECT_EQ(PCMIG_STATE_NONE, st.resume_state);
+		EXPECT_EQ(1, st.recoveries);
+		EXPECT_EQ(st2.paused_at_ns, st.paused_at_ns);
+		EXPECT_LT(st2.paused_total_ns, st.paused_total_ns);
+		/* Over: the total stays. */
+		pcmig_msleep(20);
+		ASSERT_EQ(0, pcmig_get_status(e->fd, &st2));
+		EXPECT_EQ(st.paused_total_ns, st2.paused_total_ns);
+		EXPECT_EQ(st.paused_at_ns, st2.paused_at_ns);
+	}
+}
+
+/* MISSING: runs of missing pages. */
+
+#define MISS_PAGES	64
+
+FIXTURE(missing) {
+	struct pcmig_env env;
+};
+
+FIXTURE_SETUP(missing)
+{
+	struct pcmig_env_opts o = {
+		.npages = MISS_PAGES, .seed = 0x315, .tag = "missing",
+	};
+
+	pcmig_env_start(_metadata, &self->env, &o);
+}
+
+FIXTURE_TEARDOWN(missing)
+{
+	pcmig_env_cleanup(&self->env);
+}
+
+/* Make pages @first.. @first + @n present (zero frames) and wait. */
+static int make_present(struct pcmig_env *e, uint64_t first, uint32_t n,
+			uint64_t total)
+{
+	struct pcmig_status st;
+	int ret;
+
+	ret = pcmig_source_send_zero(e->src, PCMIG_CHANNEL_BULK, first, n);
+	if (ret)
+		return ret;
+	return PCMIG_WAIT_FIELD(e->fd, pages_present, total, PCMIG_WAIT_MS,
+				&st);
+}
+
+#define EXPECT_RUN(x, first, n) do {					\
+	EXPECT_EQ((uint64_t)(first) * PS, (x).offset);			\
+	EXPECT_EQ((uint64_t)(n) * PS, (x).length);			\
+} while (0)
+
+TEST_F(missing, runs_in_order_and_resumable)
+{
+	struct pcmig_env *e = &self->env;
+	struct pcmig_extent x[8];
+	uint64_t off;
+	uint32_t n;
+
+	/* Nothing present: one run of everything. */
+	off = 0;
+	n = 8;
+	ASSERT_EQ(0, pcmig_missing_runs(e->fd, &off, x, &n));
+	EXPECT_EQ(1, n);
+	EXPECT_RUN(x[0], 0, MISS_PAGES);
+	EXPECT_EQ(MISS_PAGES * PS, off);
+
+	/* Present: 0-3, 8, 10-11, 63. Missing: 4-7, 9, 12-62. */
+	ASSERT_EQ(0, make_present(e, 0, 4, 4));
+	ASSERT_EQ(0, make_present(e, 8, 1, 5));
+	ASSERT_EQ(0, make_present(e, 10, 2, 7));
+	ASSERT_EQ(0, make_present(e, 63, 1, 8));
+
+	memset(x, 0xa5, sizeof(x));
+	off = 0;
+	n = 8;
+	ASSERT_EQ(0, pcmig_missing_runs(e->fd, &off, x, &n));
+	ASSERT_EQ(3, n);
+	EXPECT_RUN(x[0], 4, 4);
+	EXPECT_RUN(x[1], 9, 1);
+	EXPECT_RUN(x[2], 12, 51);
+	EXPECT_EQ(MISS_PAGES * PS, off);
+	/* Room past the runs is not written. */
+	EXPECT_EQ(0xa5a5a5a5a5a5a5a5ull, x[3].offset);
+	EXPECT_EQ(0xa5a5a5a5a5a5a5a5ull, x[7].length);
+
+	/* One at a time: each call resumes past the last run. */
+	off = 0;
+	n = 1;
+	ASSERT_EQ(0, pcmig_missing_runs(e->fd, &off, x, &n));
+	ASSERT_EQ(1, n);
+	EXPECT_RUN(x[0], 4, 4);
+	EXPECT_EQ(8 * PS, off);
+	ASSERT_EQ(0, pcmig_missing_runs(e->fd, &off, x, &n));
+	ASSERT_EQ(1, n);
+	EXPECT_RUN(x[0], 9, 1);
+	EXPECT_EQ(10 * PS, off);
+	/* The last run: nothing missing after it, so the session size. */
+	ASSERT_EQ(0, pcmig_missing_runs(e->fd, &off, x, &n));
+	ASSERT_EQ(1, n);
+	EXPECT_RUN(x[0], 12, 51);
+	EXPECT_EQ(MISS_PAGES * PS, off);
+	ASSERT_EQ(0, pcmig_missing_runs(e->fd, &off, x, &n));
+	EXPECT_EQ(0, n);
+	EXPECT_EQ(MISS_PAGES * PS, off);
+
+	/* Two runs asked, more follow: the offset is past the second. */
+	off = 0;
+	n = 2;
+	ASSERT_EQ(0, pcmig_missing_runs(e->fd, &off, x, &n));
+	ASSERT_EQ(2, n);
+	EXPECT_EQ(10 * PS, off);
+
+	/* From inside a run: the run from there. */
+	off = 5 * PS;
+	n = 8;
+	ASSERT_EQ(0, pcmig_missing_runs(e->fd, &off, x, &n));
+	ASSERT_EQ(3, n);
+	EXPECT_RUN(x[0], 5, 3);
+	/* From a present page. */
+	off = 10 * PS;
+	n = 8;
+	ASSERT_EQ(0, pcmig_missing_runs(e->fd, &off, x, &n));
+	ASSERT_EQ(1, n);
+	EXPECT_RUN(x[0], 12, 51);
+	EXPECT_EQ(MISS_PAGES * PS, off);
+	/* From the last page (present) and from the end. */
+	off = 63 * PS;
+	n = 8;
+	ASSERT_EQ(0, pcmig_missing_runs(e->fd, &off, x, &n));
+	EXPECT_EQ(0, n);
+	EXPECT_EQ(MISS_PAGES * PS, off);
+	off = MISS_PAGES * PS;
+	n = 8;
+	ASSERT_EQ(0, pcmig_missing_runs(e->fd, &off, x, &n));
+	EXPECT_EQ(0, n);
+	EXPECT_EQ(MISS_PAGES * PS, off);
+
+	/* Every page present: nothing. */
+	ASSERT_EQ(0, make_present(e, 4, 4, 12));
+	ASSERT_EQ(0, make_present(e, 9, 1, 13));
+	ASSERT_EQ(0, make_present(e, 12, 51, MISS_PAGES));
+	off = 0;
+	n = 8;
+	ASSERT_EQ(0, pcmig_missing_runs(e->fd, &off, x, &n));
+	EXPECT_EQ(0, n);
+	EXPECT_EQ(MISS_PAGES * PS, off);
+}
+
+TEST_F(missing, bad_arguments)
+{
+	struct pcmig_env *e = &self->env;
+	struct pcmig_extent x[4];
+	struct pcmig_missing m, base;
+	void *unmapped;
+
+	memset(&base, 0, sizeof(base));
+	base.extents = (uintptr_t)x;
+	base.count = 4;
+
+#define MISSING_ERR(err, field, value) do {				\
+	m = base;							\
+	m.field = value;						\
+	EXPECT_EQ(err, pcmig_missing(e->fd, &m)) TH_LOG(#field);	\
+} while (0)
+	MISSING_ERR(-EINVAL, offset, 1);
+	MISSING_ERR(-EINVAL, offset, PS / 2);
+	MISSING_ERR(-EINVAL, offset, (MISS_PAGES + 1) * PS);
+	MISSING_ERR(-EINVAL, offset, ~0ull & ~(uint64_t)(PS - 1));
+	MISSING_ERR(-EINVAL, count, 0);
+	MISSING_ERR(-EINVAL, count, PCMIG_MISSING_MAX + 1);
+	MISSING_ERR(-EINVAL, count, ~0u);
+	MISSING_ERR(-EINVAL, flags, 1);
+	MISSING_ERR(-EINVAL, flags, 0x80000000u);
+	MISSING_ERR(-EINVAL, reserved[0], 1);
+	MISSING_ERR(-EINVAL, reserved[1], 1);
+	/* An array the kernel cannot write. */
+	unmapped = mmap(NULL, PS, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS,
+			-1, 0);
+	ASSERT_NE(MAP_FAILED, unmapped);
+	MISSING_ERR(-EFAULT, extents, (uintptr_t)unmapped);
+	munmap(unmapped, PS);
+	MISSING_ERR(-EFAULT, extents, (uintptr_t)unmapped);
+	MISSING_ERR(-EFAULT, extents, ~0ull - 8);
+#undef MISSING_ERR
+	EXPECT_EQ(-EFAULT, pcmig_missing(e->fd, NULL));
+	/* The largest count is fine (only one run is written). */
+	m = base;
+	m.count = PCMIG_MISSING_MAX;
+	EXPECT_EQ(0, pcmig_missing(e->fd, &m));
+	EXPECT_EQ(1, m.count);
+	EXPECT_EQ(MISS_PAGES * PS, m.offset);
+}
+
+/* In every state, PAUSED and FAILED included. */
+TEST_F(missing, allowed_in_every_state)
+{
+	struct pcmig_env *e = &self->env;
+	struct pcmig_extent x[2];
+	struct pcmig_status st;
+	uint64_t off;
+	uint32_t n;
+	int step;
+
+	ASSERT_EQ(0, make_present(e, 1, 62, 62));
+	for (step = 0; step < 6; step++) {
+		switch (step) {
+		case 1:
+			ASSERT_EQ(0, pcmig_set_state(e->fd,
+						     PCMIG_STATE_LISTEN));
+			break;
+		case 2:
+			ASSERT_EQ(0, pcmig_set_state(e->fd,
+						     PCMIG_STATE_RUNNING));
+			break;
+		case 3:
+			ASSERT_EQ(0, pcmig_set_state(e->fd,
+						     PCMIG_STATE_PAUSED));
+			break;
+		case 4:
+			ASSERT_EQ(0, pcmig_set_state(e->fd,
+						     PCMIG_STATE_RECOVER));
+			break;
+		case 5:
+			ASSERT_EQ(0, pcmig_set_state(e->fd,
+						     PCMIG_STATE_FAILED));
+			break;
+		}
+		ASSERT_EQ(0, pcmig_get_status(e->fd, &st));
+		off = 0;
+		n = 2;
+		ASSERT_EQ(0, pcmig_missing_runs(e->fd, &off, x, &n))
+			TH_LOG("in %s", pcmig_state_name(st.state));
+		ASSERT_EQ(2, n);
+		EXPECT_RUN(x[0], 0, 1);
+		EXPECT_RUN(x[1], 63, 1);
+		EXPECT_EQ(MISS_PAGES * PS, off);
+	}
+	EXPECT_EQ(PCMIG_STATE_FAILED, st.state);
+}
+
+/*
+ * More runs than the kernel's buffer holds (a page of extents), returned
+ * in pieces: every odd page of 2048 is missing.
+ */
+TEST_F_TIMEOUT(missing, many_runs_in_chunks, 90)
+{
+	struct pcmig_env_opts o = {
+		.npages = 2048, .seed = 0x316, .tag = "missbig",
+	};
+	struct pcmig_env *e = &self->env;
+	struct pcmig_extent *x;
+	struct pcmig_status st;
+	uint64_t off, k;
+	uint32_t n;
+
+	pcmig_env_cleanup(e);
+	pcmig_env_start(_metadata, e, &o);
+	for (k = 0; k < 2048; k += 2)
+		ASSERT_EQ(0, pcmig_source_send_zero(e->src, PCMIG_CHANNEL_BULK,
+						    k, 1));
+	ASSERT_EQ(0, PCMIG_WAIT_FIELD(e->fd, pages_present, 1024,
+				      PCMIG_WAIT_MS, &st))
+		TH_LOG("%s", pcmig_lib_error());
+
+	x = calloc(1100, sizeof(*x));
+	ASSERT_NE(NULL, x);
+	memset(x, 0x5a, 1100 * sizeof(*x));
+	off = 0;
+	n = 1000;
+	ASSERT_EQ(0, pcmig_missing_runs(e->fd, &off, x, &n));
+	ASSERT_EQ(1000, n);
+	for (k = 0; k < 1000; k++) {
+		EXPECT_EQ((2 * k + 1) * PS, x[k].offset) TH_LOG("run %llu",
+			(unsigned long long)k);
+		EXPECT_EQ(PS, x[k].length);
+		if (x[k].offset != (2 * k + 1) * PS)
+			break;
+	}
+	EXPECT_EQ(0x5a5a5a5a5a5a5a5aull, x[1000].offset);
+	EXPECT_EQ(2000 * PS, off);
+
+	n = 1100;
+	ASSERT_EQ(0, pcmig_missing_runs(e->fd, &off, x, &n));
+	ASSERT_EQ(24, n);
+	for (k = 0; k < 24; k++) {
+		EXPECT_EQ((2001 + 2 * k) * PS, x[k].offset);
+		EXPECT_EQ(PS, x[k].length);
+	}
+	EXPECT_EQ(2048 * PS, off);
+
+	/* All of them at once. */
+	off = 0;
+	n = 1100;
+	ASSERT_EQ(0, pcmig_missing_runs(e->fd, &off, x, &n));
+	EXPECT_EQ(1024, n);
+	EXPECT_EQ((2 * 1023 + 1) * PS, x[1023].offset);
+	EXPECT_EQ(2048 * PS, off);
+	free(x);
+}
+
+/* SET_PARAMS */
+
+TEST_F(missing, set_params_arguments_and_states)
+{
+	struct pcmig_env *e = &self->env;
+	struct pcmig_nl_session nl;
+	struct pcmig_params p;
+	struct pcmig_status st;
+
+	ASSERT_EQ(0, pcmig_get_status(e->fd, &st));
+	EXPECT_EQ(0, st.pause_timeout_ms);
+
+	memset(&p, 0, sizeof(p));
+	p.flags = 1;
+	EXPECT_EQ(-EINVAL, pcmig_set_params(e->fd, &p));
+	p.flags = 0;
+	p.reserved[0] = 1;
+	EXPECT_EQ(-EINVAL, pcmig_set_params(e->fd, &p));
+	p.reserved[0] = 0;
+	p.reserved[2] = 1;
+	EXPECT_EQ(-EINVAL, pcmig_set_params(e->fd, &p));
+	p.reserved[2] = 0;
+	p.pause_timeout_ms = PCMIG_PAUSE_TIMEOUT_MAX_MS + 1;
+	EXPECT_EQ(-EINVAL, pcmig_set_params(e->fd, &p));
+	p.pause_timeout_ms = ~0u;
+	EXPECT_EQ(-EINVAL, pcmig_set_params(e->fd, &p));
+	EXPECT_EQ(-EFAULT, pcmig_set_params(e->fd, NULL));
+	ASSERT_EQ(0, pcmig_get_status(e->fd, &st));
+	EXPECT_EQ(0, st.pause_timeout_ms);
+
+	EXPECT_EQ(0, pcmig_set_pause_timeout(e->fd,
+					     PCMIG_PAUSE_TIMEOUT_MAX_MS));
+	ASSERT_EQ(0, pcmig_get_status(e->fd, &st));
+	EXPECT_EQ(PCMIG_PAUSE_TIMEOUT_MAX_MS, st.pause_timeout_ms);
+	EXPECT_EQ(0, pcmig_set_pause_timeout(e->fd, 1234));
+	ASSERT_EQ(0, pcmig_get_status(e->fd, &st));
+	EXPECT_EQ(1234, st.pause_timeout_ms);
+	ASSERT_EQ(0, pcmig_genl_session_get(e->id, &nl))
+		TH_LOG("%s", pcmig_lib_error());
+	EXPECT_EQ(1234, nl.pause_timeout_ms);
+	ASSERT_EQ(PCMIG_STATE_ADVISE, st.state);
+
+	/* Not in an outage: nothing fails. */
+	EXPECT_EQ(0, pcmig_set_pause_timeout(e->fd, 1));
+	pcmig_msleep(50);
+	ASSERT_EQ(0, pcmig_get_status(e->fd, &st));
+	EXPECT_EQ(PCMIG_STATE_ADVISE, st.state);
+	EXPECT_EQ(0, pcmig_set_pause_timeout(e->fd, 0));
+
+	ASSERT_EQ(0, pcmig_set_state(e->fd, PCMIG_STATE_FAILED));
+	EXPECT_EQ(-EBUSY, pcmig_set_pause_timeout(e->fd, 100));
+	ASSERT_EQ(0, pcmig_get_status(e->fd, &st));
+	EXPECT_EQ(0, st.pause_timeout_ms);
 }
 
 TEST_F(state, failed_gets_sigbus_keeps_present_pages)

@@ -71,6 +71,10 @@ static const struct {
 	F(FAULTS_BLOCKED, faults_blocked),
 	F(BLOCKED_NS, blocked_ns),
 	F(PAUSES, pauses),
+	F(RECOVERIES, recoveries),
+	F(PAUSED_AT_NS, paused_at_ns),
+	F(PAUSED_TOTAL_NS, paused_total_ns),
+	F(REQUESTS_RESENT, requests_resent),
 #undef F
 };
 
@@ -87,6 +91,9 @@ int pcmig_nl_session_missing(const struct pcmig_nl_session *s)
 		PCMIG_ATTR_REQUESTS_SENT, PCMIG_ATTR_FAULTS,
 		PCMIG_ATTR_FAULTS_BLOCKED, PCMIG_ATTR_BLOCKED_NS,
 		PCMIG_ATTR_PAUSES, PCMIG_ATTR_HIST,
+		PCMIG_ATTR_RESUME_STATE, PCMIG_ATTR_PAUSE_TIMEOUT_MS,
+		PCMIG_ATTR_RECOVERIES, PCMIG_ATTR_PAUSED_AT_NS,
+		PCMIG_ATTR_PAUSED_TOTAL_NS, PCMIG_ATTR_REQUESTS_RESENT,
 	};
 	unsigned int i;
 
@@ -123,6 +130,10 @@ static void parse_session(struct nlattr **tb, struct pcmig_nl_session *s)
 		s->reason = get_u32(tb[PCMIG_ATTR_REASON]);
 	if (tb[PCMIG_ATTR_ERROR])
 		s->error = (int32_t)get_u32(tb[PCMIG_ATTR_ERROR]);
+	if (tb[PCMIG_ATTR_RESUME_STATE])
+		s->resume_state = get_u32(tb[PCMIG_ATTR_RESUME_STATE]);
+	if (tb[PCMIG_ATTR_PAUSE_TIMEOUT_MS])
+		s->pause_timeout_ms = get_u32(tb[PCMIG_ATTR_PAUSE_TIMEOUT_MS]);
 	for (i = 0; i < sizeof(u64_fields) / sizeof(u64_fields[0]); i++) {
 		struct nlattr *x = tb[u64_fields[i].attr];
 

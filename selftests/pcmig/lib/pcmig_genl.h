@@ -32,6 +32,9 @@ struct pcmig_nl_session {
 	uint64_t pages_requested, pages_pushed, pages_zero, pages_duplicate;
 	uint64_t pages_discarded, in_flight, bytes_received, requests_sent;
 	uint64_t faults, faults_blocked, blocked_ns, pauses;
+	/* ABI 0.4 */
+	uint32_t resume_state, pause_timeout_ms;
+	uint64_t recoveries, paused_at_ns, paused_total_ns, requests_resent;
 	uint64_t hist[PCMIG_HIST_BUCKETS];
 	unsigned int hist_entries;	/* nested entries seen */
 	/* Which attributes were there: bit PCMIG_ATTR_* */

@@ -109,6 +109,52 @@ int pcmig_sync(int fd, uint64_t token, uint32_t timeout_ms)
 	return ret_errno(ioctl(fd, PCMIG_IOC_SYNC, &a), "PCMIG_IOC_SYNC");
 }
 
+int pcmig_missing(int fd, struct pcmig_missing *m)
+{
+	return ret_errno(ioctl(fd, PCMIG_IOC_MISSING, m), "PCMIG_IOC_MISSING");
+}
+
+int pcmig_missing_runs(int fd, uint64_t *offset, struct pcmig_extent *ext,
+		       uint32_t *count)
+{
+	struct pcmig_missing m;
+	int ret;
+
+	memset(&m, 0, sizeof(m));
+	m.offset = *offset;
+	m.extents = (uintptr_t)ext;
+	m.count = *count;
+	ret = pcmig_missing(fd, &m);
+	if (!ret) {
+		*offset = m.offset;
+		*count = m.count;
+	}
+	return ret;
+}
+
+int pcmig_set_params(int fd, struct pcmig_params *p)
+{
+	return ret_errno(ioctl(fd, PCMIG_IOC_SET_PARAMS, p),
+			 "PCMIG_IOC_SET_PARAMS");
+}
+
+int pcmig_set_pause_timeout(int fd, uint32_t timeout_ms)
+{
+	struct pcmig_params p;
+
+	memset(&p, 0, sizeof(p));
+	p.pause_timeout_ms = timeout_ms;
+	return pcmig_set_params(fd, &p);
+}
+
+uint64_t pcmig_monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
 int pcmig_destroy(int fd)
 {
 	return ret_errno(ioctl(fd, PCMIG_IOC_DESTROY), "PCMIG_IOC_DESTROY");
@@ -136,7 +182,7 @@ const char *pcmig_reason_name(uint32_t reason)
 		"NONE", "CHANNEL_EOF", "CHANNEL_ERROR", "BAD_MAGIC",
 		"BAD_VERSION", "BAD_TYPE", "BAD_FLAGS", "BAD_RANGE",
 		"BAD_LENGTH", "NOT_REQUESTED", "DUPLICATE", "INCOMPLETE",
-		"ABORTED", "DESTROYED",
+		"ABORTED", "DESTROYED", "USER", "PAUSE_TIMEOUT",
 	};
 
 	return reason < sizeof(names) / sizeof(names[0]) ? names[reason] : "?";

@@ -48,6 +48,19 @@ int pcmig_set_state(int fd, uint32_t state);
 int pcmig_discard(int fd, uint64_t offset, uint64_t length);
 /* PCMIG_IOC_SYNC: 0 or -errno. */
 int pcmig_sync(int fd, uint64_t token, uint32_t timeout_ms);
+/* PCMIG_IOC_MISSING with @m as is: 0 or -errno. */
+int pcmig_missing(int fd, struct pcmig_missing *m);
+/*
+ * PCMIG_IOC_MISSING from *@offset into @ext of *@count entries; on success
+ * *@offset and *@count are what the kernel wrote back.
+ */
+int pcmig_missing_runs(int fd, uint64_t *offset, struct pcmig_extent *ext,
+		       uint32_t *count);
+/* PCMIG_IOC_SET_PARAMS with @p as is, or with only a pause timeout. */
+int pcmig_set_params(int fd, struct pcmig_params *p);
+int pcmig_set_pause_timeout(int fd, uint32_t timeout_ms);
+/* CLOCK_MONOTONIC in nanoseconds, the clock of paused_at_ns. */
+uint64_t pcmig_monotonic_ns(void);
 int pcmig_destroy(int fd);
 int pcmig_get_status(int fd, struct pcmig_status *st);
 
