@@ -661,6 +661,23 @@ static int drop_all(const char *ns)
 	return 0;
 }
 
+/* The partition of drop_all() on @ns's side is over. */
+static int allow_all(const char *ns)
+{
+	char dev[16], out[256];
+	int status;
+
+	pcmig_netns_veth(ns, dev);
+	status = pcmig_runl(10000, out, sizeof(out), "ip", "netns", "exec", ns,
+			    "tc", "qdisc", "del", "dev", dev, "root", NULL);
+	if (status < 0 || !WIFEXITED(status) || WEXITSTATUS(status)) {
+		pcmig_lib_set_error("tc qdisc del on %s in %s: %s", dev, ns,
+				    out);
+		return -EIO;
+	}
+	return 0;
+}
+
 /*
  * A whole migration between two network namespaces joined by a veth pair:
  * two RAM blocks of page-unique patterns and zero pages, a device state
@@ -752,8 +769,8 @@ TEST_F_TIMEOUT(mig, full_migration_over_veth, 240)
  * A silent partition (every packet dropped both ways, no reset) while the
  * push crawls at 256 KiB/s. With --link-timeout 3 on both sides, TCP
  * keepalive and TCP_USER_TIMEOUT end the connections within seconds: the
- * destination's session pauses with ETIMEDOUT (incoming exits 3, --keep
- * keeps it PAUSED) and the source fails. Without them TCP retransmits
+ * destination's session pauses with ETIMEDOUT (with --no-recover incoming
+ * exits 3, --keep keeps it PAUSED, and the source fails). Without them TCP retransmits
  * for many minutes and the idle destination never notices at all.
  */
 TEST_F_TIMEOUT(mig, silent_partition_noticed_within_link_timeout, 120)
@@ -781,6 +798,7 @@ TEST_F_TIMEOUT(mig, silent_partition_noticed_within_link_timeout, 120)
 	arg(&d, "--keep");
 	arg(&d, "--link-timeout");
 	arg(&d, LINK_TIMEOUT);
+	arg(&d, "--no-recover");
 	proc_start(_metadata, self, &self->dst, &d, self->ns_dst, false, true);
 
 	src_args(self, &s, NULL);
@@ -792,6 +810,7 @@ TEST_F_TIMEOUT(mig, silent_partition_noticed_within_link_timeout, 120)
 	arg(&s, "256K");
 	arg(&s, "--link-timeout");
 	arg(&s, LINK_TIMEOUT);
+	arg(&s, "--no-recover");
 	proc_start(_metadata, self, &self->src, &s, self->ns_src, false, false);
 
 	map_node(_metadata, self, npages * PS);
@@ -828,6 +847,115 @@ TEST_F_TIMEOUT(mig, silent_partition_noticed_within_link_timeout, 120)
 	ASSERT_EQ(0, pcmig_get_status(self->node_fd, &st));
 	EXPECT_EQ(PCMIG_STATE_PAUSED, st.state)
 		TH_LOG("state %s", pcmig_state_name(st.state));
+}
+
+/*
+ * Recovery from a partition in the middle of the push (issue 9): both
+ * sides notice the dead link within the link timeout and the session
+ * pauses; a task faults on a page that has not arrived while the link is
+ * down and waits. Once the link is back, the source reconnects, the
+ * destination tells it what is missing, the session resumes: the waiting
+ * task gets its page, the migration completes, every page equals the
+ * source's, and both tools report the recovery in their JSON.
+ */
+TEST_F_TIMEOUT(mig, recovers_from_partition, 240)
+{
+	const uint64_t npages = 8 * MIB / PS;
+	struct args s = { .n = 0 }, d = { .n = 0 };
+	char img[256], state[256], hook[512], line[1024];
+	const char *files[1] = { img };
+	uint64_t sizes[1] = { npages * PS }, bad = 0, until;
+	struct pcmig_status st;
+	pid_t child;
+	int status;
+
+	use_veth(_metadata, self);
+	ASSERT_LT(0, make_image(self, img, sizeof(img), "ram0", npages, 37, 5,
+				0, 0)) TH_LOG("%s", pcmig_lib_error());
+	snprintf(state, sizeof(state), "%s/state", self->dir);
+	ASSERT_EQ(0, pcmig_make_pattern_file(state, 4096, 33));
+	ASSERT_NE(NULL, node_hook(self, hook, sizeof(hook)));
+
+	dst_args(self, &d, "incoming", NULL);
+	arg(&d, "--ram");
+	arg(&d, "ram0:8M");
+	arg(&d, "--state-out");
+	arg(&d, "%s/state.out", self->dir);
+	arg(&d, "--run-cmd");
+	arg(&d, "%s", hook);
+	arg(&d, "--link-timeout");
+	arg(&d, LINK_TIMEOUT);
+	proc_start(_metadata, self, &self->dst, &d, self->ns_dst, false, true);
+
+	src_args(self, &s, NULL);
+	arg(&s, "--ram");
+	arg(&s, "ram0=%s", img);
+	arg(&s, "--device-state");
+	arg(&s, "%s", state);
+	arg(&s, "--bandwidth");
+	arg(&s, "512K");
+	arg(&s, "--link-timeout");
+	arg(&s, LINK_TIMEOUT);
+	proc_start(_metadata, self, &self->src, &s, self->ns_src, false, false);
+
+	map_node(_metadata, self, npages * PS);
+	ASSERT_EQ(0, pcmig_wait_state(self->node_fd, PCMIG_STATE_RUNNING,
+				      MIG_MS, &st))
+		TH_LOG("%s", pcmig_lib_error());
+
+	ASSERT_EQ(0, drop_all(self->ns_src)) TH_LOG("%s", pcmig_lib_error());
+	ASSERT_EQ(0, drop_all(self->ns_dst)) TH_LOG("%s", pcmig_lib_error());
+	ASSERT_EQ(0, pcmig_wait_state(self->node_fd, PCMIG_STATE_PAUSED, 30000,
+				      &st))
+		TH_LOG("not paused 30 s into the partition: %s",
+		       pcmig_lib_error());
+	/* The push (512 KiB/s from the start) cannot be at the end yet. */
+	ASSERT_GT(st.pages_total, st.pages_present);
+
+	/* A fault on the last page, which the push sends last: it waits. */
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child) {
+		_exit(pcmig_cmp_mem_file((uint8_t *)self->map +
+					 (npages - 1) * PS, img,
+					 (npages - 1) * PS, PS, &bad) == -1 ?
+		      0 : 1);
+	}
+	pcmig_msleep(1000);
+	EXPECT_EQ(0, waitpid(child, &status, WNOHANG))
+		TH_LOG("the fault on a missing page returned while paused");
+
+	ASSERT_EQ(0, allow_all(self->ns_src)) TH_LOG("%s", pcmig_lib_error());
+	ASSERT_EQ(0, allow_all(self->ns_dst)) TH_LOG("%s", pcmig_lib_error());
+
+	/* Resumed: the waiting task has its page, byte for byte. */
+	until = pcmig_now_ms() + 60000;
+	while (waitpid(child, &status, WNOHANG) == 0 &&
+	       pcmig_now_ms() < until)
+		pcmig_msleep(50);
+	if (pcmig_now_ms() >= until) {
+		pcmig_kill_child(child);
+		both_wait(self, 100);
+		LOG_PROC(&self->src);
+		LOG_PROC(&self->dst);
+		ASSERT_TRUE(0) TH_LOG("the faulting task still waits 60 s after the link came back");
+	}
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		TH_LOG("faulting task: status 0x%x", status);
+
+	both_wait(self, MIG_MS);
+	EXPECT_EXIT(&self->src, 0);
+	EXPECT_EXIT(&self->dst, 0);
+	EXPECT_DST_JSON_EXIT(&self->dst, 0);
+	check_node(_metadata, self, files, sizes, 1, &st);
+	EXPECT_LE(1, st.pauses);
+	EXPECT_LE(1, st.recoveries);
+	EXPECT_TRUE(pcmig_json_line(self->dst.out_text, "recovered", line,
+				    sizeof(line)))
+		TH_LOG("no \"recovered\" event from the destination");
+	EXPECT_TRUE(pcmig_json_line(self->src.out_text, "recovered", line,
+				    sizeof(line)))
+		TH_LOG("no \"recovered\" event from the source");
 }
 
 /*
@@ -1419,14 +1547,15 @@ static void source_killed(struct __test_metadata *_metadata,
 			  FIXTURE_DATA(mig) *self, bool keep)
 {
 	static const char *const src_extra[] = { "--bandwidth", "256K", NULL };
-	const char *dst_extra[5] = { "--run-cmd", NULL, NULL };
+	const char *dst_extra[7] = { "--recover-timeout", "2", "--run-cmd",
+				     NULL, NULL };
 	struct pcmig_status st;
 	char hook[512];
 
 	ASSERT_NE(NULL, node_hook(self, hook, sizeof(hook)));
-	dst_extra[1] = hook;
+	dst_extra[3] = hook;
 	if (keep)
-		dst_extra[2] = "--keep";
+		dst_extra[4] = "--keep";
 	start_pair_x(_metadata, self, NULL, NULL, NULL, false, dst_extra,
 		     src_extra);
 	map_node(_metadata, self, 8 * MIB);

@@ -361,6 +361,7 @@ static void reconnect(struct dest *d)
 	}
 	if (!d->recovering)
 		say_paused(d);
+	dest_read_events(d);	/* PAUSED, RECOVER, RUNNING come first */
 	say_recovered(d, &rc);
 	if (d->ok_pending && d->step == DEST_STEP_RUNNING) {
 		ret = pcmig_write_full(d->cfd, buf,

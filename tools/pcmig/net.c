@@ -34,13 +34,16 @@ static int wait_fd(int fd, short events, int64_t deadline)
 
 	for (;;) {
 		left = deadline < 0 ? -1 : (int)(deadline - now_ms());
-		if (deadline >= 0 && left <= 0)
-			return -ETIMEDOUT;
+		/* A deadline already past still looks once. */
+		if (deadline >= 0 && left < 0)
+			left = 0;
 		ret = poll(&p, 1, left);
 		if (ret > 0)
 			return 0;
 		if (ret < 0 && errno != EINTR)
 			return -errno;
+		if (!ret && deadline >= 0 && now_ms() >= deadline)
+			return -ETIMEDOUT;
 	}
 }
 

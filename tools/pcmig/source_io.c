@@ -197,7 +197,7 @@ const char *src_io_error(struct src *s, int ret, char *buf, size_t len)
 {
 	if (ret == -ETIMEDOUT)
 		snprintf(buf, len,
-			 "no progress for %g s (the destination stopped reading)",
+			 "timed out: the link is dead, or the destination read nothing for %g s",
 			 s->timeout_ms / 1000.0);
 	else if (ret == -ECONNRESET || ret == -EPIPE)
 		snprintf(buf, len, "closed by the destination");
