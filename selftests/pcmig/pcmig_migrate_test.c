@@ -1583,6 +1583,110 @@ static void source_killed(struct __test_metadata *_metadata,
 	}
 }
 
+/* The migration's session id from the source's JSON start event. */
+static bool source_session_id(const struct mig_proc *p, char *hex, size_t len)
+{
+	char *text = pcmig_read_file(p->out, NULL), line[2048];
+	const char *at;
+	bool ok = false;
+
+	if (text && pcmig_json_line(text, "start", line, sizeof(line))) {
+		at = strstr(line, "\"session_id\":\"");
+		if (at && len > 32) {
+			at += strlen("\"session_id\":\"");
+			ok = strlen(at) > 32 && at[32] == '"';
+			snprintf(hex, len, "%.32s", at);
+		}
+	}
+	free(text);
+	return ok;
+}
+
+/*
+ * kill -9 of the source in postcopy (issue 9): the destination pauses and
+ * waits; a stranger with another session id and a source with the wrong
+ * key are refused and change nothing; a new "pcmig-tool migrate --resume"
+ * with the dead source's session id takes over, the migration completes
+ * and every page equals the source's.
+ */
+TEST_F_TIMEOUT(mig, new_source_takes_over_after_kill, 240)
+{
+	static const char *const src_extra[] = { "--bandwidth", "256K", NULL };
+	const char *dst_extra[] = { "--run-cmd", NULL, NULL };
+	struct args s = { .n = 0 }, x = { .n = 0 };
+	char hook[512], sid[40], img[256], badkey[256];
+	const char *files[1] = { img };
+	uint64_t sizes[1] = { 8 * MIB };
+	struct pcmig_status st;
+
+	ASSERT_NE(NULL, node_hook(self, hook, sizeof(hook)));
+	dst_extra[1] = hook;
+	snprintf(img, sizeof(img), "%s/ram0", self->shm);
+	start_pair_x(_metadata, self, NULL, NULL, NULL, false, dst_extra,
+		     src_extra);
+	map_node(_metadata, self, 8 * MIB);
+	ASSERT_EQ(0, pcmig_wait_state(self->node_fd, PCMIG_STATE_RUNNING,
+				      MIG_MS, &st))
+		TH_LOG("%s", pcmig_lib_error());
+	ASSERT_TRUE(source_session_id(&self->src, sid, sizeof(sid)))
+		TH_LOG("no session_id in the source's start event");
+
+	/* RUNNING, the push crawling at 256 KiB/s: kill the source. */
+	pcmig_kill_child(self->src.pid);
+	self->src.pid = 0;
+	ASSERT_EQ(0, pcmig_wait_state(self->node_fd, PCMIG_STATE_PAUSED, 30000,
+				      &st))
+		TH_LOG("%s", pcmig_lib_error());
+	EXPECT_GT(st.pages_total, st.pages_present);
+
+	/* A source with the wrong key: refused, the session stays paused. */
+	snprintf(badkey, sizeof(badkey), "%s/badkey", self->dir);
+	ASSERT_EQ(0, pcmig_write_file(badkey, "another key, 32 bytes long....\n",
+				      32, 0600));
+	src_args(self, &x, badkey);
+	arg(&x, "--ram");
+	arg(&x, "ram0=%s", img);
+	arg(&x, "--resume");
+	arg(&x, "%s", sid);
+	self->step[0].what = "wrong-key";
+	proc_start(_metadata, self, &self->step[0], &x, NULL, false, false);
+	proc_wait(&self->step[0], FAIL_MS);
+	EXPECT_EXIT(&self->step[0], 1);
+	EXPECT_STDERR_HAS(&self->step[0], "authentication failed");
+
+	/* Another migration (a new session id): refused. */
+	x.n = 0;
+	src_args(self, &x, NULL);
+	arg(&x, "--ram");
+	arg(&x, "ram0=%s", img);
+	arg(&x, "--resume");
+	arg(&x, "%s", "00112233445566778899aabbccddeeff");
+	self->step[1].what = "wrong-session";
+	proc_start(_metadata, self, &self->step[1], &x, NULL, false, false);
+	proc_wait(&self->step[1], FAIL_MS);
+	EXPECT_EXIT(&self->step[1], 1);
+	EXPECT_STDERR_HAS(&self->step[1], "session id differs");
+	ASSERT_EQ(0, pcmig_get_status(self->node_fd, &st));
+	EXPECT_EQ(PCMIG_STATE_PAUSED, st.state)
+		TH_LOG("state %s", pcmig_state_name(st.state));
+	EXPECT_EQ(0, st.recoveries);
+	EXPECT_FALSE(pcmig_pid_ended(self->dst.pid));
+
+	/* The right key and session id: it takes over. */
+	src_args(self, &s, NULL);
+	arg(&s, "--ram");
+	arg(&s, "ram0=%s", img);
+	arg(&s, "--resume");
+	arg(&s, "%s", sid);
+	proc_start(_metadata, self, &self->src, &s, NULL, false, false);
+	both_wait(self, MIG_MS);
+	EXPECT_EXIT(&self->src, 0);
+	EXPECT_EXIT(&self->dst, 0);
+	EXPECT_DST_JSON_EXIT(&self->dst, 0);
+	check_node(_metadata, self, files, sizes, 1, &st);
+	EXPECT_EQ(1, st.recoveries);
+}
+
 TEST_F_TIMEOUT(mig, source_killed_pauses_keep, 120)
 {
 	source_killed(_metadata, self, true);

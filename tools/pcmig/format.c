@@ -436,3 +436,65 @@ void pcmig_json_fputs(FILE *f, const char *src)
 	}
 	fputc('"', f);
 }
+
+/**
+ * pcmig_fmt_hex() - bytes as lower-case hex digits
+ * @p: the bytes
+ * @n: how many
+ * @buf: output, at least 2 * @n + 1 bytes (else cut short)
+ * @size: bytes at @buf
+ *
+ * Return: @buf.
+ */
+char *pcmig_fmt_hex(const uint8_t *p, size_t n, char *buf, size_t size)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	if (!size)
+		return buf;
+	for (i = 0; i < n && 2 * i + 2 < size; i++) {
+		buf[2 * i] = digits[p[i] >> 4];
+		buf[2 * i + 1] = digits[p[i] & 15];
+	}
+	buf[2 * i] = '\0';
+	return buf;
+}
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/**
+ * pcmig_parse_hex() - hex digits to bytes
+ * @s: exactly 2 * @n hex digits, either case
+ * @out: @n bytes, written only on success
+ * @n: bytes wanted
+ *
+ * Return: 0, or -EINVAL.
+ */
+int pcmig_parse_hex(const char *s, uint8_t *out, size_t n)
+{
+	uint8_t tmp[256];
+	size_t i;
+	int hi, lo;
+
+	if (n > sizeof(tmp) || strlen(s) != 2 * n)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		hi = hex_digit(s[2 * i]);
+		lo = hex_digit(s[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return -EINVAL;
+		tmp[i] = (uint8_t)(hi << 4 | lo);
+	}
+	memcpy(out, tmp, n);
+	return 0;
+}

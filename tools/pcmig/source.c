@@ -221,6 +221,9 @@ static int control_message(struct src *s, enum wait_for until,
 			fflush(stdout);
 		}
 		ret = 0;
+	} else if (until == UNTIL_DONE && h.type == PCMIG_MSG_PACKAGED_OK &&
+		   s->resume) {
+		ret = 0;	/* meant for the source before us, maybe */
 	} else if (until == UNTIL_DONE && h.type == PCMIG_MSG_DONE &&
 		   s->packaged_ok) {
 		if (pcmig_done_decode(p, h.len, done))
@@ -429,7 +432,7 @@ static int setup(struct src *s)
 			return -1;
 		}
 	}
-	if (strcmp(s->device_state, "-") &&
+	if (s->device_state && strcmp(s->device_state, "-") &&
 	    strncmp(s->device_state, "cmd:", 4) &&
 	    access(s->device_state, R_OK)) {
 		src_fail(s, PCMIG_ERR_INTERNAL, 0, "device state %s: %s",
@@ -578,9 +581,11 @@ static void report_done(struct src *s, const struct pcmig_done *d)
 
 static void report_start(struct src *s)
 {
-	char b[PCMIG_FMT_LEN];
+	char b[PCMIG_FMT_LEN], hex[2 * PCMIG_SESSION_ID_LEN + 1];
 
-	src_msg(s, "destination session %u", s->dest_session);
+	pcmig_fmt_hex(s->sid, sizeof(s->sid), hex, sizeof(hex));
+	src_msg(s, "destination session %u, migration %s (should this process die in postcopy: pcmig-tool migrate --resume %s with the same --connect, --key-file and --ram)",
+		s->dest_session, hex, hex);
 	src_msg(s, "%s in %" PRIu64 " pages, %u block%s, %s connection%s%s",
 		pcmig_fmt_size(s->size, b, sizeof(b)), s->npages, s->nblocks,
 		s->nblocks == 1 ? "" : "s", s->bulk >= 0 ? "bulk" : "no bulk",
@@ -590,11 +595,12 @@ static void report_start(struct src *s)
 		return;
 	printf("{\"event\":\"start\",\"destination\":");
 	pcmig_json_fputs(stdout, s->connect);
-	printf(",\"session\":%u,\"size\":%" PRIu64 ",\"page_size\":%u,"
+	printf(",\"session_id\":\"%s\",\"session\":%u,\"size\":%" PRIu64 ",\"page_size\":%u,"
 	       "\"pages\":%" PRIu64 ",\"blocks\":%u,\"bulk\":%s,"
 	       "\"zero_frames\":%s,\"precopy\":%s,\"bandwidth\":%" PRIu64 ","
 	       "\"batch\":%u,\"frames_per_call\":%u}\n",
-	       s->dest_session, s->size, s->page_size, s->npages, s->nblocks,
+	       hex, s->dest_session, s->size, s->page_size, s->npages,
+	       s->nblocks,
 	       s->bulk >= 0 ? "true" : "false",
 	       s->zero_frames ? "true" : "false",
 	       s->precopy ? "true" : "false", s->bandwidth, s->batch,
@@ -602,27 +608,60 @@ static void report_start(struct src *s)
 	fflush(stdout);
 }
 
-/* Everything after the handshakes. Return: 0 after DONE, -1 failed. */
-static int migrate(struct src *s)
+/* The rate limit and batch of the push, the start of the clock. */
+static void prepare_push(struct src *s)
 {
-	struct pcmig_done done;
 	uint64_t burst;
-	uint8_t ack[PCMIG_MSG_HDR_LEN];
-	int n, ret;
 
-	if (src_advise(s))
-		return -1;
 	if (!s->batch)
 		s->batch = s->bulk < 0 || s->bandwidth ? SRC_BATCH_SHARED :
 			   SRC_BATCH_DEFAULT;
 	s->t_start = s->t_last = src_now_ns();
 	STORE(&s->last_activity, s->t_start);
-	report_start(s);
-
 	burst = s->bandwidth / 10;
 	if (burst < SRC_FRAME_LEN + (uint64_t)s->batch * s->page_size)
 		burst = SRC_FRAME_LEN + (uint64_t)s->batch * s->page_size;
 	src_tb_init(&s->tb, s->bandwidth, burst, src_now_ns());
+}
+
+/*
+ * Postcopy until DONE, recovering from lost links; the workers run.
+ * Return: 0 after DONE (DONE_ACK sent), -1 failed.
+ */
+static int postcopy(struct src *s)
+{
+	struct pcmig_done done;
+	uint8_t ack[PCMIG_MSG_HDR_LEN];
+	int n, ret;
+
+	/* The VM runs at the destination: a lost link is recovered. */
+	while (main_loop(s, UNTIL_DONE, &done)) {
+		stop_threads(s);
+		if (!src_can_recover(s))
+			return -1;
+		ret = src_recover(s, &done);
+		if (ret < 0)
+			return -1;
+		if (ret > 0)
+			break;
+		if (start_threads(s))
+			return -1;
+	}
+	n = pcmig_empty_encode(ack, sizeof(ack), PCMIG_MSG_DONE_ACK);
+	if (src_ctl_send(s, ack, n, "DONE_ACK"))
+		return -1;
+	stop_threads(s);
+	report_done(s, &done);
+	return 0;
+}
+
+/* Everything after the handshakes. Return: 0 after DONE, -1 failed. */
+static int migrate(struct src *s)
+{
+	if (src_advise(s))
+		return -1;
+	prepare_push(s);
+	report_start(s);
 	if (start_threads(s))
 		return -1;
 
@@ -641,24 +680,39 @@ static int migrate(struct src *s)
 	if (src_send_package(s))
 		return -1;
 	set_phase(s, PH_POSTCOPY);
-	/* The VM runs at the destination: a lost link is recovered. */
-	while (main_loop(s, UNTIL_DONE, &done)) {
-		stop_threads(s);
-		if (!src_can_recover(s))
-			return -1;
-		ret = src_recover(s, &done);
-		if (ret < 0)
-			return -1;
-		if (ret > 0)
-			break;
-		if (start_threads(s))
-			return -1;
-	}
+	return postcopy(s);
+}
 
+/*
+ * --resume: the source before us died in postcopy; take its migration
+ * over as a recovery would. Return: 0 after DONE, -1 failed.
+ */
+static int take_over(struct src *s)
+{
+	struct pcmig_done done;
+	uint8_t ack[PCMIG_MSG_HDR_LEN];
+	char hex[2 * PCMIG_SESSION_ID_LEN + 1];
+	int n, ret;
+
+	s->caps = PCMIG_CAP_ZERO_PAGES | PCMIG_CAP_DISCARD |
+		  (s->no_bulk ? 0 : PCMIG_CAP_BULK_CHANNEL);
+	s->zero_frames = true;
+	prepare_push(s);
+	STORE(&s->phase, PH_POSTCOPY);
+	/* The destination may have sent it to the source before us. */
+	s->packaged_ok = true;
+	src_fail(s, PCMIG_ERR_ABORTED, FAIL_LINK,
+		 "taking over migration %s",
+		 pcmig_fmt_hex(s->sid, sizeof(s->sid), hex, sizeof(hex)));
+	ret = src_recover(s, &done);
+	if (ret < 0)
+		return -1;
+	s->zero_frames = s->caps & PCMIG_CAP_ZERO_PAGES;
+	if (ret == 0)
+		return start_threads(s) ? -1 : postcopy(s);
 	n = pcmig_empty_encode(ack, sizeof(ack), PCMIG_MSG_DONE_ACK);
 	if (src_ctl_send(s, ack, n, "DONE_ACK"))
 		return -1;
-	stop_threads(s);
 	report_done(s, &done);
 	return 0;
 }
@@ -700,14 +754,14 @@ int cmd_migrate(int argc, char **argv)
 	if (ret >= 0)
 		goto out;
 	ret = 1;
-	if (setup(s) || src_connect_all(s))
+	if (setup(s) || (!s->resume && src_connect_all(s)))
 		goto fail;
 	if (block_signals(s)) {
 		src_fail(s, PCMIG_ERR_INTERNAL, FAIL_TELL,
 			 "cannot set up signals: %s", strerror(errno));
 		goto fail;
 	}
-	if (migrate(s))
+	if (s->resume ? take_over(s) : migrate(s))
 		goto fail;
 	ret = 0;
 	goto out;

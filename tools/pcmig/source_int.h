@@ -128,6 +128,7 @@ struct src {
 	unsigned int ndiscards;
 	bool no_bulk, precopy, json, quiet;
 	bool recover;			/* reconnect after a lost link */
+	bool resume;			/* --resume: take over a migration */
 	unsigned int recover_timeout_s;	/* give up after; 0: never */
 	uint64_t bandwidth;
 	uint32_t batch;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "format.h"
 #include "net.h"
 #include "pcmig-tool.h"
 #include "ram.h"
@@ -65,6 +66,10 @@ const char migrate_usage[] =
 	"                           at most this long (0, the default: until it\n"
 	"                           works or a signal stops it)\n"
 	"      --no-recover         fail at once on a lost link instead\n"
+	"      --resume SESSION_ID  take over the migration of a source that\n"
+	"                           died in postcopy: the same --connect,\n"
+	"                           --key-file and --ram, the session id it\n"
+	"                           printed (32 hex digits); no --device-state\n"
 	"  -j, --json               one JSON object per line on standard output:\n"
 	"                           start, progress every second, paused,\n"
 	"                           reconnecting, recovered, done or error\n"
@@ -101,6 +106,7 @@ enum {
 	OPT_LINK_TIMEOUT,
 	OPT_RECOVER_TIMEOUT,
 	OPT_NO_RECOVER,
+	OPT_RESUME,
 };
 
 /**
@@ -131,6 +137,7 @@ int src_parse_options(struct src *s, int argc, char **argv)
 		{ "recover-timeout", required_argument, NULL,
 		  OPT_RECOVER_TIMEOUT },
 		{ "no-recover", no_argument, NULL, OPT_NO_RECOVER },
+		{ "resume", required_argument, NULL, OPT_RESUME },
 		{ "json", no_argument, NULL, 'j' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -230,6 +237,13 @@ int src_parse_options(struct src *s, int argc, char **argv)
 		case OPT_NO_RECOVER:
 			s->recover = false;
 			break;
+		case OPT_RESUME:
+			if (pcmig_parse_hex(optarg, s->sid, sizeof(s->sid)))
+				return usage_err("--resume %s: want the session id, %d hex digits",
+						 optarg,
+						 2 * PCMIG_SESSION_ID_LEN);
+			s->resume = true;
+			break;
 		case 'j':
 			s->json = true;
 			break;
@@ -251,6 +265,11 @@ int src_parse_options(struct src *s, int argc, char **argv)
 		return usage_err("missing --key-file FILE");
 	if (!s->nblocks)
 		return usage_err("missing --ram NAME=FILE");
+	if (s->resume) {
+		if (s->device_state || s->precopy || !s->recover)
+			return usage_err("--resume takes over in postcopy: no --device-state, --precopy or --no-recover");
+		return -1;
+	}
 	if (!s->device_state)
 		return usage_err("missing --device-state SRC");
 	if (!strcmp(s->device_state, "cmd:"))

@@ -355,8 +355,27 @@ static void test_json(void)
 	free(mem);
 }
 
+static void test_hex(void)
+{
+	static const uint8_t id[4] = { 0x00, 0x9f, 0xa0, 0xff };
+	uint8_t out[4] = { 1, 2, 3, 4 };
+	char buf[16];
+
+	CHECK_STR(pcmig_fmt_hex(id, 4, buf, sizeof(buf)), "009fa0ff");
+	CHECK_STR(pcmig_fmt_hex(id, 4, buf, 5), "009f");	/* cut short */
+	CHECK(pcmig_parse_hex("009FA0ff", out, 4) == 0);
+	CHECK(!memcmp(out, id, 4));
+	memset(out, 7, sizeof(out));
+	CHECK(pcmig_parse_hex("009fa0f", out, 4) == -EINVAL);
+	CHECK(pcmig_parse_hex("009fa0fff", out, 4) == -EINVAL);
+	CHECK(pcmig_parse_hex("009fa0fg", out, 4) == -EINVAL);
+	CHECK(pcmig_parse_hex("", out, 4) == -EINVAL);
+	CHECK(out[0] == 7 && out[3] == 7);	/* untouched on failure */
+}
+
 int main(void)
 {
+	test_hex();
 	test_states();
 	test_reasons();
 	test_events();
