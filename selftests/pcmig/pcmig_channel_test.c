@@ -1322,9 +1322,10 @@ TEST_F(reset, tcp_reset_pauses_with_channel_error)
 }
 
 /*
- * The urgent channel going away after END (ABI 0.4 fixes): with pages
- * still missing, their requests would have no socket, so the session
- * pauses; with every page present it need not.
+ * The urgent channel going away after END (ABI 0.4 fixes): requests then
+ * have no socket, so a requested page still missing, or a later request,
+ * pauses the session; pages missing but not requested may still come on
+ * bulk, and with every page present nothing is missing at all.
  */
 
 #define UE_SEED		0x0e9d
@@ -1422,6 +1423,113 @@ TEST_F(urgent_end, eof_with_pages_missing_pauses)
 	EXPECT_EQ(0, st.in_flight);
 	EXPECT_EQ(2, st.pages_present);
 	EXPECT_EQ(1, pcmig_source_total_requests(e->src));
+}
+
+/*
+ * The urgent channel hangs up after END with pages missing but none
+ * requested: they may still come on bulk, so the session goes on; the
+ * first request that has nowhere to go pauses it, and recovery brings
+ * the page to the blocked fault.
+ */
+TEST_F(urgent_end, request_after_urgent_left_pauses)
+{
+	const struct pcmig_frame_desc end = {
+		.magic = PCMIG_FRAME_MAGIC, .version = PCMIG_FRAME_VERSION,
+		.type = PCMIG_FRAME_END,
+	};
+	struct pcmig_env *e = &self->env;
+	struct pcmig_status st;
+	struct pcmig_event ev;
+	int status, i;
+	uint64_t f0;
+	pid_t kid;
+
+	ASSERT_EQ(0, pcmig_set_state(e->fd, PCMIG_STATE_LISTEN));
+	ASSERT_EQ(0, pcmig_source_push_range(e->src, 0, 8));
+	ASSERT_EQ(0, PCMIG_WAIT_FIELD(e->fd, pages_present, 8, PCMIG_WAIT_MS,
+				      &st));
+	ASSERT_EQ(0, pcmig_source_send_frame(e->src, PCMIG_CHANNEL_URGENT,
+					     &end, NULL, 0));
+	pcmig_source_shutdown_channel(e->src, PCMIG_CHANNEL_URGENT);
+	pcmig_msleep(PCMIG_SHORT_MS);
+	ASSERT_EQ(0, pcmig_env_status(e, &st));
+	EXPECT_EQ(PCMIG_STATE_LISTEN, st.state);
+	EXPECT_EQ(0, st.pauses);
+
+	f0 = pcmig_faults(e->fd);
+	kid = pcmig_env_kid(e, pcmig_fork_check(e->map, 12, 1, UE_SEED,
+						false));
+	ASSERT_EQ(0, PCMIG_WAIT_FAULTS(e->fd, f0, 1, &st));
+	ASSERT_EQ(0, pcmig_wait_state(e->fd, PCMIG_STATE_PAUSED, PCMIG_WAIT_MS,
+				      &st)) TH_LOG("%s", pcmig_lib_error());
+	EXPECT_EQ(PCMIG_REASON_CHANNEL_EOF, st.reason);
+	EXPECT_EQ(0, st.error);
+	EXPECT_EQ(1, st.pauses);
+	EXPECT_EQ(1, st.in_flight);
+	i = pcmig_events_find(e->ev, 0, e->id, PCMIG_CMD_EVENT_PAUSED, 0,
+			      PCMIG_WAIT_MS, &ev);
+	ASSERT_LE(0, i) TH_LOG("%s", pcmig_lib_error());
+	EXPECT_EQ(PCMIG_REASON_CHANNEL_EOF, ev.s.reason);
+	status = pcmig_env_reap(e, kid, 0);
+	EXPECT_EQ(-1, status) TH_LOG("child: %s", pcmig_status_str(status));
+
+	recover_listen(_metadata, e, variant->transport, UE_SEED);
+	status = pcmig_env_reap(e, kid, PCMIG_WAIT_MS);
+	EXPECT_TRUE(pcmig_exited_ok(status))
+		TH_LOG("child: %s", pcmig_status_str(status));
+	EXPECT_EQ(-1, pcmig_env_check(e, 12, 1, UE_SEED, NULL));
+	ASSERT_EQ(0, pcmig_env_status(e, &st));
+	EXPECT_EQ(PCMIG_STATE_LISTEN, st.state);
+	EXPECT_EQ(1, st.requests_resent);
+	EXPECT_EQ(9, st.pages_present);
+	EXPECT_EQ(1, pcmig_source_requests(e->src, 12));
+}
+
+/*
+ * A source may hang up right after END on every channel, while the
+ * destination still reads pages queued on bulk: the urgent channel's end
+ * of file, seen first, must not pause the session.
+ */
+TEST_F_TIMEOUT(urgent_end, end_on_both_then_hang_up_goes_on, 90)
+{
+	const struct pcmig_frame_desc end = {
+		.magic = PCMIG_FRAME_MAGIC, .version = PCMIG_FRAME_VERSION,
+		.type = PCMIG_FRAME_END,
+	};
+	struct pcmig_env_opts o = {
+		.npages = 2048, .split = true, .listen = true, .seed = UE_SEED,
+		.transport = variant->transport, .tag = "urgbig",
+	};
+	struct pcmig_env *e = &self->env;
+	struct pcmig_status st;
+	int round;
+
+	for (round = 0; round < 3; round++) {
+		pcmig_env_cleanup(e);
+		pcmig_env_start(_metadata, e, &o);
+		/* LISTEN: every page present does not end the session. */
+		ASSERT_EQ(0, pcmig_source_push_range(e->src, 0, 2048));
+		ASSERT_EQ(0, pcmig_source_send_frame(e->src,
+						     PCMIG_CHANNEL_BULK, &end,
+						     NULL, 0));
+		ASSERT_EQ(0, pcmig_source_send_frame(e->src,
+						     PCMIG_CHANNEL_URGENT,
+						     &end, NULL, 0));
+		pcmig_source_close(e->src);
+		ASSERT_EQ(0, PCMIG_WAIT_FIELD(e->fd, pages_present, 2048,
+					      PCMIG_WAIT_MS, &st))
+			TH_LOG("round %d: %s", round, pcmig_lib_error());
+		pcmig_msleep(PCMIG_SHORT_MS);
+		ASSERT_EQ(0, pcmig_env_status(e, &st));
+		EXPECT_EQ(PCMIG_STATE_LISTEN, st.state)
+			TH_LOG("round %d: %s (%s)", round,
+			       pcmig_state_name(st.state),
+			       pcmig_reason_name(st.reason));
+		EXPECT_EQ(0, st.pauses);
+		EXPECT_EQ(PCMIG_REASON_NONE, st.reason);
+		EXPECT_EQ(2048, st.pages_present);
+		ASSERT_EQ(-1, pcmig_env_check(e, 0, 2048, UE_SEED, NULL));
+	}
 }
 
 /*
