@@ -12,8 +12,11 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1573,10 +1576,12 @@ TEST_F(urgent_end, eof_with_every_page_present_goes_on)
 
 /*
  * Outage generations: what the channels of an earlier generation do after
- * RECOVER never pauses the session again. The exact interleaving that a
- * stale pause needs (a receiver reporting between leaving the channel list
- * and pausing, or the sender between its failed send and its pause) has no
- * trigger from user space; these run the sequences around it many times.
+ * RECOVER never pauses the session again. The usual gaps a stale pause
+ * needs (a receiver between leaving the channel list and pausing, the
+ * sender between its failed send and its pause) last microseconds and have
+ * no trigger from user space: these run the sequences around them many
+ * times. stale.urgent_report_after_recover_ignored below has a window wide
+ * enough to hit every time.
  */
 
 FIXTURE(epoch) {
@@ -1667,6 +1672,125 @@ TEST_F_TIMEOUT(epoch, old_channels_never_pause_the_new_ones, 120)
 	EXPECT_EQ(PCMIG_STATE_LISTEN, st.state);
 	EXPECT_EQ(24, st.pauses);
 	EXPECT_EQ(48, st.pages_present);
+}
+
+/*
+ * A wide window for the stale report: the urgent channel hangs up after
+ * END with the last page of a 512 GiB session requested, so its receiver,
+ * already off the channel list, scans 16 MiB of bitmaps before it pauses.
+ * Meanwhile user space pauses, recovers with new sockets and resumes; the
+ * late pause on behalf of the old socket must be ignored. Each round waits
+ * a little longer before pausing, to land in the window at least once.
+ */
+#define STALE_PAGES	(1ull << 27)
+#define STALE_ROUNDS	16
+
+static int stale_attach_pair(int fd, int u[2], int b[2])
+{
+	int ret;
+
+	ret = pcmig_stream_pair(PCMIG_TRANSPORT_UNIX, u);
+	if (!ret)
+		ret = pcmig_stream_pair(PCMIG_TRANSPORT_UNIX, b);
+	if (!ret)
+		ret = pcmig_attach(fd, u[0], PCMIG_CHANNEL_URGENT);
+	if (!ret)
+		ret = pcmig_attach(fd, b[0], PCMIG_CHANNEL_BULK);
+	return ret;
+}
+
+FIXTURE(stale) {
+	int unused;
+};
+
+FIXTURE_SETUP(stale)
+{
+}
+
+FIXTURE_TEARDOWN(stale)
+{
+}
+
+TEST_F_TIMEOUT(stale, urgent_report_after_recover_ignored, 300)
+{
+	const struct pcmig_frame_desc end = {
+		.magic = PCMIG_FRAME_MAGIC, .version = PCMIG_FRAME_VERSION,
+		.type = PCMIG_FRAME_END,
+	};
+	unsigned char hdr[PCMIG_FRAME_HDR_LEN], req[PCMIG_FRAME_HDR_LEN + 8];
+	int ctl, fd, round, u[2], b[2], u2[2], b2[2], status;
+	struct pcmig_status st;
+	volatile uint8_t *last;
+	char name[32];
+	ssize_t got;
+	pid_t kid;
+
+	ctl = pcmig_ctl_open();
+	ASSERT_LE(0, ctl);
+	pcmig_frame_encode(hdr, &end);
+	for (round = 0; round < STALE_ROUNDS; round++) {
+		snprintf(name, sizeof(name), PCMIG_ST_PREFIX "stale%d", round);
+		fd = pcmig_create(ctl, STALE_PAGES * PS, 0, name, NULL);
+		ASSERT_LE(0, fd) TH_LOG("%s", pcmig_lib_error());
+		last = mmap(NULL, PS, PROT_READ, MAP_SHARED, fd,
+			    (STALE_PAGES - 1) * PS);
+		ASSERT_NE(MAP_FAILED, (void *)last);
+		ASSERT_EQ(0, stale_attach_pair(fd, u, b));
+		ASSERT_EQ(0, pcmig_set_state(fd, PCMIG_STATE_LISTEN));
+
+		kid = fork();
+		ASSERT_LE(0, kid);
+		if (!kid)
+			_exit(last[0]);
+		/* Its request, then END and the hang-up on urgent. */
+		ASSERT_EQ(sizeof(req), recv(u[1], req, sizeof(req),
+					    MSG_WAITALL));
+		ASSERT_EQ(sizeof(hdr), write(u[1], hdr, sizeof(hdr)));
+		shutdown(u[1], SHUT_RDWR);
+		if (round)
+			pcmig_msleep(round - 1);
+
+		ASSERT_EQ(0, pcmig_set_state(fd, PCMIG_STATE_PAUSED));
+		ASSERT_EQ(0, pcmig_set_state(fd, PCMIG_STATE_RECOVER));
+		ASSERT_EQ(0, stale_attach_pair(fd, u2, b2));
+		ASSERT_EQ(0, pcmig_set_state(fd, PCMIG_STATE_LISTEN));
+		/*
+		 * The request goes out again on the new socket, which only
+		 * a stale pause would close.
+		 */
+		got = recv(u2[1], req, sizeof(req), MSG_WAITALL);
+		pcmig_msleep(200);
+		ASSERT_EQ(0, pcmig_get_status(fd, &st));
+		EXPECT_EQ(sizeof(req), got)
+			TH_LOG("round %d: new urgent socket closed: %s, reason %s",
+			       round, pcmig_state_name(st.state),
+			       pcmig_reason_name(st.reason));
+		EXPECT_EQ(PCMIG_STATE_LISTEN, st.state)
+			TH_LOG("round %d: %s, reason %s, %llu pauses", round,
+			       pcmig_state_name(st.state),
+			       pcmig_reason_name(st.reason),
+			       (unsigned long long)st.pauses);
+		EXPECT_EQ(1, st.pauses);
+		EXPECT_EQ(1, st.recoveries);
+
+		ASSERT_EQ(0, pcmig_destroy(fd));
+		ASSERT_EQ(0, pcmig_wait_child(kid, PCMIG_WAIT_MS, &status));
+		EXPECT_TRUE(pcmig_died_of(status, SIGBUS))
+			TH_LOG("child: %s", pcmig_status_str(status));
+		munmap((void *)last, PS);
+		close(fd);
+		close(u[0]);
+		close(u[1]);
+		close(b[0]);
+		close(b[1]);
+		close(u2[0]);
+		close(u2[1]);
+		close(b2[0]);
+		close(b2[1]);
+		if (st.state != PCMIG_STATE_LISTEN)
+			break;
+	}
+	close(ctl);
 }
 
 PCMIG_HARNESS_MAIN
