@@ -275,15 +275,14 @@ static void pcmig_rx_report(struct pcmig_channel *ch, int ret, bool closing)
 		pcmig_fail(s, ch->rx.reason, -EPROTO);
 	} else if (ret == PCMIG_RX_EOF) {
 		/*
-		 * After END the source may hang up, unless it takes the last
-		 * way for requests with it while pages are still missing:
-		 * faults would wait for ever.
+		 * After END the source may hang up; but without the urgent
+		 * channel, requests have nowhere to go.
 		 */
-		if (!ch->rx.src_done ||
-		    ((ch->mask & PCMIG_CHANNEL_URGENT) &&
-		     atomic64_read(&s->nr_present) != s->npages))
+		if (!ch->rx.src_done)
 			pcmig_pause_channel(s, ch->epoch,
 					    PCMIG_REASON_CHANNEL_EOF, 0);
+		else if (ch->mask & PCMIG_CHANNEL_URGENT)
+			pcmig_tx_urgent_gone(s, ch->epoch);
 	} else {
 		pcmig_pause_channel(s, ch->epoch, PCMIG_REASON_CHANNEL_ERROR,
 				    ret);

@@ -352,6 +352,7 @@ void pcmig_tx_recovered(struct pcmig_session *s);
 void pcmig_tx_set_sock(struct pcmig_session *s, struct socket *sock,
 		       u32 epoch);
 void pcmig_tx_drop_queue(struct pcmig_session *s);
+void pcmig_tx_urgent_gone(struct pcmig_session *s, u32 epoch);
 
 /* rx.c */
 void pcmig_rx_init(struct pcmig_rx *rx, struct pcmig_channel *ch);

@@ -4,8 +4,10 @@
  *
  * ADVISE -> (DISCARD) -> LISTEN -> RUNNING -> END, after QEMU's postcopy
  * states, plus PAUSED and RECOVER after a channel failure and FAILED. User
- * space asks for the forward moves; the receivers pause or fail a session
- * and complete it.
+ * space asks for the forward moves and may pause; the receivers pause or
+ * fail a session and complete it. An outage (PAUSED, and RECOVER until it
+ * returns) may be bounded by the pause timeout, a delayed work item that
+ * fails the session.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 

@@ -29,6 +29,7 @@
 /* &pcmig_session.tx_flags */
 #define PCMIG_TX_RESEND	0	/* request every missing requested page */
 #define PCMIG_TX_RECOVERED 1	/* that resend follows RECOVER: count it */
+#define PCMIG_TX_ORPHANED 2	/* the urgent channel left after END */
 
 static bool pcmig_tx_state(struct pcmig_session *s)
 {
@@ -198,16 +199,27 @@ static void pcmig_tx_work(struct work_struct *work)
 {
 	struct pcmig_session *s = container_of(work, struct pcmig_session,
 					       tx_work);
+	bool orphaned = false;
 	int ret = 0;
 	u32 epoch;
 
 	mutex_lock(&s->tx_lock);
-	/* Without a socket, the queue waits for pcmig_tx_resend(). */
+	/*
+	 * Without a socket, the queue waits for pcmig_tx_resend(), unless
+	 * the urgent channel left for good: see pcmig_tx_urgent_gone().
+	 */
 	if (s->tx_sock && pcmig_tx_state(s))
 		ret = pcmig_tx_send(s, true);
+	else if (!s->tx_sock && pcmig_tx_state(s) &&
+		 test_bit(PCMIG_TX_ORPHANED, &s->tx_flags))
+		orphaned = pcmig_tx_pending(s);
 	epoch = s->tx_epoch;
 	mutex_unlock(&s->tx_lock);
 
+	if (orphaned) {
+		pcmig_pause_channel(s, epoch, PCMIG_REASON_CHANNEL_EOF, 0);
+		return;
+	}
 	if (ret) {
 		pr_warn_ratelimited("session %u: sending requests failed: %d\n",
 				    s->id, ret);
@@ -317,6 +329,32 @@ void pcmig_tx_recovered(struct pcmig_session *s)
 }
 
 /**
+ * pcmig_tx_urgent_gone() - the urgent channel hung up after its END
+ * @s: session
+ * @epoch: &pcmig_session.epoch the channel was attached in
+ *
+ * The source may hang up after END, and the pages still missing come on
+ * the channels that have not carried END yet, but requests have nowhere
+ * to go: a requested page that is still missing (its request or reply
+ * was lost) pauses the session now, with %PCMIG_REASON_CHANNEL_EOF, and so
+ * does any later request until a new urgent channel is attached.
+ */
+void pcmig_tx_urgent_gone(struct pcmig_session *s, u32 epoch)
+{
+	set_bit(PCMIG_TX_ORPHANED, &s->tx_flags);
+	/*
+	 * Pairs with test_and_set_bit() in pcmig_request(): either we see
+	 * the page requested, or its request finds the flag set.
+	 */
+	smp_mb__after_atomic();
+	if (find_next_andnot_bit(s->requested, s->present, s->npages, 0) <
+	    s->npages)
+		pcmig_pause_channel(s, epoch, PCMIG_REASON_CHANNEL_EOF, 0);
+	else
+		pcmig_tx_kick(s);
+}
+
+/**
  * pcmig_tx_set_sock() - set or clear the socket requests go out on
  * @s: session
  * @sock: the urgent channel's socket, or NULL
@@ -333,6 +371,8 @@ void pcmig_tx_set_sock(struct pcmig_session *s, struct socket *sock,
 	mutex_lock(&s->tx_lock);
 	s->tx_sock = sock;
 	s->tx_epoch = epoch;
+	if (sock)
+		clear_bit(PCMIG_TX_ORPHANED, &s->tx_flags);
 	s->tx_len = 0;
 	mutex_unlock(&s->tx_lock);
 }

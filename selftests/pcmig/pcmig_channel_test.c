@@ -12,8 +12,11 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1322,9 +1325,10 @@ TEST_F(reset, tcp_reset_pauses_with_channel_error)
 }
 
 /*
- * The urgent channel going away after END (ABI 0.4 fixes): with pages
- * still missing, their requests would have no socket, so the session
- * pauses; with every page present it need not.
+ * The urgent channel going away after END (ABI 0.4 fixes): requests then
+ * have no socket, so a requested page still missing, or a later request,
+ * pauses the session; pages missing but not requested may still come on
+ * bulk, and with every page present nothing is missing at all.
  */
 
 #define UE_SEED		0x0e9d
@@ -1425,6 +1429,113 @@ TEST_F(urgent_end, eof_with_pages_missing_pauses)
 }
 
 /*
+ * The urgent channel hangs up after END with pages missing but none
+ * requested: they may still come on bulk, so the session goes on; the
+ * first request that has nowhere to go pauses it, and recovery brings
+ * the page to the blocked fault.
+ */
+TEST_F(urgent_end, request_after_urgent_left_pauses)
+{
+	const struct pcmig_frame_desc end = {
+		.magic = PCMIG_FRAME_MAGIC, .version = PCMIG_FRAME_VERSION,
+		.type = PCMIG_FRAME_END,
+	};
+	struct pcmig_env *e = &self->env;
+	struct pcmig_status st;
+	struct pcmig_event ev;
+	int status, i;
+	uint64_t f0;
+	pid_t kid;
+
+	ASSERT_EQ(0, pcmig_set_state(e->fd, PCMIG_STATE_LISTEN));
+	ASSERT_EQ(0, pcmig_source_push_range(e->src, 0, 8));
+	ASSERT_EQ(0, PCMIG_WAIT_FIELD(e->fd, pages_present, 8, PCMIG_WAIT_MS,
+				      &st));
+	ASSERT_EQ(0, pcmig_source_send_frame(e->src, PCMIG_CHANNEL_URGENT,
+					     &end, NULL, 0));
+	pcmig_source_shutdown_channel(e->src, PCMIG_CHANNEL_URGENT);
+	pcmig_msleep(PCMIG_SHORT_MS);
+	ASSERT_EQ(0, pcmig_env_status(e, &st));
+	EXPECT_EQ(PCMIG_STATE_LISTEN, st.state);
+	EXPECT_EQ(0, st.pauses);
+
+	f0 = pcmig_faults(e->fd);
+	kid = pcmig_env_kid(e, pcmig_fork_check(e->map, 12, 1, UE_SEED,
+						false));
+	ASSERT_EQ(0, PCMIG_WAIT_FAULTS(e->fd, f0, 1, &st));
+	ASSERT_EQ(0, pcmig_wait_state(e->fd, PCMIG_STATE_PAUSED, PCMIG_WAIT_MS,
+				      &st)) TH_LOG("%s", pcmig_lib_error());
+	EXPECT_EQ(PCMIG_REASON_CHANNEL_EOF, st.reason);
+	EXPECT_EQ(0, st.error);
+	EXPECT_EQ(1, st.pauses);
+	EXPECT_EQ(1, st.in_flight);
+	i = pcmig_events_find(e->ev, 0, e->id, PCMIG_CMD_EVENT_PAUSED, 0,
+			      PCMIG_WAIT_MS, &ev);
+	ASSERT_LE(0, i) TH_LOG("%s", pcmig_lib_error());
+	EXPECT_EQ(PCMIG_REASON_CHANNEL_EOF, ev.s.reason);
+	status = pcmig_env_reap(e, kid, 0);
+	EXPECT_EQ(-1, status) TH_LOG("child: %s", pcmig_status_str(status));
+
+	recover_listen(_metadata, e, variant->transport, UE_SEED);
+	status = pcmig_env_reap(e, kid, PCMIG_WAIT_MS);
+	EXPECT_TRUE(pcmig_exited_ok(status))
+		TH_LOG("child: %s", pcmig_status_str(status));
+	EXPECT_EQ(-1, pcmig_env_check(e, 12, 1, UE_SEED, NULL));
+	ASSERT_EQ(0, pcmig_env_status(e, &st));
+	EXPECT_EQ(PCMIG_STATE_LISTEN, st.state);
+	EXPECT_EQ(1, st.requests_resent);
+	EXPECT_EQ(9, st.pages_present);
+	EXPECT_EQ(1, pcmig_source_requests(e->src, 12));
+}
+
+/*
+ * A source may hang up right after END on every channel, while the
+ * destination still reads pages queued on bulk: the urgent channel's end
+ * of file, seen first, must not pause the session.
+ */
+TEST_F_TIMEOUT(urgent_end, end_on_both_then_hang_up_goes_on, 90)
+{
+	const struct pcmig_frame_desc end = {
+		.magic = PCMIG_FRAME_MAGIC, .version = PCMIG_FRAME_VERSION,
+		.type = PCMIG_FRAME_END,
+	};
+	struct pcmig_env_opts o = {
+		.npages = 2048, .split = true, .listen = true, .seed = UE_SEED,
+		.transport = variant->transport, .tag = "urgbig",
+	};
+	struct pcmig_env *e = &self->env;
+	struct pcmig_status st;
+	int round;
+
+	for (round = 0; round < 3; round++) {
+		pcmig_env_cleanup(e);
+		pcmig_env_start(_metadata, e, &o);
+		/* LISTEN: every page present does not end the session. */
+		ASSERT_EQ(0, pcmig_source_push_range(e->src, 0, 2048));
+		ASSERT_EQ(0, pcmig_source_send_frame(e->src,
+						     PCMIG_CHANNEL_BULK, &end,
+						     NULL, 0));
+		ASSERT_EQ(0, pcmig_source_send_frame(e->src,
+						     PCMIG_CHANNEL_URGENT,
+						     &end, NULL, 0));
+		pcmig_source_close(e->src);
+		ASSERT_EQ(0, PCMIG_WAIT_FIELD(e->fd, pages_present, 2048,
+					      PCMIG_WAIT_MS, &st))
+			TH_LOG("round %d: %s", round, pcmig_lib_error());
+		pcmig_msleep(PCMIG_SHORT_MS);
+		ASSERT_EQ(0, pcmig_env_status(e, &st));
+		EXPECT_EQ(PCMIG_STATE_LISTEN, st.state)
+			TH_LOG("round %d: %s (%s)", round,
+			       pcmig_state_name(st.state),
+			       pcmig_reason_name(st.reason));
+		EXPECT_EQ(0, st.pauses);
+		EXPECT_EQ(PCMIG_REASON_NONE, st.reason);
+		EXPECT_EQ(2048, st.pages_present);
+		ASSERT_EQ(-1, pcmig_env_check(e, 0, 2048, UE_SEED, NULL));
+	}
+}
+
+/*
  * With every page present the urgent channel may leave after END; a new
  * urgent socket can then be attached in LISTEN (it is kicked with the
  * requests still missing a reply: none here).
@@ -1465,10 +1576,12 @@ TEST_F(urgent_end, eof_with_every_page_present_goes_on)
 
 /*
  * Outage generations: what the channels of an earlier generation do after
- * RECOVER never pauses the session again. The exact interleaving that a
- * stale pause needs (a receiver reporting between leaving the channel list
- * and pausing, or the sender between its failed send and its pause) has no
- * trigger from user space; these run the sequences around it many times.
+ * RECOVER never pauses the session again. The usual gaps a stale pause
+ * needs (a receiver between leaving the channel list and pausing, the
+ * sender between its failed send and its pause) last microseconds and have
+ * no trigger from user space: these run the sequences around them many
+ * times. stale.urgent_report_after_recover_ignored below has a window wide
+ * enough to hit every time.
  */
 
 FIXTURE(epoch) {
@@ -1559,6 +1672,125 @@ TEST_F_TIMEOUT(epoch, old_channels_never_pause_the_new_ones, 120)
 	EXPECT_EQ(PCMIG_STATE_LISTEN, st.state);
 	EXPECT_EQ(24, st.pauses);
 	EXPECT_EQ(48, st.pages_present);
+}
+
+/*
+ * A wide window for the stale report: the urgent channel hangs up after
+ * END with the last page of a 512 GiB session requested, so its receiver,
+ * already off the channel list, scans 16 MiB of bitmaps before it pauses.
+ * Meanwhile user space pauses, recovers with new sockets and resumes; the
+ * late pause on behalf of the old socket must be ignored. Each round waits
+ * a little longer before pausing, to land in the window at least once.
+ */
+#define STALE_PAGES	(1ull << 27)
+#define STALE_ROUNDS	16
+
+static int stale_attach_pair(int fd, int u[2], int b[2])
+{
+	int ret;
+
+	ret = pcmig_stream_pair(PCMIG_TRANSPORT_UNIX, u);
+	if (!ret)
+		ret = pcmig_stream_pair(PCMIG_TRANSPORT_UNIX, b);
+	if (!ret)
+		ret = pcmig_attach(fd, u[0], PCMIG_CHANNEL_URGENT);
+	if (!ret)
+		ret = pcmig_attach(fd, b[0], PCMIG_CHANNEL_BULK);
+	return ret;
+}
+
+FIXTURE(stale) {
+	int unused;
+};
+
+FIXTURE_SETUP(stale)
+{
+}
+
+FIXTURE_TEARDOWN(stale)
+{
+}
+
+TEST_F_TIMEOUT(stale, urgent_report_after_recover_ignored, 300)
+{
+	const struct pcmig_frame_desc end = {
+		.magic = PCMIG_FRAME_MAGIC, .version = PCMIG_FRAME_VERSION,
+		.type = PCMIG_FRAME_END,
+	};
+	unsigned char hdr[PCMIG_FRAME_HDR_LEN], req[PCMIG_FRAME_HDR_LEN + 8];
+	int ctl, fd, round, u[2], b[2], u2[2], b2[2], status;
+	struct pcmig_status st;
+	volatile uint8_t *last;
+	char name[32];
+	ssize_t got;
+	pid_t kid;
+
+	ctl = pcmig_ctl_open();
+	ASSERT_LE(0, ctl);
+	pcmig_frame_encode(hdr, &end);
+	for (round = 0; round < STALE_ROUNDS; round++) {
+		snprintf(name, sizeof(name), PCMIG_ST_PREFIX "stale%d", round);
+		fd = pcmig_create(ctl, STALE_PAGES * PS, 0, name, NULL);
+		ASSERT_LE(0, fd) TH_LOG("%s", pcmig_lib_error());
+		last = mmap(NULL, PS, PROT_READ, MAP_SHARED, fd,
+			    (STALE_PAGES - 1) * PS);
+		ASSERT_NE(MAP_FAILED, (void *)last);
+		ASSERT_EQ(0, stale_attach_pair(fd, u, b));
+		ASSERT_EQ(0, pcmig_set_state(fd, PCMIG_STATE_LISTEN));
+
+		kid = fork();
+		ASSERT_LE(0, kid);
+		if (!kid)
+			_exit(last[0]);
+		/* Its request, then END and the hang-up on urgent. */
+		ASSERT_EQ(sizeof(req), recv(u[1], req, sizeof(req),
+					    MSG_WAITALL));
+		ASSERT_EQ(sizeof(hdr), write(u[1], hdr, sizeof(hdr)));
+		shutdown(u[1], SHUT_RDWR);
+		if (round)
+			pcmig_msleep(round - 1);
+
+		ASSERT_EQ(0, pcmig_set_state(fd, PCMIG_STATE_PAUSED));
+		ASSERT_EQ(0, pcmig_set_state(fd, PCMIG_STATE_RECOVER));
+		ASSERT_EQ(0, stale_attach_pair(fd, u2, b2));
+		ASSERT_EQ(0, pcmig_set_state(fd, PCMIG_STATE_LISTEN));
+		/*
+		 * The request goes out again on the new socket, which only
+		 * a stale pause would close.
+		 */
+		got = recv(u2[1], req, sizeof(req), MSG_WAITALL);
+		pcmig_msleep(200);
+		ASSERT_EQ(0, pcmig_get_status(fd, &st));
+		EXPECT_EQ(sizeof(req), got)
+			TH_LOG("round %d: new urgent socket closed: %s, reason %s",
+			       round, pcmig_state_name(st.state),
+			       pcmig_reason_name(st.reason));
+		EXPECT_EQ(PCMIG_STATE_LISTEN, st.state)
+			TH_LOG("round %d: %s, reason %s, %llu pauses", round,
+			       pcmig_state_name(st.state),
+			       pcmig_reason_name(st.reason),
+			       (unsigned long long)st.pauses);
+		EXPECT_EQ(1, st.pauses);
+		EXPECT_EQ(1, st.recoveries);
+
+		ASSERT_EQ(0, pcmig_destroy(fd));
+		ASSERT_EQ(0, pcmig_wait_child(kid, PCMIG_WAIT_MS, &status));
+		EXPECT_TRUE(pcmig_died_of(status, SIGBUS))
+			TH_LOG("child: %s", pcmig_status_str(status));
+		munmap((void *)last, PS);
+		close(fd);
+		close(u[0]);
+		close(u[1]);
+		close(b[0]);
+		close(b[1]);
+		close(u2[0]);
+		close(u2[1]);
+		close(b2[0]);
+		close(b2[1]);
+		if (st.state != PCMIG_STATE_LISTEN)
+			break;
+	}
+	close(ctl);
 }
 
 PCMIG_HARNESS_MAIN
