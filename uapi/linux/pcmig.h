@@ -238,12 +238,14 @@ struct pcmig_range {
  * @pause_timeout_ms: the pause timeout, 0 when off (ABI 0.4)
  * @recoveries: times the session went from RECOVER back to its
  *	@resume_state (ABI 0.4)
- * @paused_at_ns: CLOCK_MONOTONIC time of the last move to PAUSED, in
- *	nanoseconds; zero if it never paused (ABI 0.4)
+ * @paused_at_ns: CLOCK_MONOTONIC time the last outage began (a move to
+ *	PAUSED from a state other than RECOVER), in nanoseconds; zero if it
+ *	never paused (ABI 0.4)
  * @paused_total_ns: time spent in PAUSED and RECOVER, the current outage
  *	included (ABI 0.4)
- * @requests_resent: pages requested again after RECOVER, because their
- *	requests or replies were lost with the old channels (ABI 0.4)
+ * @requests_resent: pages requested on leaving RECOVER: those whose
+ *	requests or replies were lost with the old channels, and those first
+ *	faulted on during the outage (ABI 0.4)
  * @reserved: zero
  */
 struct pcmig_status {
