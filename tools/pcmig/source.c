@@ -221,9 +221,13 @@ static int control_message(struct src *s, enum wait_for until,
 			fflush(stdout);
 		}
 		ret = 0;
-	} else if (until == UNTIL_DONE && h.type == PCMIG_MSG_PACKAGED_OK &&
-		   s->resume) {
-		ret = 0;	/* meant for the source before us, maybe */
+	} else if (until == UNTIL_DONE && h.type == PCMIG_MSG_PACKAGED_OK) {
+		/*
+		 * Again after a recovery: a destination that could not know
+		 * whether it arrived (a new destination tool), or meant for
+		 * the source before us (--resume).
+		 */
+		ret = 0;
 	} else if (until == UNTIL_DONE && h.type == PCMIG_MSG_DONE &&
 		   s->packaged_ok) {
 		if (pcmig_done_decode(p, h.len, done))
