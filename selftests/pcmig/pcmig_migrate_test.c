@@ -25,6 +25,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -1685,6 +1686,429 @@ TEST_F_TIMEOUT(mig, new_source_takes_over_after_kill, 240)
 	EXPECT_DST_JSON_EXIT(&self->dst, 0);
 	check_node(_metadata, self, files, sizes, 1, &st);
 	EXPECT_EQ(1, st.recoveries);
+}
+
+/*
+ * kill -9 of the destination tool in postcopy (issue 9): the session
+ * outlives it (the VMM, here the test, maps it); the source loses its
+ * control connection and keeps reconnecting; "pcmig-tool incoming
+ * --attach NAME" takes the session over, serves the reconnection, and the
+ * migration completes with every page equal to the source's.
+ */
+TEST_F_TIMEOUT(mig, new_destination_takes_over_after_kill, 240)
+{
+	static const char *const src_extra[] = { "--bandwidth", "256K", NULL };
+	const char *dst_extra[] = { "--run-cmd", NULL, NULL };
+	struct args d = { .n = 0 };
+	char hook[512], img[256], line[1024];
+	const char *files[1] = { img };
+	uint64_t sizes[1] = { 8 * MIB };
+	struct pcmig_status st;
+
+	ASSERT_NE(NULL, node_hook(self, hook, sizeof(hook)));
+	dst_extra[1] = hook;
+	snprintf(img, sizeof(img), "%s/ram0", self->shm);
+	start_pair_x(_metadata, self, NULL, NULL, NULL, false, dst_extra,
+		     src_extra);
+	map_node(_metadata, self, 8 * MIB);
+	ASSERT_EQ(0, pcmig_wait_state(self->node_fd, PCMIG_STATE_RUNNING,
+				      MIG_MS, &st))
+		TH_LOG("%s", pcmig_lib_error());
+
+	/* The push crawling at 256 KiB/s: kill the destination tool. */
+	pcmig_kill_child(self->dst.pid);
+	self->dst.pid = 0;
+	ASSERT_EQ(0, pcmig_wait_state(self->node_fd, PCMIG_STATE_PAUSED, 30000,
+				      &st))
+		TH_LOG("%s", pcmig_lib_error());
+	EXPECT_GT(st.pages_total, st.pages_present);
+	EXPECT_FALSE(pcmig_pid_ended(self->src.pid));
+
+	/* dst_args() without --name: --attach gives it. */
+	arg(&d, "%s", self->tool);
+	arg(&d, "incoming");
+	arg(&d, "--listen");
+	arg(&d, "%s", self->addr);
+	arg(&d, "--key-file");
+	arg(&d, "%s", self->key);
+	arg(&d, "--timeout");
+	arg(&d, TOOL_TIMEOUT);
+	arg(&d, "--json");
+	arg(&d, "--ram");
+	arg(&d, "ram0:8M");
+	arg(&d, "--attach");
+	arg(&d, "%s", self->name);
+	proc_start(_metadata, self, &self->dst, &d, NULL, false, true);
+
+	both_wait(self, MIG_MS);
+	EXPECT_EXIT(&self->src, 0);
+	EXPECT_EXIT(&self->dst, 0);
+	EXPECT_DST_JSON_EXIT(&self->dst, 0);
+	EXPECT_TRUE(pcmig_json_line(self->dst.out_text, "attached", line,
+				    sizeof(line)));
+	EXPECT_TRUE(pcmig_json_line(self->dst.out_text, "recovered", line,
+				    sizeof(line)));
+	check_node(_metadata, self, files, sizes, 1, &st);
+	EXPECT_EQ(1, st.recoveries);
+}
+
+/* ---- the recovery soak ---- */
+
+enum soak_kind {
+	SOAK_PARTITION,		/* every packet dropped both ways, 2-4 s */
+	SOAK_RESET,		/* ss -K: the source's sockets reset */
+	SOAK_PAUSE,		/* the destination's session paused (ioctl) */
+	SOAK_KILL_SOURCE,	/* kill -9 migrate, then migrate --resume */
+	SOAK_KILL_DEST,		/* kill -9 incoming, then incoming --attach */
+	SOAK_CHAOS,		/* netem delay, loss, reordering, duplicates */
+	SOAK_KINDS
+};
+
+static const char *const soak_names[SOAK_KINDS] = {
+	"partition", "reset", "pause", "kill_source", "kill_dest", "chaos",
+};
+
+/* Out of 100: how often each kind comes. */
+static const unsigned int soak_weight[SOAK_KINDS] = { 30, 25, 15, 10, 10, 10 };
+
+static uint64_t soak_rand(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+/* netem on @ns's veth: "loss 100%", or "delay 20ms ...". */
+static int soak_netem(const char *ns, const char *what)
+{
+	char dev[16], cmd[256], out[256];
+	int status;
+
+	pcmig_netns_veth(ns, dev);
+	snprintf(cmd, sizeof(cmd),
+		 "ip netns exec %s tc qdisc replace dev %s root netem %s", ns,
+		 dev, what);
+	status = pcmig_runl(10000, out, sizeof(out), "sh", "-c", cmd, NULL);
+	if (status < 0 || !WIFEXITED(status) || WEXITSTATUS(status)) {
+		pcmig_lib_set_error("%s: %s", cmd, out);
+		return -EIO;
+	}
+	return 0;
+}
+
+/*
+ * The faulting workload: random pages of the session, each compared with
+ * the source's image, until END. Exits 0 if every page read was right;
+ * writes "pages bad" on @fd.
+ */
+static void soak_reader(FIXTURE_DATA(mig) *self, const char *img,
+			uint64_t npages, uint64_t seed, int fd)
+{
+	uint64_t x = seed | 1, n = 0, bad = 0, idx;
+	struct pcmig_status st;
+	const uint8_t *ref;
+	char line[64];
+	int ifd;
+
+	ifd = open(img, O_RDONLY | O_CLOEXEC);
+	ref = ifd < 0 ? MAP_FAILED : mmap(NULL, npages * PS, PROT_READ,
+					  MAP_SHARED, ifd, 0);
+	if (ref == MAP_FAILED)
+		_exit(2);
+	for (;;) {
+		if (!(n % 64)) {
+			if (pcmig_get_status(self->node_fd, &st) ||
+			    st.state == PCMIG_STATE_END ||
+			    st.state == PCMIG_STATE_FAILED)
+				break;
+			usleep(2000);
+		}
+		idx = soak_rand(&x) % npages;
+		bad += !!memcmp((const uint8_t *)self->map + idx * PS,
+				ref + idx * PS, PS);
+		n++;
+	}
+	snprintf(line, sizeof(line), "%llu %llu\n", (unsigned long long)n,
+		 (unsigned long long)bad);
+	if (write(fd, line, strlen(line)) < 0)
+		bad++;
+	_exit(bad || st.state != PCMIG_STATE_END ? 1 : 0);
+}
+
+/* The source's (or --resume's) arguments. */
+static void soak_src_args(FIXTURE_DATA(mig) *self, struct args *a,
+			  const char *img, const char *state, const char *sid)
+{
+	src_args(self, a, NULL);
+	arg(a, "--ram");
+	arg(a, "ram0=%s", img);
+	if (sid) {
+		arg(a, "--resume");
+		arg(a, "%s", sid);
+	} else {
+		arg(a, "--device-state");
+		arg(a, "%s", state);
+	}
+	arg(a, "--bandwidth");
+	arg(a, "1M");
+	arg(a, "--link-timeout");
+	arg(a, "1");
+}
+
+/* The destination's (or --attach's) arguments. */
+static void soak_dst_args(FIXTURE_DATA(mig) *self, struct args *a,
+			  const char *hook, bool attach)
+{
+	arg(a, "%s", self->tool);
+	arg(a, "incoming");
+	arg(a, "--listen");
+	arg(a, "%s", self->addr);
+	arg(a, "--key-file");
+	arg(a, "%s", self->key);
+	arg(a, "--timeout");
+	arg(a, "10");
+	arg(a, "--json");
+	arg(a, "--ram");
+	arg(a, "ram0:256M");
+	arg(a, "--link-timeout");
+	arg(a, "1");
+	if (attach) {
+		arg(a, "--attach");
+		arg(a, "%s", self->name);
+	} else {
+		arg(a, "--name");
+		arg(a, "%s", self->name);
+		arg(a, "--state-out");
+		arg(a, "%s/state.out", self->dir);
+		arg(a, "--run-cmd");
+		arg(a, "%s", hook);
+	}
+}
+
+/* Sum of "key":N over the lines of @path that have "event":"@event". */
+static uint64_t soak_json_sum(const char *path, const char *event,
+			      const char *key)
+{
+	char *text = pcmig_read_file(path, NULL), *line, *save = NULL, *at;
+	char ev[64], k[64];
+	uint64_t sum = 0;
+
+	if (!text)
+		return 0;
+	snprintf(ev, sizeof(ev), "\"event\":\"%s\"", event);
+	snprintf(k, sizeof(k), "\"%s\":", key);
+	for (line = strtok_r(text, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (!strstr(line, ev))
+			continue;
+		at = strstr(line, k);
+		if (at)
+			sum += strtoull(at + strlen(k), NULL, 10);
+	}
+	free(text);
+	return sum;
+}
+
+/*
+ * The recovery soak (issue 9): a 256 MiB migration between two network
+ * namespaces at 1 MiB/s with a task faulting on random pages and checking
+ * each, while failures of every kind are injected, one after the other,
+ * each followed by the wait for the recovery: $PCMIG_SOAK_FAILURES of them
+ * (default 50), chosen with $PCMIG_SOAK_SEED (printed; default from the
+ * clock). Every page is compared at the end; the figures go to the log.
+ */
+TEST_F_TIMEOUT(mig, recovery_soak, 900)
+{
+	const uint64_t npages = 256 * MIB / PS;
+	unsigned int want = 50, done = 0, kind, by_kind[SOAK_KINDS] = { 0 };
+	unsigned int nsrc = 1, ndst = 1, i;
+	static char src_names[64][24], dst_names[64][24];
+	char img[256], state[256], hook[512], sid[40], cmd[256], buf[128];
+	const char *files[1] = { img };
+	uint64_t sizes[1] = { npages * PS }, seed, x, t0, until, resent = 0;
+	uint64_t before, pauses, reads = 0, bad = 0;
+	struct pcmig_status st;
+	struct args a;
+	int pfd[2], status;
+	pid_t reader;
+	const char *env;
+	bool end = false;
+
+	env = getenv("PCMIG_SOAK_FAILURES");
+	if (env)
+		want = (unsigned int)strtoul(env, NULL, 10);
+	env = getenv("PCMIG_SOAK_SEED");
+	seed = env ? strtoull(env, NULL, 0) : pcmig_now_ms();
+	TH_LOG("soak: %u failures, PCMIG_SOAK_SEED=%llu", want,
+	       (unsigned long long)seed);
+	x = seed * 2654435761ULL + 1;
+
+	use_veth(_metadata, self);
+	ASSERT_LT(0, make_image(self, img, sizeof(img), "ram0", npages, seed,
+				5, 0, 0)) TH_LOG("%s", pcmig_lib_error());
+	snprintf(state, sizeof(state), "%s/state", self->dir);
+	ASSERT_EQ(0, pcmig_make_pattern_file(state, 4096, 41));
+	ASSERT_NE(NULL, node_hook(self, hook, sizeof(hook)));
+
+	memset(&a, 0, sizeof(a));
+	soak_dst_args(self, &a, hook, false);
+	proc_start(_metadata, self, &self->dst, &a, self->ns_dst, false, true);
+	memset(&a, 0, sizeof(a));
+	soak_src_args(self, &a, img, state, NULL);
+	proc_start(_metadata, self, &self->src, &a, self->ns_src, false, false);
+	map_node(_metadata, self, npages * PS);
+	ASSERT_EQ(0, pcmig_wait_state(self->node_fd, PCMIG_STATE_RUNNING,
+				      MIG_MS, &st))
+		TH_LOG("%s", pcmig_lib_error());
+	ASSERT_TRUE(source_session_id(&self->src, sid, sizeof(sid)));
+	t0 = pcmig_now_ms();
+
+	ASSERT_EQ(0, pipe(pfd));
+	reader = fork();
+	ASSERT_LE(0, reader);
+	if (!reader) {
+		close(pfd[0]);
+		soak_reader(self, img, npages, seed, pfd[1]);
+	}
+	close(pfd[1]);
+
+	while (done < want && !end) {
+		uint64_t r = soak_rand(&x) % 100, acc = 0;
+
+		for (kind = 0; kind < SOAK_KINDS - 1; kind++) {
+			acc += soak_weight[kind];
+			if (r < acc)
+				break;
+		}
+		ASSERT_EQ(0, pcmig_get_status(self->node_fd, &st));
+		if (st.state == PCMIG_STATE_END)
+			break;
+		before = st.recoveries;
+		pauses = st.pauses;
+		switch (kind) {
+		case SOAK_PARTITION:
+			ASSERT_EQ(0, soak_netem(self->ns_src, "loss 100%"));
+			ASSERT_EQ(0, soak_netem(self->ns_dst, "loss 100%"));
+			pcmig_msleep(2000 + soak_rand(&x) % 2000);
+			ASSERT_EQ(0, allow_all(self->ns_src));
+			ASSERT_EQ(0, allow_all(self->ns_dst));
+			break;
+		case SOAK_RESET:
+			snprintf(cmd, sizeof(cmd),
+				 "ip netns exec %s ss -K dst %s", self->ns_src,
+				 self->host);
+			pcmig_runl(10000, NULL, 0, "sh", "-c", cmd, NULL);
+			break;
+		case SOAK_PAUSE:
+			{
+				struct pcmig_set_state ss = {
+					.state = PCMIG_STATE_PAUSED,
+				};
+
+				ioctl(self->node_fd, PCMIG_IOC_SET_STATE, &ss);
+			}
+			break;
+		case SOAK_KILL_SOURCE:
+			pcmig_kill_child(self->src.pid);
+			self->src.pid = 0;
+			snprintf(src_names[nsrc % 64], sizeof(src_names[0]),
+				 "source.%u", nsrc + 1);
+			self->src.what = src_names[nsrc++ % 64];
+			memset(&a, 0, sizeof(a));
+			soak_src_args(self, &a, img, NULL, sid);
+			proc_start(_metadata, self, &self->src, &a,
+				   self->ns_src, false, false);
+			break;
+		case SOAK_KILL_DEST:
+			pcmig_kill_child(self->dst.pid);
+			self->dst.pid = 0;
+			snprintf(dst_names[ndst % 64], sizeof(dst_names[0]),
+				 "destination.%u", ndst + 1);
+			self->dst.what = dst_names[ndst++ % 64];
+			memset(&a, 0, sizeof(a));
+			soak_dst_args(self, &a, hook, true);
+			proc_start(_metadata, self, &self->dst, &a,
+				   self->ns_dst, false, true);
+			break;
+		default:
+			ASSERT_EQ(0, soak_netem(self->ns_src,
+						"delay 20ms 10ms loss 5% duplicate 5% reorder 25%"));
+			ASSERT_EQ(0, soak_netem(self->ns_dst,
+						"delay 20ms 10ms loss 5% duplicate 5% reorder 25%"));
+			pcmig_msleep(2000);
+			ASSERT_EQ(0, allow_all(self->ns_src));
+			ASSERT_EQ(0, allow_all(self->ns_dst));
+			break;
+		}
+		done++;
+		by_kind[kind]++;
+
+		/* Back to RUNNING with one more recovery (or over). */
+		until = pcmig_now_ms() + 90000;
+		for (;;) {
+			ASSERT_EQ(0, pcmig_get_status(self->node_fd, &st));
+			if (st.state == PCMIG_STATE_END) {
+				end = true;
+				break;
+			}
+			/* Chaos may not pause at all: then there is nothing to wait for. */
+			if (st.state == PCMIG_STATE_RUNNING &&
+			    (st.recoveries > before ||
+			     (kind == SOAK_CHAOS && st.pauses == pauses)))
+				break;
+			if (pcmig_now_ms() > until) {
+				pcmig_kill_child(reader);
+				both_wait(self, 100);
+				LOG_PROC(&self->src);
+				LOG_PROC(&self->dst);
+				ASSERT_TRUE(0)
+					TH_LOG("failure %u (%s): not recovered within 90 s: %s, %llu recoveries",
+					       done, soak_names[kind],
+					       pcmig_state_name(st.state),
+					       (unsigned long long)st.recoveries);
+			}
+			pcmig_msleep(50);
+		}
+		pcmig_msleep(200 + soak_rand(&x) % 600);
+	}
+
+	both_wait(self, 600000);
+	ASSERT_EQ(reader, waitpid(reader, &status, 0));
+	memset(buf, 0, sizeof(buf));
+	if (read(pfd[0], buf, sizeof(buf) - 1) > 0)
+		sscanf(buf, "%llu %llu", (unsigned long long *)&reads,
+		       (unsigned long long *)&bad);
+	close(pfd[0]);
+	EXPECT_EXIT(&self->src, 0);
+	EXPECT_EXIT(&self->dst, 0);
+	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status))
+		TH_LOG("faulting reader: status 0x%x, %llu pages read, %llu wrong",
+		       status, (unsigned long long)reads,
+		       (unsigned long long)bad);
+	check_node(_metadata, self, files, sizes, 1, &st);
+
+	for (i = 0; i < nsrc; i++) {
+		char path[300];
+
+		snprintf(path, sizeof(path), "%s/%s.out", self->dir,
+			 i ? src_names[i % 64] : "source");
+		resent += soak_json_sum(path, "recovered", "pages_resent");
+	}
+	TH_LOG("soak: seed %llu, %u failures in %.1f s: partition %u, reset %u, pause %u, kill_source %u, kill_dest %u, chaos %u",
+	       (unsigned long long)seed, done,
+	       (pcmig_now_ms() - t0) / 1000.0, by_kind[SOAK_PARTITION],
+	       by_kind[SOAK_RESET], by_kind[SOAK_PAUSE],
+	       by_kind[SOAK_KILL_SOURCE], by_kind[SOAK_KILL_DEST],
+	       by_kind[SOAK_CHAOS]);
+	TH_LOG("soak: %llu pauses, %llu recoveries, %llu pages re-requested, %llu pages sent again by the sources, %llu random pages read and checked by the workload, %llu pages compared at the end",
+	       (unsigned long long)st.pauses,
+	       (unsigned long long)st.recoveries,
+	       (unsigned long long)st.requests_resent,
+	       (unsigned long long)resent, (unsigned long long)reads,
+	       (unsigned long long)st.pages_total);
+	EXPECT_EQ(want, done) TH_LOG("the migration ended after %u failures",
+				     done);
 }
 
 TEST_F_TIMEOUT(mig, source_killed_pauses_keep, 120)

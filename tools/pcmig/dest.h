@@ -77,6 +77,9 @@
  * @no_recover: a lost link ends the migration (exit 3)
  * @recover_timeout_s: wait this long for the source to reconnect; 0: ever
  * @pause_timeout_s: the kernel's pause timeout (PCMIG_IOC_SET_PARAMS); 0: off
+ * @attach: incoming --attach: take over the session of this name
+ * @session_id: --session-id, when @have_session_id
+ * @have_session_id: the migration's session id was given
  * @state_dir: advise: the step directory
  * @cmd: the command's name, for messages
  */
@@ -97,6 +100,9 @@ struct dest_opts {
 	bool no_recover;
 	unsigned int recover_timeout_s;
 	unsigned int pause_timeout_s;
+	const char *attach;
+	uint8_t session_id[PCMIG_SESSION_ID_LEN];
+	bool have_session_id;
 	const char *state_dir;
 	const char *cmd;
 };
@@ -194,6 +200,8 @@ struct dest_rate {
  * @recoveries: recoveries that succeeded
  * @attempts: recovery attempts that failed in this outage
  * @ok_pending: RUNNING is set but PACKAGED_OK could not go out yet
+ * @adopt: --attach: the session id and capabilities are those of the first
+ *	authenticated source that reconnects
  */
 struct dest {
 	struct dest_opts *o;
@@ -245,6 +253,7 @@ struct dest {
 	uint64_t recoveries;
 	unsigned int attempts;
 	bool ok_pending;
+	bool adopt;
 };
 
 /* dest_util.c: pure helpers. */
@@ -307,6 +316,7 @@ int dest_write_file(const char *path, const void *data, size_t len,
 void dest_init(struct dest *d, struct dest_opts *o, volatile int *aborted);
 int dest_prepare(struct dest *d);
 int dest_connect(struct dest *d);
+int dest_attach_existing(struct dest *d);
 
 /* dest_engine.c: the migration. */
 int dest_advised(struct dest *d);

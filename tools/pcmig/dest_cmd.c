@@ -71,7 +71,13 @@ const char incoming_usage[] =
 	"\n"
 	"A lost link in postcopy pauses the session: the source reconnects to\n"
 	"the same address and the migration resumes where it stopped, any\n"
-	"number of times.\n"
+	"number of times. Should incoming die in postcopy, start it again with\n"
+	"--attach NAME (the session's name; same --listen, --key-file and\n"
+	"--ram) and it serves the source's reconnection:\n"
+	"      --attach NAME       take over session NAME, which reached RUNNING\n"
+	"      --session-id HEX    with --attach: the migration's session id (the\n"
+	"                          \"connected\" event's), else any source with\n"
+	"                          the key whose id the name fits\n"
 	"\n"
 	"Exit status: 0 every page arrived, 1 failed, 2 bad command line,\n"
 	"3 paused and not recovered (--no-recover, --recover-timeout, or a link\n"
@@ -194,6 +200,8 @@ enum {
 	OPT_RECOVER_TIMEOUT,
 	OPT_NO_RECOVER,
 	OPT_PAUSE_TIMEOUT,
+	OPT_ATTACH,
+	OPT_SESSION_ID,
 };
 
 /* incoming and advise: the same options (advise also --state-dir). */
@@ -215,6 +223,8 @@ static int parse_dest_opts(int argc, char **argv, struct dest_opts *o,
 		  OPT_RECOVER_TIMEOUT },
 		{ "no-recover", no_argument, NULL, OPT_NO_RECOVER },
 		{ "pause-timeout", required_argument, NULL, OPT_PAUSE_TIMEOUT },
+		{ "attach", required_argument, NULL, OPT_ATTACH },
+		{ "session-id", required_argument, NULL, OPT_SESSION_ID },
 		{ "json", no_argument, NULL, 'j' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "keep", no_argument, NULL, OPT_KEEP },
@@ -307,6 +317,21 @@ static int parse_dest_opts(int argc, char **argv, struct dest_opts *o,
 						 optarg,
 						 PCMIG_PAUSE_TIMEOUT_MAX_MS / 1000);
 			break;
+		case OPT_ATTACH:
+			if (step)
+				return usage_err(cmd, usage, "%s",
+						 "--attach is for 'pcmig-tool incoming'");
+			o->attach = optarg;
+			break;
+		case OPT_SESSION_ID:
+			if (pcmig_parse_hex(optarg, o->session_id,
+					    sizeof(o->session_id)))
+				return usage_err(cmd, usage,
+						 "--session-id '%s': %d hex digits",
+						 optarg,
+						 2 * PCMIG_SESSION_ID_LEN);
+			o->have_session_id = true;
+			break;
 		case 'j':
 			json = true;
 			break;
@@ -344,6 +369,12 @@ static int parse_dest_opts(int argc, char **argv, struct dest_opts *o,
 				 "--state-out and --state-cmd exclude each other");
 	if (step && !o->state_dir)
 		return usage_err(cmd, usage, "%s", "--state-dir DIR is required");
+	if (o->have_session_id && !o->attach)
+		return usage_err(cmd, usage, "%s", "--session-id goes with --attach");
+	if (o->attach && (o->no_recover || o->state_out || o->state_cmd ||
+			  o->run_cmd || o->name))
+		return usage_err(cmd, usage, "%s",
+				 "--attach takes over a running session: no --no-recover, --name, --state-out, --state-cmd or --run-cmd");
 	o->json = json || (!step && !isatty(STDOUT_FILENO));
 	return 0;
 }
@@ -374,7 +405,7 @@ int cmd_incoming(int argc, char **argv)
 		dest_finish(&d);
 		return ret;
 	}
-	if (!dest_advised(&d)) {
+	if (o.attach ? !dest_attach_existing(&d) : !dest_advised(&d)) {
 		while (d.result < 0) {
 			n = dest_pollfds(&d, pfd, ARRAY_SIZE(pfd));
 			ret = poll(pfd, n, dest_poll_timeout(&d));

@@ -59,6 +59,25 @@ static int rc_fail(struct reconnect *rc, uint32_t code, const char *fmt, ...)
 	return -1;
 }
 
+/*
+ * --attach: may the session id of @hs be the migration's? The one given
+ * with --session-id, else one that a default session name ("mig-" and
+ * the hex of its first 8 bytes) names; a custom name names none, and
+ * any source with the key is taken.
+ */
+static bool adopt_ok(struct dest *d, const struct pcmig_hs *hs)
+{
+	char def[PCMIG_NAME_LEN];
+
+	if (d->o->have_session_id)
+		return !memcmp(hs->peer.session_id, d->o->session_id,
+			       sizeof(d->o->session_id));
+	if (strncmp(d->name, "mig-", 4))
+		return true;
+	dest_default_name(hs->peer.session_id, def, sizeof(def));
+	return !strcmp(def, d->name);
+}
+
 /* Accept and authenticate a connection of @role within @wait_ms. */
 static int accept_role(struct dest *d, struct reconnect *rc, uint8_t role,
 		       int wait_ms)
@@ -85,6 +104,13 @@ static int accept_role(struct dest *d, struct reconnect *rc, uint8_t role,
 	if (pcmig_hs_server(fd, &hs)) {
 		close(fd);
 		return rc_fail(rc, 0, "handshake: %s", hs.err);
+	}
+	if (role == PCMIG_ROLE_CONTROL && d->adopt && adopt_ok(d, &hs)) {
+		/* A new destination tool: the migration is the source's. */
+		memcpy(d->session_id, hs.peer.session_id,
+		       sizeof(d->session_id));
+		d->caps = hs.caps;
+		d->adopt = false;
 	}
 	if (role == PCMIG_ROLE_CONTROL &&
 	    memcmp(hs.peer.session_id, d->session_id, sizeof(d->session_id))) {

@@ -6,11 +6,13 @@
  * connections, accepted and authenticated (dest_connect()).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -242,8 +244,121 @@ int dest_connect(struct dest *d)
 
 	dest_json_start(d, "connected");
 	dest_json_str(d, "peer", d->peer);
+	dest_json_str(d, "session_id", pcmig_fmt_hex(d->session_id,
+						     sizeof(d->session_id),
+						     caps, sizeof(caps)));
 	dest_json_u64(d, "version", hs.version);
 	dest_json_str(d, "caps", caps_str(d->caps, caps, sizeof(caps)));
 	dest_json_end(d);
+	return 0;
+}
+
+/* The id of the live session named @name: 0, -ENOENT, or an errno. */
+static int find_session(const char *name, uint32_t *id)
+{
+	struct pcmig_session *list = NULL;
+	struct pcmig_genl g;
+	size_t i, n = 0;
+	int ret;
+
+	ret = pcmig_genl_open(&g);
+	if (ret)
+		return ret;
+	ret = pcmig_genl_session_dump(&g, &list, &n);
+	pcmig_genl_close(&g);
+	if (ret)
+		return ret;
+	ret = -ENOENT;
+	for (i = 0; i < n; i++) {
+		if (pcmig_has(&list[i], PCMIG_ATTR_NAME) &&
+		    !strcmp(list[i].name, name) &&
+		    pcmig_has(&list[i], PCMIG_ATTR_ID)) {
+			*id = list[i].id;
+			ret = 0;
+			break;
+		}
+	}
+	free(list);
+	return ret;
+}
+
+/**
+ * dest_attach_existing() - take over the session of a destination tool
+ * that died (incoming --attach NAME)
+ * @d: the migration, after dest_prepare()
+ *
+ * The session must have reached RUNNING (its VMM runs): this tool serves
+ * the source's reconnection, sends PACKAGED_OK again (the source ignores a
+ * second one) and follows the session to its end. The migration's session
+ * id and capabilities come from the first authenticated source that
+ * reconnects (dest_recover.c), checked against --session-id if given, or
+ * against a default session name ("mig-" and the id's first 8 bytes).
+ *
+ * Return: 0, or -1 with the result decided.
+ */
+int dest_attach_existing(struct dest *d)
+{
+	const char *name = d->o->attach;
+	uint32_t id, state;
+	char path[32];
+	int ret;
+
+	ret = find_session(name, &id);
+	if (ret) {
+		dest_fail(d, DEST_EXIT_FAILED, 0, "--attach %s: %s", name,
+			  ret == -ENOENT ? "no session of that name" :
+			  strerror(-ret));
+		return -1;
+	}
+	snprintf(path, sizeof(path), "/dev/%s%u", PCMIG_NAME, id);
+	d->sfd = open(path, O_RDWR | O_CLOEXEC);
+	if (d->sfd < 0) {
+		dest_fail(d, DEST_EXIT_FAILED, 0, "--attach %s: %s: %s", name,
+			  path, strerror(errno));
+		return -1;
+	}
+	d->id = id;
+	snprintf(d->name, sizeof(d->name), "%s", name);
+	snprintf(d->node, sizeof(d->node), "%s", path);
+	ret = dest_read_status(d);
+	if (ret) {
+		dest_fail(d, DEST_EXIT_FAILED, 0, "--attach %s: status: %s",
+			  name, strerror(-ret));
+		return -1;
+	}
+	state = d->kstate == PCMIG_STATE_PAUSED ||
+		d->kstate == PCMIG_STATE_RECOVER ? d->st.resume_state :
+		d->kstate;
+	if (state != PCMIG_STATE_RUNNING) {
+		dest_fail(d, DEST_EXIT_FAILED, 0,
+			  "--attach %s: session %u is %s (from %s): only a session that reached RUNNING can be taken over",
+			  name, id, pcmig_state_name(d->kstate) ?: "?",
+			  pcmig_state_name(state) ?: "?");
+		return -1;
+	}
+	if (d->st.size != d->size) {
+		dest_fail(d, DEST_EXIT_FAILED, 0,
+			  "--attach %s: the session has %" PRIu64 " bytes, the --ram blocks add up to %" PRIu64,
+			  name, (uint64_t)d->st.size, d->size);
+		return -1;
+	}
+	ret = pcmig_events_open(&d->ev);
+	if (ret)
+		dest_warn(d, "netlink events unavailable (%s): following the session by polling",
+			  strerror(-ret));
+	else
+		d->have_ev = true;
+	d->adopt = true;
+	d->step = DEST_STEP_RUNNING;
+	d->ok_pending = true;
+	d->t_start = d->t_run = dest_now_ms();
+	dest_info(d, "attached to session %u '%s' (%s, %s): waiting for the source to reconnect",
+		  id, name, path, pcmig_state_name(d->kstate) ?: "?");
+	dest_json_start(d, "attached");
+	dest_json_u64(d, "id", id);
+	dest_json_str(d, "name", name);
+	dest_json_str(d, "node", path);
+	dest_json_end(d);
+	dest_changed(d);
 	return 0;
 }
