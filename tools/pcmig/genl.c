@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <netlink/errno.h>
 #include <netlink/genl/ctrl.h>
@@ -57,6 +58,12 @@ static struct nla_policy pcmig_policy[PCMIG_ATTR_MAX + 1] = {
 	[PCMIG_ATTR_PAUSES]		= { .type = NLA_U64 },
 	[PCMIG_ATTR_HIST]		= { .type = NLA_NESTED },
 	[PCMIG_ATTR_SESSIONS]		= { .type = NLA_U32 },
+	[PCMIG_ATTR_RESUME_STATE]	= { .type = NLA_U32 },
+	[PCMIG_ATTR_PAUSE_TIMEOUT_MS]	= { .type = NLA_U32 },
+	[PCMIG_ATTR_RECOVERIES]		= { .type = NLA_U64 },
+	[PCMIG_ATTR_PAUSED_AT_NS]	= { .type = NLA_U64 },
+	[PCMIG_ATTR_PAUSED_TOTAL_NS]	= { .type = NLA_U64 },
+	[PCMIG_ATTR_REQUESTS_RESENT]	= { .type = NLA_U64 },
 };
 
 /* Inside PCMIG_ATTR_HIST: attribute i + 1 is bucket i. */
@@ -64,12 +71,23 @@ static struct nla_policy pcmig_hist_policy[PCMIG_HIST_BUCKETS + 1] = {
 	[1 ... PCMIG_HIST_BUCKETS] = { .type = NLA_U64 },
 };
 
-/* The u64 fields of struct pcmig_session, by attribute. */
+/*
+ * The integer fields of struct pcmig_session, by attribute, with their size:
+ * 4 bytes where the policy says NLA_U32 (the error is an s32 sent as one), 8
+ * where it says NLA_U64.
+ */
 static const struct {
 	int attr;
 	size_t off;
-} pcmig_u64_fields[] = {
-#define U64_FIELD(a, f) { PCMIG_ATTR_##a, offsetof(struct pcmig_session, f) }
+	size_t size;
+} pcmig_int_fields[] = {
+#define U32_FIELD(a, f) { PCMIG_ATTR_##a, offsetof(struct pcmig_session, f), 4 }
+#define U64_FIELD(a, f) { PCMIG_ATTR_##a, offsetof(struct pcmig_session, f), 8 }
+	U32_FIELD(ID, id),
+	U32_FIELD(STATE, state),
+	U32_FIELD(OLD_STATE, old_state),
+	U32_FIELD(REASON, reason),
+	U32_FIELD(ERROR, error),
 	U64_FIELD(SIZE, size),
 	U64_FIELD(PAGES_TOTAL, pages_total),
 	U64_FIELD(PAGES_PRESENT, pages_present),
@@ -86,8 +104,25 @@ static const struct {
 	U64_FIELD(FAULTS_BLOCKED, faults_blocked),
 	U64_FIELD(BLOCKED_NS, blocked_ns),
 	U64_FIELD(PAUSES, pauses),
+	U32_FIELD(RESUME_STATE, resume_state),
+	U32_FIELD(PAUSE_TIMEOUT_MS, pause_timeout_ms),
+	U64_FIELD(RECOVERIES, recoveries),
+	U64_FIELD(PAUSED_AT_NS, paused_at_ns),
+	U64_FIELD(PAUSED_TOTAL_NS, paused_total_ns),
+	U64_FIELD(REQUESTS_RESENT, requests_resent),
+#undef U32_FIELD
 #undef U64_FIELD
 };
+
+/* A clock in nanoseconds; 0 if it cannot be read. */
+static uint64_t clock_ns(clockid_t clock)
+{
+	struct timespec ts;
+
+	if (clock_gettime(clock, &ts))
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
 
 /* A libnl error code as a negative errno, for messages. */
 static int nlerr_to_errno(int err)
@@ -316,7 +351,8 @@ int pcmig_genl_get_info(struct pcmig_genl *g, struct pcmig_info *info)
  * Every attribute is checked against its type's length; a string is copied
  * with a bound (truncated to fit @s->name) and NUL-terminated; a malformed
  * histogram counts as absent. Attributes this tool does not know are
- * ignored.
+ * ignored. @s->seen_ns and @s->seen_real_ns get the time of the parse,
+ * against which the length of an outage (@s->paused_at_ns) is measured.
  *
  * Return: 0, or -EPROTO if the message is not a valid generic netlink
  * message or an attribute is too short for its type.
@@ -336,39 +372,26 @@ int pcmig_genl_parse(struct nlmsghdr *nlh, struct pcmig_session *s)
 	gnlh = nlmsg_data(nlh);
 	s->cmd = gnlh->cmd;
 
-	if (tb[PCMIG_ATTR_ID]) {
-		s->id = nla_get_u32(tb[PCMIG_ATTR_ID]);
-		s->have |= 1ULL << PCMIG_ATTR_ID;
+	for (i = 0; i < ARRAY_SIZE(pcmig_int_fields); i++) {
+		char *field = (char *)s + pcmig_int_fields[i].off;
+		int attr = pcmig_int_fields[i].attr;
+		uint64_t v64;
+		uint32_t v32;
+
+		if (!tb[attr])
+			continue;
+		if (pcmig_int_fields[i].size == sizeof(v32)) {
+			v32 = nla_get_u32(tb[attr]);
+			memcpy(field, &v32, sizeof(v32));
+		} else {
+			v64 = nla_get_u64(tb[attr]);
+			memcpy(field, &v64, sizeof(v64));
+		}
+		s->have |= 1ULL << attr;
 	}
 	if (tb[PCMIG_ATTR_NAME]) {
 		nla_strlcpy(s->name, tb[PCMIG_ATTR_NAME], sizeof(s->name));
 		s->have |= 1ULL << PCMIG_ATTR_NAME;
-	}
-	if (tb[PCMIG_ATTR_STATE]) {
-		s->state = nla_get_u32(tb[PCMIG_ATTR_STATE]);
-		s->have |= 1ULL << PCMIG_ATTR_STATE;
-	}
-	if (tb[PCMIG_ATTR_OLD_STATE]) {
-		s->old_state = nla_get_u32(tb[PCMIG_ATTR_OLD_STATE]);
-		s->have |= 1ULL << PCMIG_ATTR_OLD_STATE;
-	}
-	if (tb[PCMIG_ATTR_REASON]) {
-		s->reason = nla_get_u32(tb[PCMIG_ATTR_REASON]);
-		s->have |= 1ULL << PCMIG_ATTR_REASON;
-	}
-	if (tb[PCMIG_ATTR_ERROR]) {
-		s->error = (int32_t)nla_get_u32(tb[PCMIG_ATTR_ERROR]);
-		s->have |= 1ULL << PCMIG_ATTR_ERROR;
-	}
-	for (i = 0; i < ARRAY_SIZE(pcmig_u64_fields); i++) {
-		int attr = pcmig_u64_fields[i].attr;
-		uint64_t val;
-
-		if (!tb[attr])
-			continue;
-		val = nla_get_u64(tb[attr]);
-		memcpy((char *)s + pcmig_u64_fields[i].off, &val, sizeof(val));
-		s->have |= 1ULL << attr;
 	}
 	if (tb[PCMIG_ATTR_HIST] &&
 	    nla_parse_nested(htb, PCMIG_HIST_BUCKETS, tb[PCMIG_ATTR_HIST],
@@ -378,6 +401,8 @@ int pcmig_genl_parse(struct nlmsghdr *nlh, struct pcmig_session *s)
 				s->hist[i] = nla_get_u64(htb[i + 1]);
 		s->have |= 1ULL << PCMIG_ATTR_HIST;
 	}
+	s->seen_ns = clock_ns(CLOCK_MONOTONIC);
+	s->seen_real_ns = clock_ns(CLOCK_REALTIME);
 	return 0;
 }
 

@@ -68,6 +68,20 @@ struct pcmig_genl {
  * @blocked_ns: %PCMIG_ATTR_BLOCKED_NS
  * @pauses: %PCMIG_ATTR_PAUSES
  * @hist: %PCMIG_ATTR_HIST, fault-wait histogram; missing buckets are zero
+ * @resume_state: %PCMIG_ATTR_RESUME_STATE, in PAUSED and RECOVER the state
+ *	RECOVER leads back to; %PCMIG_STATE_NONE in other states (ABI 0.4)
+ * @pause_timeout_ms: %PCMIG_ATTR_PAUSE_TIMEOUT_MS, 0 when off (ABI 0.4)
+ * @recoveries: %PCMIG_ATTR_RECOVERIES (ABI 0.4)
+ * @paused_at_ns: %PCMIG_ATTR_PAUSED_AT_NS, CLOCK_MONOTONIC start of the
+ *	current or last outage; 0 if the session never paused (ABI 0.4)
+ * @paused_total_ns: %PCMIG_ATTR_PAUSED_TOTAL_NS, the current outage
+ *	included up to the moment the module answered (ABI 0.4)
+ * @requests_resent: %PCMIG_ATTR_REQUESTS_RESENT (ABI 0.4)
+ * @seen_ns: not an attribute: CLOCK_MONOTONIC, in nanoseconds, when
+ *	pcmig_genl_parse() parsed the message, the "now" that @paused_at_ns is
+ *	measured against; 0 when unknown (then so is the outage's length)
+ * @seen_real_ns: not an attribute: CLOCK_REALTIME at the same moment, to
+ *	date @paused_at_ns; 0 when unknown
  */
 struct pcmig_session {
 	uint64_t have;
@@ -95,6 +109,14 @@ struct pcmig_session {
 	uint64_t blocked_ns;
 	uint64_t pauses;
 	uint64_t hist[PCMIG_HIST_BUCKETS];
+	uint32_t resume_state;
+	uint32_t pause_timeout_ms;
+	uint64_t recoveries;
+	uint64_t paused_at_ns;
+	uint64_t paused_total_ns;
+	uint64_t requests_resent;
+	uint64_t seen_ns;
+	uint64_t seen_real_ns;
 };
 
 _Static_assert(PCMIG_ATTR_MAX < 64, "struct pcmig_session.have is too small");

@@ -10,13 +10,17 @@
 #include "format.h"
 #include "pcmig-tool.h"
 
-/* Counters, in the order the JSON and the event lines give them. */
-static const struct {
+/* A u64 attribute, its JSON key and its field in struct pcmig_session. */
+struct counter {
 	int attr;
 	const char *key;
 	size_t off;
-} counters[] = {
+};
+
 #define COUNTER(a, f) { PCMIG_ATTR_##a, #f, offsetof(struct pcmig_session, f) }
+
+/* Counters, in the order the JSON and the event lines give them. */
+static const struct counter counters[] = {
 	COUNTER(SIZE, size),
 	COUNTER(PAGES_TOTAL, pages_total),
 	COUNTER(PAGES_PRESENT, pages_present),
@@ -33,8 +37,20 @@ static const struct {
 	COUNTER(FAULTS_BLOCKED, faults_blocked),
 	COUNTER(BLOCKED_NS, blocked_ns),
 	COUNTER(PAUSES, pauses),
-#undef COUNTER
 };
+
+/*
+ * The outage counters (ABI 0.4): after the others, which keep their place in
+ * the output.
+ */
+static const struct counter outage_counters[] = {
+	COUNTER(RECOVERIES, recoveries),
+	COUNTER(PAUSED_AT_NS, paused_at_ns),
+	COUNTER(PAUSED_TOTAL_NS, paused_total_ns),
+	COUNTER(REQUESTS_RESENT, requests_resent),
+};
+
+#undef COUNTER
 
 static const unsigned int percentiles[] = { 50, 90, 99 };
 
@@ -44,11 +60,12 @@ static const char *err_str(int32_t err)
 	return strerror(err < 0 && err != INT32_MIN ? -err : err);
 }
 
-static uint64_t counter(const struct pcmig_session *s, size_t i)
+static uint64_t counter(const struct pcmig_session *s,
+			const struct counter *c)
 {
 	uint64_t val;
 
-	memcpy(&val, (const char *)s + counters[i].off, sizeof(val));
+	memcpy(&val, (const char *)s + c->off, sizeof(val));
 	return val;
 }
 
@@ -67,6 +84,55 @@ static bool have_waits(const struct pcmig_session *s)
 {
 	return pcmig_has(s, PCMIG_ATTR_HIST) &&
 	       pcmig_hist_total(s->hist, PCMIG_HIST_BUCKETS);
+}
+
+/* Whether the session is in an outage: PAUSED or RECOVER. */
+static bool in_outage(const struct pcmig_session *s)
+{
+	return pcmig_has(s, PCMIG_ATTR_STATE) &&
+	       (s->state == PCMIG_STATE_PAUSED ||
+		s->state == PCMIG_STATE_RECOVER);
+}
+
+/*
+ * How long the current outage had lasted when the message was parsed; false
+ * outside an outage or when unknown (no start, no time of the parse, or a
+ * start after it: another clock, as in a time namespace).
+ */
+static bool paused_for(const struct pcmig_session *s, uint64_t *ns)
+{
+	if (!in_outage(s) || !pcmig_has(s, PCMIG_ATTR_PAUSED_AT_NS) ||
+	    !s->paused_at_ns || !s->seen_ns || s->seen_ns < s->paused_at_ns)
+		return false;
+	*ns = s->seen_ns - s->paused_at_ns;
+	return true;
+}
+
+/*
+ * A duration for an operator: pcmig_fmt_ns() below a minute, else the
+ * non-zero whole units, e.g. "1 h 2 min 3 s", "5 min" (rounded down).
+ */
+static char *fmt_duration(uint64_t ns, char *buf, size_t size)
+{
+	static const struct {
+		uint64_t secs;
+		const char *unit;
+	} units[] = {
+		{ 86400, "d" }, { 3600, "h" }, { 60, "min" }, { 1, "s" },
+	};
+	uint64_t n, secs = ns / 1000000000;
+	size_t i, len = 0;
+
+	if (secs < 60)
+		return pcmig_fmt_ns(ns, buf, size);
+	for (i = 0; i < ARRAY_SIZE(units) && len < size; i++) {
+		n = secs / units[i].secs;
+		secs %= units[i].secs;
+		if (n)
+			len += snprintf(buf + len, size - len, "%s%" PRIu64 " %s",
+					len ? " " : "", n, units[i].unit);
+	}
+	return buf;
 }
 
 /* The session name for a terminal: printable ASCII only. */
@@ -91,6 +157,61 @@ static void json_key(FILE *f, bool *first, const char *key)
 	*first = false;
 }
 
+/* "key":N, or "key":null without @have; nothing then unless @nulls. */
+static void json_u64(FILE *f, bool *first, const char *key, bool have,
+		     uint64_t val, bool nulls)
+{
+	if (!have && !nulls)
+		return;
+	json_key(f, first, key);
+	if (have)
+		fprintf(f, "%" PRIu64, val);
+	else
+		fputs("null", f);
+}
+
+/* A state attribute as "key":"name", or null as json_u64() does. */
+static void json_state(FILE *f, bool *first, const char *key,
+		       const struct pcmig_session *s, int attr,
+		       uint32_t state, bool nulls)
+{
+	char buf[PCMIG_FMT_LEN];
+
+	if (!pcmig_has(s, attr) && !nulls)
+		return;
+	json_key(f, first, key);
+	if (pcmig_has(s, attr))
+		pcmig_json_fputs(f, pcmig_state_str(state, buf, sizeof(buf)));
+	else
+		fputs("null", f);
+}
+
+/*
+ * The counters of @table, each followed by what is derived from it: the
+ * mean wait after blocked_ns, the outage's length after paused_at_ns.
+ */
+static void json_counters(FILE *f, const struct pcmig_session *s,
+			  const struct counter *table, size_t n, bool nulls,
+			  bool *first)
+{
+	uint64_t ns = 0;
+	size_t i;
+	bool have;
+
+	for (i = 0; i < n; i++) {
+		json_u64(f, first, table[i].key, pcmig_has(s, table[i].attr),
+			 counter(s, &table[i]), nulls);
+		if (table[i].attr == PCMIG_ATTR_BLOCKED_NS) {
+			have = mean_blocked(s, &ns);
+			json_u64(f, first, "mean_blocked_ns", have, ns, nulls);
+		} else if (table[i].attr == PCMIG_ATTR_PAUSED_AT_NS) {
+			have = paused_for(s, &ns);
+			json_u64(f, first, "paused_for_ms", have, ns / 1000000,
+				 nulls);
+		}
+	}
+}
+
 /*
  * The members of a session's JSON object. With @nulls, an absent attribute
  * is "key":null (status: every object has the same keys); without, it is
@@ -101,16 +222,8 @@ static void json_members(FILE *f, const struct pcmig_session *s, bool nulls,
 {
 	char buf[PCMIG_FMT_LEN];
 	unsigned int i;
-	uint64_t ns;
-	bool have;
 
-	if (pcmig_has(s, PCMIG_ATTR_ID) || nulls) {
-		json_key(f, first, "id");
-		if (pcmig_has(s, PCMIG_ATTR_ID))
-			fprintf(f, "%u", s->id);
-		else
-			fputs("null", f);
-	}
+	json_u64(f, first, "id", pcmig_has(s, PCMIG_ATTR_ID), s->id, nulls);
 	if (pcmig_has(s, PCMIG_ATTR_NAME) || nulls) {
 		json_key(f, first, "name");
 		if (pcmig_has(s, PCMIG_ATTR_NAME))
@@ -118,19 +231,9 @@ static void json_members(FILE *f, const struct pcmig_session *s, bool nulls,
 		else
 			fputs("null", f);
 	}
-	if (pcmig_has(s, PCMIG_ATTR_OLD_STATE)) {
-		json_key(f, first, "old_state");
-		pcmig_json_fputs(f, pcmig_state_str(s->old_state, buf,
-						    sizeof(buf)));
-	}
-	if (pcmig_has(s, PCMIG_ATTR_STATE) || nulls) {
-		json_key(f, first, "state");
-		if (pcmig_has(s, PCMIG_ATTR_STATE))
-			pcmig_json_fputs(f, pcmig_state_str(s->state, buf,
-							    sizeof(buf)));
-		else
-			fputs("null", f);
-	}
+	json_state(f, first, "old_state", s, PCMIG_ATTR_OLD_STATE,
+		   s->old_state, false);
+	json_state(f, first, "state", s, PCMIG_ATTR_STATE, s->state, nulls);
 	if (pcmig_has(s, PCMIG_ATTR_REASON) || nulls) {
 		json_key(f, first, "reason");
 		if (pcmig_has(s, PCMIG_ATTR_REASON))
@@ -151,24 +254,7 @@ static void json_members(FILE *f, const struct pcmig_session *s, bool nulls,
 		else
 			fputs("null", f);
 	}
-	for (i = 0; i < ARRAY_SIZE(counters); i++) {
-		have = pcmig_has(s, counters[i].attr);
-		if (!have && !nulls)
-			continue;
-		json_key(f, first, counters[i].key);
-		if (have)
-			fprintf(f, "%" PRIu64, counter(s, i));
-		else
-			fputs("null", f);
-		if (counters[i].attr == PCMIG_ATTR_BLOCKED_NS &&
-		    (mean_blocked(s, &ns) || nulls)) {
-			json_key(f, first, "mean_blocked_ns");
-			if (mean_blocked(s, &ns))
-				fprintf(f, "%" PRIu64, ns);
-			else
-				fputs("null", f);
-		}
-	}
+	json_counters(f, s, counters, ARRAY_SIZE(counters), nulls, first);
 	if (pcmig_has(s, PCMIG_ATTR_HIST) || nulls) {
 		json_key(f, first, "hist");
 		if (pcmig_has(s, PCMIG_ATTR_HIST)) {
@@ -182,16 +268,19 @@ static void json_members(FILE *f, const struct pcmig_session *s, bool nulls,
 		}
 		for (i = 0; i < ARRAY_SIZE(percentiles); i++) {
 			snprintf(buf, sizeof(buf), "p%u_ns", percentiles[i]);
-			json_key(f, first, buf);
-			if (have_waits(s))
-				fprintf(f, "%" PRIu64,
-					pcmig_hist_percentile(s->hist,
-							      PCMIG_HIST_BUCKETS,
-							      percentiles[i]));
-			else
-				fputs("null", f);
+			json_u64(f, first, buf, have_waits(s),
+				 pcmig_hist_percentile(s->hist,
+						       PCMIG_HIST_BUCKETS,
+						       percentiles[i]), true);
 		}
 	}
+	json_state(f, first, "resume_state", s, PCMIG_ATTR_RESUME_STATE,
+		   s->resume_state, nulls);
+	json_counters(f, s, outage_counters, ARRAY_SIZE(outage_counters),
+		      nulls, first);
+	json_u64(f, first, "pause_timeout_ms",
+		 pcmig_has(s, PCMIG_ATTR_PAUSE_TIMEOUT_MS), s->pause_timeout_ms,
+		 nulls);
 }
 
 /**
@@ -202,7 +291,11 @@ static void json_members(FILE *f, const struct pcmig_session *s, bool nulls,
  * Every attribute is a member, null when the module did not send it; state
  * and reason are names, "hist" an array of %PCMIG_HIST_BUCKETS counts and
  * "p50_ns", "p90_ns", "p99_ns" the histogram's percentiles (null without
- * waits). No newline follows.
+ * waits). The outage members (ABI 0.4) come last: "resume_state" (a name),
+ * "recoveries", "paused_at_ns", "paused_for_ms" (how long the current
+ * outage had lasted when the message was parsed; null outside PAUSED and
+ * RECOVER), "paused_total_ns", "requests_resent", "pause_timeout_ms". No
+ * newline follows.
  */
 void pcmig_show_session_json(FILE *f, const struct pcmig_session *s)
 {
@@ -386,6 +479,26 @@ void pcmig_show_sessions_table(FILE *f, const struct pcmig_session *s,
 	}
 }
 
+static void event_time(const struct timespec *ts, bool json, char *buf,
+		       size_t size)
+{
+	struct tm tm;
+	size_t len;
+
+	if (json ? !gmtime_r(&ts->tv_sec, &tm) :
+		   !localtime_r(&ts->tv_sec, &tm)) {
+		snprintf(buf, size, "%lld", (long long)ts->tv_sec);
+		return;
+	}
+	len = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (json)
+		snprintf(buf + len, size - len, ".%06ldZ",
+			 ts->tv_nsec / 1000);
+	else
+		snprintf(buf + len, size - len, ".%03ld",
+			 ts->tv_nsec / 1000000);
+}
+
 static void detail_u64(FILE *f, const char *label,
 		       const struct pcmig_session *s, int attr, uint64_t val)
 {
@@ -395,13 +508,66 @@ static void detail_u64(FILE *f, const char *label,
 		fprintf(f, "%-17s -\n", label);
 }
 
+/*
+ * The outage of a PAUSED or RECOVER session: since when (local time) and
+ * how long, the state it resumes to, the pause timeout and what is left.
+ */
+static void detail_outage(FILE *f, const struct pcmig_session *s)
+{
+	char when[64], buf[PCMIG_FMT_LEN], buf2[PCMIG_FMT_LEN];
+	uint64_t ns = 0, timeout_ns;
+	struct timespec ts;
+	bool known;
+
+	if (!in_outage(s))
+		return;
+	known = paused_for(s, &ns);
+	if (known && s->seen_real_ns > ns) {
+		ts.tv_sec = (s->seen_real_ns - ns) / 1000000000;
+		ts.tv_nsec = (s->seen_real_ns - ns) % 1000000000;
+		event_time(&ts, false, when, sizeof(when));
+		fprintf(f, "%-17s %s (%s ago)\n", "paused since", when,
+			fmt_duration(ns, buf, sizeof(buf)));
+	} else if (known) {
+		fprintf(f, "%-17s %s ago\n", "paused since",
+			fmt_duration(ns, buf, sizeof(buf)));
+	} else if (pcmig_has(s, PCMIG_ATTR_PAUSED_AT_NS) && s->paused_at_ns) {
+		fprintf(f, "%-17s %" PRIu64 " ns CLOCK_MONOTONIC\n",
+			"paused since", s->paused_at_ns);
+	}
+	if (pcmig_has(s, PCMIG_ATTR_RESUME_STATE))
+		fprintf(f, "%-17s %s\n", "resumes to",
+			pcmig_state_str(s->resume_state, buf, sizeof(buf)));
+	if (!pcmig_has(s, PCMIG_ATTR_PAUSE_TIMEOUT_MS))
+		return;
+	if (!s->pause_timeout_ms) {
+		fprintf(f, "%-17s off: faults wait until a recovery\n",
+			"pause timeout");
+		return;
+	}
+	timeout_ns = (uint64_t)s->pause_timeout_ms * 1000000;
+	fprintf(f, "%-17s %s", "pause timeout",
+		fmt_duration(timeout_ns, buf, sizeof(buf)));
+	if (known && ns < timeout_ns)
+		fprintf(f, ", %s left",
+			fmt_duration(timeout_ns - ns, buf2, sizeof(buf2)));
+	else if (known)
+		fputs(", expired: the session fails", f);
+	fputc('\n', f);
+}
+
 /**
  * pcmig_show_session_details() - what the table leaves out, for one session
  * @f: output stream
  * @s: the session
  *
- * The last channel error, the remaining counters and the fault-wait
- * histogram summarised as p50/p90/p99 (upper bounds of log2 buckets).
+ * In PAUSED and RECOVER first the outage: since when and for how long (as
+ * of the message's parse), the state it resumes to and the pause timeout
+ * with what is left of it. Then the last channel error, the remaining
+ * counters with the outage counters, the pause timeout outside an outage
+ * when set, and the fault-wait histogram summarised as p50/p90/p99 (upper
+ * bounds of log2 buckets). The outage lines are left out when the module
+ * did not send their attributes (before ABI 0.4).
  */
 void pcmig_show_session_details(FILE *f, const struct pcmig_session *s)
 {
@@ -409,6 +575,7 @@ void pcmig_show_session_details(FILE *f, const struct pcmig_session *s)
 	unsigned int i;
 	uint64_t total;
 
+	detail_outage(f, s);
 	if (pcmig_has(s, PCMIG_ATTR_ERROR) && s->error)
 		fprintf(f, "%-17s %s (%d)\n", "last error", err_str(s->error),
 			s->error);
@@ -424,7 +591,21 @@ void pcmig_show_session_details(FILE *f, const struct pcmig_session *s)
 		fprintf(f, "%-17s -\n", "bytes received");
 	detail_u64(f, "requests sent", s, PCMIG_ATTR_REQUESTS_SENT,
 		   s->requests_sent);
+	if (pcmig_has(s, PCMIG_ATTR_REQUESTS_RESENT))
+		detail_u64(f, "requests resent", s, PCMIG_ATTR_REQUESTS_RESENT,
+			   s->requests_resent);
 	detail_u64(f, "pauses", s, PCMIG_ATTR_PAUSES, s->pauses);
+	if (pcmig_has(s, PCMIG_ATTR_RECOVERIES))
+		detail_u64(f, "recoveries", s, PCMIG_ATTR_RECOVERIES,
+			   s->recoveries);
+	if (pcmig_has(s, PCMIG_ATTR_PAUSED_TOTAL_NS))
+		fprintf(f, "%-17s %s\n", "paused in total",
+			fmt_duration(s->paused_total_ns, buf, sizeof(buf)));
+	if (!in_outage(s) && pcmig_has(s, PCMIG_ATTR_PAUSE_TIMEOUT_MS) &&
+	    s->pause_timeout_ms)
+		fprintf(f, "%-17s %s\n", "pause timeout",
+			fmt_duration((uint64_t)s->pause_timeout_ms * 1000000,
+				     buf, sizeof(buf)));
 	if (pcmig_has(s, PCMIG_ATTR_BLOCKED_NS))
 		fprintf(f, "%-17s %s\n", "total wait",
 			pcmig_fmt_ns(s->blocked_ns, buf, sizeof(buf)));
@@ -450,47 +631,51 @@ void pcmig_show_session_details(FILE *f, const struct pcmig_session *s)
 	fprintf(f, " (%" PRIu64 " wait%s)\n", total, total == 1 ? "" : "s");
 }
 
-static void event_time(const struct timespec *ts, bool json, char *buf,
-		       size_t size)
+/* The counters of @table that @ev carries, as " key=value". */
+static void event_u64s(FILE *f, const struct pcmig_session *ev,
+		       const struct counter *table, size_t n)
 {
-	struct tm tm;
-	size_t len;
+	size_t i;
 
-	if (json ? !gmtime_r(&ts->tv_sec, &tm) :
-		   !localtime_r(&ts->tv_sec, &tm)) {
-		snprintf(buf, size, "%lld", (long long)ts->tv_sec);
-		return;
-	}
-	len = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (json)
-		snprintf(buf + len, size - len, ".%06ldZ",
-			 ts->tv_nsec / 1000);
-	else
-		snprintf(buf + len, size - len, ".%03ld",
-			 ts->tv_nsec / 1000000);
+	for (i = 0; i < n; i++)
+		if (pcmig_has(ev, table[i].attr))
+			fprintf(f, " %s=%" PRIu64, table[i].key,
+				counter(ev, &table[i]));
+}
+
+/* A state as " key=name". */
+static void event_state(FILE *f, const char *key, uint32_t state)
+{
+	char buf[PCMIG_FMT_LEN];
+
+	fprintf(f, " %s=%s", key, pcmig_state_str(state, buf, sizeof(buf)));
 }
 
 /* The attributes of a complete (or unknown) event as key=value pairs. */
 static void event_counters(FILE *f, const struct pcmig_session *ev)
 {
 	char buf[PCMIG_FMT_LEN];
-	unsigned int i;
 	uint64_t ns;
 
 	if (pcmig_has(ev, PCMIG_ATTR_STATE))
-		fprintf(f, " state=%s",
-			pcmig_state_str(ev->state, buf, sizeof(buf)));
+		event_state(f, "state", ev->state);
 	if (pcmig_has(ev, PCMIG_ATTR_REASON) &&
 	    ev->reason != PCMIG_REASON_NONE)
 		fprintf(f, " reason=%s",
 			pcmig_reason_str(ev->reason, buf, sizeof(buf)));
-	for (i = 0; i < ARRAY_SIZE(counters); i++)
-		if (pcmig_has(ev, counters[i].attr))
-			fprintf(f, " %s=%" PRIu64, counters[i].key,
-				counter(ev, i));
+	event_u64s(f, ev, counters, ARRAY_SIZE(counters));
 	if (mean_blocked(ev, &ns))
 		fprintf(f, " mean_blocked=%s",
 			pcmig_fmt_ns(ns, buf, sizeof(buf)));
+	if (pcmig_has(ev, PCMIG_ATTR_RESUME_STATE) &&
+	    ev->resume_state != PCMIG_STATE_NONE)
+		event_state(f, "resume_state", ev->resume_state);
+	event_u64s(f, ev, outage_counters, ARRAY_SIZE(outage_counters));
+	if (paused_for(ev, &ns))
+		fprintf(f, " paused_for=%s",
+			fmt_duration(ns, buf, sizeof(buf)));
+	if (pcmig_has(ev, PCMIG_ATTR_PAUSE_TIMEOUT_MS))
+		fprintf(f, " pause_timeout_ms=%u", ev->pause_timeout_ms);
 	if (pcmig_has(ev, PCMIG_ATTR_ERROR) && ev->error)
 		fprintf(f, " error=%d (%s)", ev->error, err_str(ev->error));
 }
@@ -505,7 +690,8 @@ static void event_counters(FILE *f, const struct pcmig_session *ev)
  *
  * Text: local time, "session ID", the event kind and its attributes:
  * "state OLD->NEW", "paused|error reason=R [error=-N (text)]", "complete"
- * followed by the counters as key=value.
+ * followed by the counters as key=value, the outage's among them (and
+ * "paused_for" in an outage).
  */
 void pcmig_show_event(FILE *f, const struct pcmig_session *ev,
 		      const struct timespec *ts, bool json)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <netlink/genl/genl.h>
 #include <netlink/netlink.h>
@@ -29,8 +30,12 @@ static struct nl_msg *new_msg(uint8_t cmd)
 	return msg;
 }
 
-/* A session as the module describes it: 1 MiB, half present. */
-static struct nl_msg *full_session(void)
+/*
+ * A session as a module before ABI 0.4 describes it: 1 MiB, half present,
+ * in @state for @reason after @pauses pauses.
+ */
+static struct nl_msg *session_in(uint32_t state, uint32_t reason,
+				 uint64_t pauses)
 {
 	struct nl_msg *msg = new_msg(PCMIG_CMD_SESSION_GET);
 	struct nlattr *nest;
@@ -38,8 +43,8 @@ static struct nl_msg *full_session(void)
 
 	nla_put_u32(msg, PCMIG_ATTR_ID, 7);
 	nla_put_string(msg, PCMIG_ATTR_NAME, "vm \"one\"");
-	nla_put_u32(msg, PCMIG_ATTR_STATE, PCMIG_STATE_RUNNING);
-	nla_put_u32(msg, PCMIG_ATTR_REASON, PCMIG_REASON_NONE);
+	nla_put_u32(msg, PCMIG_ATTR_STATE, state);
+	nla_put_u32(msg, PCMIG_ATTR_REASON, reason);
 	nla_put_u32(msg, PCMIG_ATTR_ERROR, (uint32_t)-104);
 	nla_put_u64(msg, PCMIG_ATTR_SIZE, 1 << 20);
 	nla_put_u64(msg, PCMIG_ATTR_PAGES_TOTAL, 256);
@@ -56,7 +61,7 @@ static struct nl_msg *full_session(void)
 	nla_put_u64(msg, PCMIG_ATTR_FAULTS, 12);
 	nla_put_u64(msg, PCMIG_ATTR_FAULTS_BLOCKED, 10);
 	nla_put_u64(msg, PCMIG_ATTR_BLOCKED_NS, 1500000);
-	nla_put_u64(msg, PCMIG_ATTR_PAUSES, 0);
+	nla_put_u64(msg, PCMIG_ATTR_PAUSES, pauses);
 	nest = nla_nest_start(msg, PCMIG_ATTR_HIST);
 	for (i = 0; i < PCMIG_HIST_BUCKETS; i++)
 		nla_put_u64(msg, i + 1, i == 16 ? 5 : i == 17 ? 4 :
@@ -64,6 +69,47 @@ static struct nl_msg *full_session(void)
 	nla_nest_end(msg, nest);
 	return msg;
 }
+
+/* A running session that never paused, before ABI 0.4. */
+static struct nl_msg *full_session(void)
+{
+	return session_in(PCMIG_STATE_RUNNING, PCMIG_REASON_NONE, 0);
+}
+
+#define SEC		1000000000ULL
+/* The clocks at the parse, in the show tests; the outage began 83.5 s ago. */
+#define SEEN_NS		(5000 * SEC)
+#define SEEN_REAL_NS	((86400 + 3661) * SEC + 5000000)
+#define PAUSED_AT_NS	(SEEN_NS - 83 * SEC - SEC / 2)
+
+/* The outage attributes of ABI 0.4: 2 recoveries, 3 min 3.5 s paused. */
+static void put_outage(struct nl_msg *msg, uint32_t resume_state,
+		       uint32_t pause_timeout_ms)
+{
+	nla_put_u32(msg, PCMIG_ATTR_RESUME_STATE, resume_state);
+	nla_put_u32(msg, PCMIG_ATTR_PAUSE_TIMEOUT_MS, pause_timeout_ms);
+	nla_put_u64(msg, PCMIG_ATTR_RECOVERIES, 2);
+	nla_put_u64(msg, PCMIG_ATTR_PAUSED_AT_NS, PAUSED_AT_NS);
+	nla_put_u64(msg, PCMIG_ATTR_PAUSED_TOTAL_NS, 183 * SEC + SEC / 2);
+	nla_put_u64(msg, PCMIG_ATTR_REQUESTS_RESENT, 17);
+}
+
+/* The attributes of @msg, read at SEEN_NS (SEEN_REAL_NS). */
+static void parse_seen(struct nl_msg *msg, struct pcmig_session *s)
+{
+	CHECK(pcmig_genl_parse(nlmsg_hdr(msg), s) == 0);
+	s->seen_ns = SEEN_NS;
+	s->seen_real_ns = SEEN_REAL_NS;
+	nlmsg_free(msg);
+}
+
+/* Every outage attribute of ABI 0.4, in struct pcmig_session.have. */
+#define OUTAGE_ATTRS	((1ULL << PCMIG_ATTR_RESUME_STATE) |		\
+			 (1ULL << PCMIG_ATTR_PAUSE_TIMEOUT_MS) |	\
+			 (1ULL << PCMIG_ATTR_RECOVERIES) |		\
+			 (1ULL << PCMIG_ATTR_PAUSED_AT_NS) |		\
+			 (1ULL << PCMIG_ATTR_PAUSED_TOTAL_NS) |		\
+			 (1ULL << PCMIG_ATTR_REQUESTS_RESENT))
 
 static char *capture_start(FILE **f, char **mem, size_t *len)
 {
@@ -102,6 +148,63 @@ static void test_parse_full(void)
 	CHECK(pcmig_has(&s, PCMIG_ATTR_HIST));
 	CHECK(s.hist[16] == 5 && s.hist[17] == 4 && s.hist[20] == 1);
 	CHECK(pcmig_hist_total(s.hist, PCMIG_HIST_BUCKETS) == 10);
+	/* A module before ABI 0.4: no outage attribute, no zeros claimed. */
+	CHECK(!(s.have & OUTAGE_ATTRS));
+	nlmsg_free(msg);
+}
+
+static uint64_t now_ns(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (uint64_t)ts.tv_sec * SEC + (uint64_t)ts.tv_nsec;
+}
+
+static void test_parse_outage(void)
+{
+	struct nl_msg *msg = session_in(PCMIG_STATE_PAUSED,
+					PCMIG_REASON_CHANNEL_EOF, 3);
+	uint64_t before, real_before;
+	struct pcmig_session s;
+	uint16_t two = 2;
+
+	put_outage(msg, PCMIG_STATE_RUNNING, 300000);
+	before = now_ns(CLOCK_MONOTONIC);
+	real_before = now_ns(CLOCK_REALTIME);
+	CHECK(pcmig_genl_parse(nlmsg_hdr(msg), &s) == 0);
+	CHECK((s.have & OUTAGE_ATTRS) == OUTAGE_ATTRS);
+	CHECK(s.state == PCMIG_STATE_PAUSED && s.pauses == 3);
+	CHECK(s.reason == PCMIG_REASON_CHANNEL_EOF);
+	CHECK(s.resume_state == PCMIG_STATE_RUNNING);
+	CHECK_U64(s.pause_timeout_ms, 300000);
+	CHECK_U64(s.recoveries, 2);
+	CHECK_U64(s.paused_at_ns, PAUSED_AT_NS);
+	CHECK_U64(s.paused_total_ns, 183 * SEC + SEC / 2);
+	CHECK_U64(s.requests_resent, 17);
+	/* The clocks the outage is measured against: read at the parse. */
+	CHECK(s.seen_ns >= before && s.seen_ns <= now_ns(CLOCK_MONOTONIC));
+	CHECK(s.seen_real_ns >= real_before &&
+	      s.seen_real_ns <= now_ns(CLOCK_REALTIME));
+	nlmsg_free(msg);
+
+	/* A u64 outage counter of 4 bytes, a u32 of 2: rejected. */
+	msg = new_msg(PCMIG_CMD_SESSION_GET);
+	nla_put_u32(msg, PCMIG_ATTR_PAUSED_AT_NS, 1);
+	CHECK(pcmig_genl_parse(nlmsg_hdr(msg), &s) == -EPROTO);
+	nlmsg_free(msg);
+	msg = new_msg(PCMIG_CMD_SESSION_GET);
+	nla_put(msg, PCMIG_ATTR_RESUME_STATE, sizeof(two), &two);
+	CHECK(pcmig_genl_parse(nlmsg_hdr(msg), &s) == -EPROTO);
+	nlmsg_free(msg);
+
+	/* Only some of them: the others stay absent. */
+	msg = new_msg(PCMIG_CMD_SESSION_GET);
+	nla_put_u32(msg, PCMIG_ATTR_PAUSE_TIMEOUT_MS, 0);
+	nla_put_u64(msg, PCMIG_ATTR_RECOVERIES, 0);
+	CHECK(pcmig_genl_parse(nlmsg_hdr(msg), &s) == 0);
+	CHECK(s.have == ((1ULL << PCMIG_ATTR_PAUSE_TIMEOUT_MS) |
+			 (1ULL << PCMIG_ATTR_RECOVERIES)));
 	nlmsg_free(msg);
 }
 
@@ -232,7 +335,8 @@ static void test_show_json(void)
 	CHECK_HAS(mem, "\"blocked_ns\":1500000,\"mean_blocked_ns\":150000,\"pauses\":0,");
 	CHECK_HAS(mem, "\"hist\":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,5,4,0,0,1,");
 	/* p50: 5 of 10 in bucket 16; p90: bucket 17; p99: bucket 20. */
-	CHECK_HAS(mem, "\"p50_ns\":131072,\"p90_ns\":262144,\"p99_ns\":2097152}");
+	/* The module sent no outage attribute (before ABI 0.4): null. */
+	CHECK_HAS(mem, "\"p50_ns\":131072,\"p90_ns\":262144,\"p99_ns\":2097152,\"resume_state\":null,\"recoveries\":null,\"paused_at_ns\":null,\"paused_for_ms\":null,\"paused_total_ns\":null,\"requests_resent\":null,\"pause_timeout_ms\":null}");
 	p = strstr(mem, "\"hist\":[");
 	for (; p && *p != ']'; p++)
 		commas += *p == ',';
@@ -248,7 +352,7 @@ static void test_show_json(void)
 	fclose(f);
 	CHECK(mem[0] == '[' && !strcmp(mem + len - 3, "\n]\n"));
 	CHECK_HAS(mem, "},\n{\"id\":8,\"name\":null,\"state\":null,\"reason\":null,\"error\":null,\"error_str\":null,\"size\":null,");
-	CHECK_HAS(mem, "\"mean_blocked_ns\":null,\"pauses\":null,\"hist\":null,\"p50_ns\":null,\"p90_ns\":null,\"p99_ns\":null}");
+	CHECK_HAS(mem, "\"mean_blocked_ns\":null,\"pauses\":null,\"hist\":null,\"p50_ns\":null,\"p90_ns\":null,\"p99_ns\":null,\"resume_state\":null,");
 	free(mem);
 
 	capture_start(&f, &mem, &len);
@@ -391,14 +495,253 @@ static void test_show_event(void)
 	free(mem);
 }
 
+/* What @show prints of @s, to free. */
+static char *shown(void (*show)(FILE *f, const struct pcmig_session *s),
+		   const struct pcmig_session *s)
+{
+	size_t len;
+	char *mem;
+	FILE *f;
+
+	capture_start(&f, &mem, &len);
+	show(f, s);
+	fclose(f);
+	return mem;
+}
+
+#define details_of(s)	shown(pcmig_show_session_details, s)
+#define json_of(s)	shown(pcmig_show_session_json, s)
+
+/* What @show prints of @s is @want, byte for byte. */
+#define CHECK_SHOWN(show, s, want)					\
+	do {								\
+		char *m_ = shown(show, s);				\
+									\
+		CHECK_STR(m_, want);					\
+		free(m_);						\
+	} while (0)
+
+/* The details of session 7 from the line after the outage's. */
+#define DETAILS_REST							\
+	"last error        Connection reset by peer (-104)\n"		\
+	"pages received    120\n"						\
+	"pages discarded   2\n"						\
+	"bytes received    488.3 KiB (500000)\n"				\
+	"requests sent     4\n"
+
+/* The counters after "requests sent", with those of put_outage(). */
+#define DETAILS_COUNTERS						\
+	"requests resent   17\n"						\
+	"pauses            3\n"						\
+	"recoveries        2\n"						\
+	"paused in total   3 min 3 s\n"
+
+#define DETAILS_WAITS							\
+	"total wait        1.5 ms\n"					\
+	"fault wait        p50 <= 131.1 us, p90 <= 262.1 us, p99 <= 2.1 ms (10 waits)\n"
+
+/* The JSON of session 7 up to the outage members. */
+#define JSON_HEAD(state, reason, pauses)				\
+	"{\"id\":7,\"name\":\"vm \\\"one\\\"\",\"state\":\"" state "\",\"reason\":\"" reason "\",\"error\":-104,\"error_str\":\"Connection reset by peer\",\"size\":1048576,\"pages_total\":256,\"pages_present\":128,\"pages_received\":120,\"pages_requested\":10,\"pages_pushed\":110,\"pages_zero\":8,\"pages_duplicate\":1,\"pages_discarded\":2,\"in_flight\":3,\"bytes_received\":500000,\"requests_sent\":4,\"faults\":12,\"faults_blocked\":10,\"blocked_ns\":1500000,\"mean_blocked_ns\":150000,\"pauses\":" pauses ",\"hist\":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,5,4,0,0,1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0],\"p50_ns\":131072,\"p90_ns\":262144,\"p99_ns\":2097152,"
+
+static void test_show_paused(void)
+{
+	struct nl_msg *msg = session_in(PCMIG_STATE_PAUSED,
+					PCMIG_REASON_CHANNEL_EOF, 3);
+	struct pcmig_session s;
+	size_t len;
+	char *mem;
+	FILE *f;
+
+	put_outage(msg, PCMIG_STATE_RUNNING, 300000);
+	parse_seen(msg, &s);
+
+	CHECK_SHOWN(pcmig_show_session_details, &s,
+		    "paused since      1970-01-02T00:59:37.505 (1 min 23 s ago)\n"
+		    "resumes to        running\n"
+		    "pause timeout     5 min, 3 min 36 s left\n"
+		    DETAILS_REST DETAILS_COUNTERS DETAILS_WAITS);
+
+	CHECK_SHOWN(pcmig_show_session_json, &s,
+		    JSON_HEAD("paused", "channel_eof", "3")
+		    "\"resume_state\":\"running\",\"recoveries\":2,\"paused_at_ns\":4916500000000,\"paused_for_ms\":83500,\"paused_total_ns\":183500000000,\"requests_resent\":17,\"pause_timeout_ms\":300000}");
+
+	/* The table keeps its columns; the reason stays in its own. */
+	capture_start(&f, &mem, &len);
+	pcmig_show_sessions_table(f, &s, 1);
+	fclose(f);
+	CHECK_HAS(mem, " 7  vm \"one\"  paused  channel_eof  1 MiB");
+	CHECK_HAS(mem, "  150 us\n");
+	free(mem);
+}
+
+/* A PAUSED session of a module before ABI 0.4: nothing about the outage. */
+static void test_show_paused_old_module(void)
+{
+	struct pcmig_session s;
+
+	parse_seen(session_in(PCMIG_STATE_PAUSED, PCMIG_REASON_CHANNEL_EOF, 3),
+		   &s);
+	CHECK_SHOWN(pcmig_show_session_details, &s,
+		    DETAILS_REST "pauses            3\n" DETAILS_WAITS);
+	CHECK_SHOWN(pcmig_show_session_json, &s,
+		    JSON_HEAD("paused", "channel_eof", "3")
+		    "\"resume_state\":null,\"recoveries\":null,\"paused_at_ns\":null,\"paused_for_ms\":null,\"paused_total_ns\":null,\"requests_resent\":null,\"pause_timeout_ms\":null}");
+}
+
+/* The details of @s start with the outage lines @want, then "last error". */
+static void check_outage_lines(const struct pcmig_session *s,
+			       const char *want)
+{
+	char *mem = details_of(s);
+	size_t n = strlen(want);
+
+	CHECK_MSG(!strncmp(mem, want, n) && !strncmp(mem + n, "last error", 10),
+		  "got:\n%swant before \"last error\":\n%s", mem, want);
+	free(mem);
+}
+
+#define SINCE_83S	"paused since      1970-01-02T00:59:37.505 (1 min 23 s ago)\n"
+#define SINCE_MONO	"paused since      4916500000000 ns CLOCK_MONOTONIC\n"
+#define TO_LISTEN	"resumes to        listen\n"
+
+static void test_show_outage_cases(void)
+{
+	static const struct {
+		uint64_t seen_ns, seen_real_ns, paused_at_ns;
+		uint32_t pause_timeout_ms;
+		const char *want;
+	} cases[] = {
+		/* Past its pause timeout: the kernel is failing it. */
+		{ SEEN_NS, SEEN_REAL_NS, PAUSED_AT_NS, 60000,
+		  SINCE_83S TO_LISTEN
+		  "pause timeout     1 min, expired: the session fails\n" },
+		/* No timeout: said in an outage, faults wait for good. */
+		{ SEEN_NS, SEEN_REAL_NS, PAUSED_AT_NS, 0,
+		  SINCE_83S TO_LISTEN
+		  "pause timeout     off: faults wait until a recovery\n" },
+		/* Long and short outages. */
+		{ 100000 * SEC, SEEN_REAL_NS, 100000 * SEC - 90061 * SEC - 7,
+		  7U * 24 * 3600 * 1000,
+		  "paused since      1970-01-01T00:00:00.004 (1 d 1 h 1 min 1 s ago)\n"
+		  TO_LISTEN
+		  "pause timeout     7 d, 5 d 22 h 58 min 58 s left\n" },
+		{ SEEN_NS, SEEN_REAL_NS, SEEN_NS - 12300000000ULL, 60000,
+		  "paused since      1970-01-02T01:00:48.705 (12.3 s ago)\n"
+		  TO_LISTEN "pause timeout     1 min, 47.7 s left\n" },
+		/* Time of the parse unknown: the start as the module sent it. */
+		{ 0, SEEN_REAL_NS, PAUSED_AT_NS, 60000,
+		  SINCE_MONO TO_LISTEN "pause timeout     1 min\n" },
+		/* A start after the parse (another clock): unknown too. */
+		{ PAUSED_AT_NS - 1, SEEN_REAL_NS, PAUSED_AT_NS, 60000,
+		  SINCE_MONO TO_LISTEN "pause timeout     1 min\n" },
+		/* No wall clock: only how long. */
+		{ SEEN_NS, 0, PAUSED_AT_NS, 3600000,
+		  "paused since      1 min 23 s ago\n" TO_LISTEN
+		  "pause timeout     1 h, 58 min 36 s left\n" },
+	};
+	struct pcmig_session s;
+	unsigned int i;
+	char *mem;
+
+	parse_seen(session_in(PCMIG_STATE_RECOVER, PCMIG_REASON_USER, 1), &s);
+	s.have |= OUTAGE_ATTRS;
+	s.resume_state = PCMIG_STATE_LISTEN;
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		s.seen_ns = cases[i].seen_ns;
+		s.seen_real_ns = cases[i].seen_real_ns;
+		s.paused_at_ns = cases[i].paused_at_ns;
+		s.pause_timeout_ms = cases[i].pause_timeout_ms;
+		check_outage_lines(&s, cases[i].want);
+	}
+
+	/* Its length unknown: null in JSON, not a guess. */
+	s.seen_ns = 0;
+	mem = json_of(&s);
+	CHECK_HAS(mem, "\"paused_at_ns\":4916500000000,\"paused_for_ms\":null,");
+	free(mem);
+
+	/* RECOVER from an older module: state and reason only. */
+	s.have &= ~OUTAGE_ATTRS;
+	check_outage_lines(&s, "");
+}
+
+/* Recovered and running again: the counters stay, the outage lines go. */
+static void test_show_recovered(void)
+{
+	struct nl_msg *msg = session_in(PCMIG_STATE_RUNNING,
+					PCMIG_REASON_CHANNEL_EOF, 3);
+	struct pcmig_session s;
+	char *mem;
+
+	put_outage(msg, PCMIG_STATE_NONE, 300000);
+	parse_seen(msg, &s);
+	CHECK_SHOWN(pcmig_show_session_details, &s,
+		    DETAILS_REST DETAILS_COUNTERS "pause timeout     5 min\n"
+		    DETAILS_WAITS);
+	CHECK_SHOWN(pcmig_show_session_json, &s,
+		    JSON_HEAD("running", "channel_eof", "3")
+		    "\"resume_state\":\"none\",\"recoveries\":2,\"paused_at_ns\":4916500000000,\"paused_for_ms\":null,\"paused_total_ns\":183500000000,\"requests_resent\":17,\"pause_timeout_ms\":300000}");
+
+	/* No timeout set: no line for it outside an outage. */
+	s.pause_timeout_ms = 0;
+	s.paused_total_ns = 3603 * SEC;
+	mem = details_of(&s);
+	CHECK(!strstr(mem, "pause timeout"));
+	CHECK_HAS(mem, "\npaused in total   1 h 3 s\n");
+	free(mem);
+}
+
+/* The text time of the events below, local time being UTC. */
+#define EVENT_TIME	"1970-01-02T01:01:01.005"
+
+/* The outage attributes in events (complete carries them all). */
+static void test_show_event_outage(void)
+{
+	struct timespec ts = { .tv_sec = 86400 + 3661, .tv_nsec = 5000000 };
+	struct pcmig_session ev;
+	struct nl_msg *msg;
+	char *mem;
+
+	msg = new_msg(PCMIG_CMD_EVENT_COMPLETE);
+	nla_put_u32(msg, PCMIG_ATTR_ID, 4);
+	nla_put_u32(msg, PCMIG_ATTR_STATE, PCMIG_STATE_END);
+	nla_put_u64(msg, PCMIG_ATTR_PAGES_TOTAL, 256);
+	put_outage(msg, PCMIG_STATE_NONE, 0);
+	parse_seen(msg, &ev);
+	mem = show_event_both(&ev, &ts);
+	CHECK_STR(mem, EVENT_TIME " session 4 complete state=end pages_total=256 recoveries=2 paused_at_ns=4916500000000 paused_total_ns=183500000000 requests_resent=17 pause_timeout_ms=0\n"
+		  "{\"time\":\"1970-01-02T01:01:01.005000Z\",\"event\":\"complete\",\"id\":4,\"state\":\"end\",\"pages_total\":256,\"resume_state\":\"none\",\"recoveries\":2,\"paused_at_ns\":4916500000000,\"paused_total_ns\":183500000000,\"requests_resent\":17,\"pause_timeout_ms\":0}\n");
+	free(mem);
+
+	/* An event of an outage (none today): how long, where it resumes. */
+	ev.cmd = 77;
+	ev.state = PCMIG_STATE_PAUSED;
+	ev.resume_state = PCMIG_STATE_RUNNING;
+	mem = show_event_both(&ev, &ts);
+	CHECK_STR(mem, EVENT_TIME " session 4 unknown(77) state=paused pages_total=256 resume_state=running recoveries=2 paused_at_ns=4916500000000 paused_total_ns=183500000000 requests_resent=17 paused_for=1 min 23 s pause_timeout_ms=0\n"
+		  "{\"time\":\"1970-01-02T01:01:01.005000Z\",\"event\":\"unknown(77)\",\"id\":4,\"state\":\"paused\",\"pages_total\":256,\"resume_state\":\"running\",\"recoveries\":2,\"paused_at_ns\":4916500000000,\"paused_for_ms\":83500,\"paused_total_ns\":183500000000,\"requests_resent\":17,\"pause_timeout_ms\":0}\n");
+	free(mem);
+}
+
 int main(void)
 {
+	/* Local time in the text output: UTC, for fixed strings. */
+	setenv("TZ", "UTC", 1);
+	tzset();
+
 	test_parse_full();
+	test_parse_outage();
 	test_parse_sparse();
 	test_parse_malformed();
 	test_show_json();
 	test_show_table();
 	test_show_event();
+	test_show_paused();
+	test_show_paused_old_module();
+	test_show_outage_cases();
+	test_show_recovered();
+	test_show_event_outage();
 
 	return unit_report("genl_test");
 }
