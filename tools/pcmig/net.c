@@ -370,6 +370,16 @@ void pcmig_iov_advance(struct iovec **iov, int *cnt, size_t n)
 	*cnt = c;
 }
 
+/*
+ * A socket error as callers see it. A connection aborted on our side
+ * (ECONNABORTED: ss -K, a local reset) is a connection gone like any other:
+ * -ECONNABORTED is what the message layer returns for the peer's ERROR.
+ */
+static int conn_errno(int err)
+{
+	return err == ECONNABORTED ? -ECONNRESET : -err;
+}
+
 /**
  * pcmig_read_full() - read exactly @len bytes
  * @fd: socket or pipe
@@ -395,7 +405,7 @@ int pcmig_read_full(int fd, void *buf, size_t len, int timeout_ms)
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n < 0)
-			return -errno;
+			return conn_errno(errno);
 		if (!n)
 			return -ECONNRESET;
 		p += n;
@@ -430,7 +440,7 @@ int pcmig_write_full(int fd, const void *buf, size_t len, int timeout_ms)
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n < 0)
-			return -errno;
+			return conn_errno(errno);
 		p += n;
 		len -= n;
 	}

@@ -34,8 +34,8 @@ size_t src_bitmap_words(uint64_t nbits);
 bool src_bit_test(const uint64_t *map, uint64_t bit);
 bool src_bit_test_and_set(uint64_t *map, uint64_t bit);
 bool src_bit_test_and_clear(uint64_t *map, uint64_t bit);
-void src_bitmap_fill(uint64_t *map, uint64_t nbits);
 uint64_t src_bitmap_clear_range(uint64_t *map, uint64_t first, uint64_t n);
+void src_bitmap_set_range(uint64_t *map, uint64_t first, uint64_t n);
 uint64_t src_find_next_zero(const uint64_t *map, uint64_t nbits,
 			    uint64_t from);
 

@@ -76,22 +76,6 @@ bool src_bit_test_and_clear(uint64_t *map, uint64_t bit)
 }
 
 /**
- * src_bitmap_fill() - set the bits of a bitmap
- * @map: bitmap of src_bitmap_words(@nbits) words
- * @nbits: bits: 0 to @nbits - 1 are set, the rest of the last word cleared
- */
-void src_bitmap_fill(uint64_t *map, uint64_t nbits)
-{
-	size_t words = src_bitmap_words(nbits);
-
-	if (!words)
-		return;
-	memset(map, 0xff, words * sizeof(*map));
-	if (nbits % 64)
-		map[words - 1] = (1ULL << (nbits % 64)) - 1;
-}
-
-/**
  * src_bitmap_clear_range() - clear a range of bits (not atomically)
  * @map: bitmap
  * @first: first bit
@@ -114,6 +98,26 @@ uint64_t src_bitmap_clear_range(uint64_t *map, uint64_t first, uint64_t n)
 		bit += hi - lo;
 	}
 	return cleared;
+}
+
+/**
+ * src_bitmap_set_range() - set a range of bits (not atomically)
+ * @map: bitmap
+ * @first: first bit
+ * @n: bits
+ */
+void src_bitmap_set_range(uint64_t *map, uint64_t first, uint64_t n)
+{
+	uint64_t bit = first, end = first + n, mask;
+	unsigned int lo, hi;
+
+	while (bit < end) {
+		lo = bit % 64;
+		hi = end - (bit - lo) >= 64 ? 64 : (unsigned int)(end - (bit - lo));
+		mask = (hi == 64 ? ~0ULL : (1ULL << hi) - 1) & ~((1ULL << lo) - 1);
+		map[bit / 64] |= mask;
+		bit += hi - lo;
+	}
 }
 
 /**

@@ -33,6 +33,7 @@
 
 #define NSEC_PER_MSEC	1000000ULL
 #define SAY_EVERY_NS	(5 * NSEC_PER_SEC)	/* attempt lines at most */
+#define RECONNECT_CONNECT_MS	1500	/* one attempt's connect() */
 
 /* Why an attempt failed, and whether another one can help. */
 struct attempt {
@@ -81,7 +82,13 @@ static int connect_role(struct src *s, uint8_t role, struct attempt *a)
 	char err[256];
 	int fd, ret;
 
-	fd = pcmig_tcp_connect(s->connect, s->timeout_ms, err, sizeof(err));
+	/*
+	 * A SYN lost in the outage is sent again by TCP only after 1, 3, 7
+	 * s: a new attempt with a fresh one is quicker once the link is back.
+	 */
+	fd = pcmig_tcp_connect(s->connect, s->timeout_ms < RECONNECT_CONNECT_MS ?
+			       s->timeout_ms : RECONNECT_CONNECT_MS, err,
+			       sizeof(err));
 	if (fd < 0) {
 		attempt_fail(a, false, "%s", err);
 		return -1;
@@ -152,16 +159,25 @@ static int expect(struct src *s, uint8_t type, uint8_t alt, uint32_t max,
 
 struct rebuild {
 	struct src *s;
+	uint64_t next;			/* first page after the last run */
 	uint64_t resent;
 };
 
+/*
+ * The bitmap of pages sent becomes: every page but the missing ones. The
+ * gap before a run is set, the run cleared; a page of a run that was
+ * marked sent went out before and was lost: it is sent again.
+ */
 static int clear_run(void *arg, uint64_t off, uint64_t len)
 {
 	struct rebuild *rb = arg;
 	struct src *s = rb->s;
+	uint64_t first = off / s->page_size;
 
-	rb->resent += src_bitmap_clear_range(s->sent, off / s->page_size,
+	src_bitmap_set_range(s->sent, rb->next, first - rb->next);
+	rb->resent += src_bitmap_clear_range(s->sent, first,
 					     len / s->page_size);
+	rb->next = first + len / s->page_size;
 	return 0;
 }
 
@@ -177,7 +193,6 @@ static int read_missing(struct src *s, struct attempt *a)
 	if (a->ok.missing_pages > s->npages)
 		goto bad;
 	/* The workers are stopped: nothing else touches the bitmap. */
-	src_bitmap_fill(s->sent, s->npages);
 	pcmig_missing_rx_init(&m, s->size, s->page_size);
 	while (!m.last) {
 		if (expect(s, PCMIG_MSG_MISSING, 0,
@@ -190,6 +205,7 @@ static int read_missing(struct src *s, struct attempt *a)
 	}
 	if (m.runs != a->ok.runs || m.pages != a->ok.missing_pages)
 		goto bad;
+	src_bitmap_set_range(s->sent, rb.next, s->npages - rb.next);
 	STORE(&s->nsent, s->npages - m.pages);
 	a->resent = rb.resent;
 	return 0;
