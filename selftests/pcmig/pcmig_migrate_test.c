@@ -960,6 +960,120 @@ TEST_F_TIMEOUT(mig, recovers_from_partition, 240)
 }
 
 /*
+ * A partition while the VMM loads its device state (issue 9): the session
+ * is in LISTEN, the state command waits; the link dies and comes back,
+ * the session recovers to LISTEN while the command still runs, then the
+ * command ends, RUNNING, and the migration completes: the state the
+ * command read and every page equal the source's.
+ */
+TEST_F_TIMEOUT(mig, recovers_during_device_state_load, 240)
+{
+	const uint64_t npages = 8 * MIB / PS;
+	struct args s = { .n = 0 }, d = { .n = 0 };
+	char img[256], state[256], hook[512], path[300], text[1024];
+	const char *files[1] = { img };
+	uint64_t sizes[1] = { npages * PS }, until;
+	char *node, *nl, *a, *b;
+	struct pcmig_status st;
+	size_t la = 0, lb = 0;
+	int fd;
+
+	use_veth(_metadata, self);
+	ASSERT_LT(0, make_image(self, img, sizeof(img), "ram0", npages, 43, 5,
+				0, 0)) TH_LOG("%s", pcmig_lib_error());
+	snprintf(state, sizeof(state), "%s/state", self->dir);
+	ASSERT_EQ(0, pcmig_make_pattern_file(state, 65536, 44));
+	ASSERT_NE(NULL, node_hook(self, hook, sizeof(hook)));
+	/* The state command: read it all, say so, wait for "loaded". */
+	snprintf(path, sizeof(path), "%s/state-hook.sh", self->dir);
+	snprintf(text, sizeof(text),
+		 "cat > %s/state.in || exit 1\n"
+		 "printf '%%s\\n' \"$PCMIG_NODE\" > %s/loading\n"
+		 "while [ ! -e %s/loaded ]; do sleep 0.1; done\n",
+		 self->dir, self->dir, self->dir);
+	ASSERT_EQ(0, pcmig_write_file(path, text, strlen(text), 0700));
+
+	dst_args(self, &d, "incoming", NULL);
+	arg(&d, "--ram");
+	arg(&d, "ram0:8M");
+	arg(&d, "--state-cmd");
+	arg(&d, "sh %s", path);
+	arg(&d, "--run-cmd");
+	arg(&d, "%s", hook);
+	arg(&d, "--link-timeout");
+	arg(&d, "1");
+	proc_start(_metadata, self, &self->dst, &d, self->ns_dst, false, true);
+
+	src_args(self, &s, NULL);
+	arg(&s, "--ram");
+	arg(&s, "ram0=%s", img);
+	arg(&s, "--device-state");
+	arg(&s, "%s", state);
+	arg(&s, "--bandwidth");
+	arg(&s, "256K");
+	arg(&s, "--link-timeout");
+	arg(&s, "1");
+	proc_start(_metadata, self, &self->src, &s, self->ns_src, false, false);
+
+	snprintf(path, sizeof(path), "%s/loading", self->dir);
+	ASSERT_EQ(0, pcmig_wait_file(path, true, MIG_MS))
+		TH_LOG("the state command never ran: %s", pcmig_lib_error());
+	pcmig_msleep(100);
+	node = pcmig_read_file(path, NULL);
+	ASSERT_NE(NULL, node);
+	nl = strchr(node, '\n');
+	if (nl)
+		*nl = '\0';
+	fd = open(node, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		TH_LOG("open '%s': %s", node, strerror(errno));
+	free(node);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, pcmig_get_status(fd, &st));
+	EXPECT_EQ(PCMIG_STATE_LISTEN, st.state)
+		TH_LOG("state %s", pcmig_state_name(st.state));
+
+	ASSERT_EQ(0, drop_all(self->ns_src)) TH_LOG("%s", pcmig_lib_error());
+	ASSERT_EQ(0, drop_all(self->ns_dst)) TH_LOG("%s", pcmig_lib_error());
+	EXPECT_EQ(0, pcmig_wait_state(fd, PCMIG_STATE_PAUSED, 20000, &st))
+		TH_LOG("%s", pcmig_lib_error());
+	EXPECT_EQ(PCMIG_STATE_LISTEN, st.resume_state);
+	pcmig_msleep(1000);
+	ASSERT_EQ(0, allow_all(self->ns_src)) TH_LOG("%s", pcmig_lib_error());
+	ASSERT_EQ(0, allow_all(self->ns_dst)) TH_LOG("%s", pcmig_lib_error());
+	until = pcmig_now_ms() + 60000;
+	do {
+		ASSERT_EQ(0, pcmig_get_status(fd, &st));
+		if (st.state == PCMIG_STATE_LISTEN && st.recoveries)
+			break;
+		pcmig_msleep(50);
+	} while (pcmig_now_ms() < until);
+	EXPECT_EQ(PCMIG_STATE_LISTEN, st.state)
+		TH_LOG("state %s, %llu recoveries", pcmig_state_name(st.state),
+		       (unsigned long long)st.recoveries);
+	EXPECT_EQ(1, st.recoveries);
+	close(fd);
+
+	snprintf(path, sizeof(path), "%s/loaded", self->dir);
+	ASSERT_EQ(0, pcmig_write_file(path, "", 0, 0600));
+	map_node(_metadata, self, npages * PS);
+	both_wait(self, MIG_MS);
+	EXPECT_EXIT(&self->src, 0);
+	EXPECT_EXIT(&self->dst, 0);
+	check_node(_metadata, self, files, sizes, 1, &st);
+	EXPECT_EQ(1, st.recoveries);
+	snprintf(path, sizeof(path), "%s/state.in", self->dir);
+	a = pcmig_read_file(path, &la);
+	b = pcmig_read_file(state, &lb);
+	ASSERT_TRUE(a && b);
+	EXPECT_EQ(lb, la);
+	EXPECT_TRUE(la == lb && !memcmp(a, b, la))
+		TH_LOG("the state command read another device state");
+	free(a);
+	free(b);
+}
+
+/*
  * One block of @npages (image seed @seed, some zero pages), @state_len
  * bytes of device state, the destination writing it out and giving the
  * node to the test, the source with one extra option (and its value, if
@@ -1750,6 +1864,57 @@ TEST_F_TIMEOUT(mig, new_destination_takes_over_after_kill, 240)
 				    sizeof(line)));
 	check_node(_metadata, self, files, sizes, 1, &st);
 	EXPECT_EQ(1, st.recoveries);
+}
+
+/*
+ * --pause-timeout (issue 9): the source dies for good; after the timeout
+ * the session fails in the kernel, a task waiting for a missing page gets
+ * SIGBUS instead of hanging, and incoming says why and exits 1.
+ */
+TEST_F_TIMEOUT(mig, pause_timeout_fails_with_sigbus, 180)
+{
+	static const char *const src_extra[] = { "--bandwidth", "256K", NULL };
+	const char *dst_extra[] = { "--run-cmd", NULL, "--pause-timeout",
+				    "2", "--keep", NULL };
+	struct pcmig_status st;
+	char hook[512];
+	uint64_t t0;
+	int status;
+	pid_t child;
+
+	ASSERT_NE(NULL, node_hook(self, hook, sizeof(hook)));
+	dst_extra[1] = hook;
+	start_pair_x(_metadata, self, NULL, NULL, NULL, false, dst_extra,
+		     src_extra);
+	map_node(_metadata, self, 8 * MIB);
+	ASSERT_EQ(0, pcmig_wait_state(self->node_fd, PCMIG_STATE_RUNNING,
+				      MIG_MS, &st))
+		TH_LOG("%s", pcmig_lib_error());
+	EXPECT_EQ(2000, st.pause_timeout_ms);
+
+	pcmig_kill_child(self->src.pid);
+	self->src.pid = 0;
+	ASSERT_EQ(0, pcmig_wait_state(self->node_fd, PCMIG_STATE_PAUSED, 30000,
+				      &st))
+		TH_LOG("%s", pcmig_lib_error());
+	t0 = pcmig_now_ms();
+	/* The last page: the push at 256 KiB/s never got there. */
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child)
+		_exit(((volatile uint8_t *)self->map)[8 * MIB - 1] ? 3 : 4);
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS)
+		TH_LOG("faulting task: status 0x%x", status);
+	EXPECT_LT(pcmig_now_ms() - t0, 20000);
+	ASSERT_EQ(0, pcmig_get_status(self->node_fd, &st));
+	EXPECT_EQ(PCMIG_STATE_FAILED, st.state)
+		TH_LOG("state %s", pcmig_state_name(st.state));
+	EXPECT_EQ(PCMIG_REASON_PAUSE_TIMEOUT, st.reason)
+		TH_LOG("reason %s", pcmig_reason_name(st.reason));
+	proc_wait(&self->dst, FAIL_MS);
+	EXPECT_EXIT(&self->dst, 1);
+	EXPECT_STDERR_HAS(&self->dst, "pause_timeout");
 }
 
 /* ---- the recovery soak ---- */
