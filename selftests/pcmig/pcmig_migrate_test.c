@@ -2282,6 +2282,81 @@ TEST_F_TIMEOUT(mig, recovery_soak, 900)
 				     done);
 }
 
+/*
+ * A failure during the recovery itself (issue 9): on a slow link (500 ms
+ * each way) the session is paused, the source reconnects, and while the
+ * session is in RECOVER the source is killed: the attempt fails, the
+ * session goes back to PAUSED and the destination waits again; a source
+ * started with --resume then completes the migration, every page
+ * compared.
+ */
+TEST_F_TIMEOUT(mig, failure_during_recover_pauses_again, 240)
+{
+	const uint64_t npages = 8 * MIB / PS;
+	struct args s = { .n = 0 }, d = { .n = 0 };
+	struct pcmig_set_state ps = { .state = PCMIG_STATE_PAUSED };
+	char img[256], state[256], hook[512], sid[40];
+	const char *files[1] = { img };
+	uint64_t sizes[1] = { npages * PS }, until;
+	struct pcmig_status st;
+
+	use_veth(_metadata, self);
+	ASSERT_LT(0, make_image(self, img, sizeof(img), "ram0", npages, 47, 5,
+				0, 0)) TH_LOG("%s", pcmig_lib_error());
+	snprintf(state, sizeof(state), "%s/state", self->dir);
+	ASSERT_EQ(0, pcmig_make_pattern_file(state, 4096, 48));
+	ASSERT_NE(NULL, node_hook(self, hook, sizeof(hook)));
+	dst_args(self, &d, "incoming", NULL);
+	arg(&d, "--ram");
+	arg(&d, "ram0:8M");
+	arg(&d, "--run-cmd");
+	arg(&d, "%s", hook);
+	proc_start(_metadata, self, &self->dst, &d, self->ns_dst, false, true);
+	soak_src_args(self, &s, img, state, NULL);
+	proc_start(_metadata, self, &self->src, &s, self->ns_src, false, false);
+	map_node(_metadata, self, npages * PS);
+	ASSERT_EQ(0, pcmig_wait_state(self->node_fd, PCMIG_STATE_RUNNING,
+				      MIG_MS, &st))
+		TH_LOG("%s", pcmig_lib_error());
+	ASSERT_TRUE(source_session_id(&self->src, sid, sizeof(sid)));
+
+	ASSERT_EQ(0, soak_netem(self->ns_src, "delay 500ms"));
+	ASSERT_EQ(0, soak_netem(self->ns_dst, "delay 500ms"));
+	ASSERT_EQ(0, ioctl(self->node_fd, PCMIG_IOC_SET_STATE, &ps));
+	until = pcmig_now_ms() + 60000;
+	do {
+		ASSERT_EQ(0, pcmig_get_status(self->node_fd, &st));
+		if (st.state == PCMIG_STATE_RECOVER)
+			break;
+		pcmig_msleep(20);
+	} while (pcmig_now_ms() < until);
+	ASSERT_EQ(PCMIG_STATE_RECOVER, st.state)
+		TH_LOG("never in RECOVER: %s", pcmig_state_name(st.state));
+
+	pcmig_kill_child(self->src.pid);
+	self->src.pid = 0;
+	ASSERT_EQ(0, pcmig_wait_state(self->node_fd, PCMIG_STATE_PAUSED, 60000,
+				      &st))
+		TH_LOG("not back to PAUSED: %s", pcmig_lib_error());
+	EXPECT_EQ(0, st.recoveries);
+	EXPECT_EQ(PCMIG_STATE_RUNNING, st.resume_state);
+	EXPECT_FALSE(pcmig_pid_ended(self->dst.pid));
+
+	ASSERT_EQ(0, allow_all(self->ns_src));
+	ASSERT_EQ(0, allow_all(self->ns_dst));
+	s.n = 0;
+	s.used = 0;
+	soak_src_args(self, &s, img, NULL, sid);
+	proc_start(_metadata, self, &self->src, &s, self->ns_src, false, false);
+	both_wait(self, MIG_MS);
+	EXPECT_EXIT(&self->src, 0);
+	EXPECT_EXIT(&self->dst, 0);
+	check_node(_metadata, self, files, sizes, 1, &st);
+	EXPECT_EQ(1, st.recoveries);
+	EXPECT_LE(2, st.pauses);
+	EXPECT_STDERR_HAS(&self->dst, "recovery attempt failed");
+}
+
 TEST_F_TIMEOUT(mig, source_killed_pauses_keep, 120)
 {
 	source_killed(_metadata, self, true);

@@ -130,6 +130,38 @@ static int accept_role(struct dest *d, struct reconnect *rc, uint8_t role,
 	return fd;
 }
 
+/*
+ * Wait for the source's next page connection within @wait_ms, watching
+ * the control connection: the source sends nothing on it until RESUMED,
+ * so anything there (its end, most likely) means the attempt is over.
+ */
+static int wait_page_conn(struct dest *d, struct reconnect *rc, int wait_ms)
+{
+	uint64_t until = dest_now_ms() + (uint64_t)wait_ms, now;
+	struct pollfd p[2] = {
+		{ .fd = d->lfd, .events = POLLIN },
+		{ .fd = rc->cfd, .events = POLLIN | POLLRDHUP },
+	};
+	int ret;
+
+	for (;;) {
+		now = dest_now_ms();
+		ret = poll(p, 2, now < until ? (int)(until - now) : 0);
+		if (ret < 0 && errno == EINTR)
+			continue;
+		if (ret < 0)
+			return rc_fail(rc, 0, "poll: %s", strerror(errno));
+		if (p[1].revents)
+			return rc_fail(rc, 0,
+				       "the source's control connection ended during the recovery");
+		if (p[0].revents)
+			return 0;
+		if (!ret)
+			return rc_fail(rc, 0, "no page connection within %d s",
+				       wait_ms / 1000);
+	}
+}
+
 /* Walk the missing runs; with @fd, send them as MISSING messages. */
 static int walk_missing(struct dest *d, struct reconnect *rc, int fd,
 			uint64_t *pages, uint64_t *runs)
@@ -279,12 +311,15 @@ static int resume(struct dest *d, struct reconnect *rc)
 			 &rc->ok.runs))
 		goto fail;
 
-	rc->ufd = accept_role(d, rc, PCMIG_ROLE_URGENT, d->o->timeout_ms);
+	if (wait_page_conn(d, rc, d->o->timeout_ms))
+		goto fail;
+	rc->ufd = accept_role(d, rc, PCMIG_ROLE_URGENT, 0);
 	if (rc->ufd < 0)
 		goto fail;
 	if (d->caps & PCMIG_CAP_BULK_CHANNEL) {
-		rc->bfd = accept_role(d, rc, PCMIG_ROLE_BULK,
-				      d->o->timeout_ms);
+		if (wait_page_conn(d, rc, d->o->timeout_ms))
+			goto fail;
+		rc->bfd = accept_role(d, rc, PCMIG_ROLE_BULK, 0);
 		if (rc->bfd < 0)
 			goto fail;
 	}
