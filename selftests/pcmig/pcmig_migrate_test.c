@@ -2710,6 +2710,151 @@ TEST_F_TIMEOUT(mig, steps_advise_listen_run, 180)
  * "run" before "listen" fails with a message naming the step that is
  * missing; "listen" and "run" in order then still finish the migration.
  */
+/*
+ * The step daemon recovers too, and "pcmig-tool recover" (issue 9):
+ * advise, listen, run; "recover" pauses the session, the daemon serves
+ * the source's reconnection and recover exits 0 once it is back; then
+ * "recover --listen" moves the daemon to another port, the source is
+ * restarted there with --resume --connect, recover exits 0 again; the
+ * migration completes, "run --wait" and the status file say so, and every
+ * page equals the source's.
+ */
+TEST_F_TIMEOUT(mig, steps_daemon_recovers, 240)
+{
+	struct args s = { .n = 0 }, a = { .n = 0 }, l = { .n = 0 };
+	struct args r = { .n = 0 }, v = { .n = 0 }, w = { .n = 0 };
+	char img[256], state[256], sdir[256], out[256], path[300], *node, *nl;
+	char sid[40], addr2[96];
+	struct pcmig_status st;
+	uint64_t bad = 0;
+	void *m;
+	int fd;
+
+	ASSERT_LT(0, make_image(self, img, sizeof(img), "ram0", 8 * MIB / PS,
+				63, 6, 0, 0)) TH_LOG("%s", pcmig_lib_error());
+	snprintf(state, sizeof(state), "%s/state", self->dir);
+	snprintf(out, sizeof(out), "%s/state.out", self->dir);
+	snprintf(sdir, sizeof(sdir), "%s/steps", self->dir);
+	snprintf(addr2, sizeof(addr2), "%s:%u", self->host, self->port + 1);
+	ASSERT_EQ(0, pcmig_make_pattern_file(state, 10000, 64));
+
+	self->nsteps = 5;
+	self->step[0].what = "advise";
+	self->step[1].what = "listen";
+	self->step[2].what = "run";
+	self->step[3].what = "recover";
+	self->step[4].what = "recover-listen";
+	dst_args(self, &a, "advise", NULL);
+	arg(&a, "--state-dir");
+	arg(&a, "%s", sdir);
+	arg(&a, "--ram");
+	arg(&a, "ram0:8M");
+	arg(&a, "--state-out");
+	arg(&a, "%s", out);
+	proc_start(_metadata, self, &self->step[0], &a, NULL, false, true);
+
+	src_args(self, &s, NULL);
+	arg(&s, "--ram");
+	arg(&s, "ram0=%s", img);
+	arg(&s, "--device-state");
+	arg(&s, "%s", state);
+	arg(&s, "--bandwidth");
+	arg(&s, "256K");
+	proc_start(_metadata, self, &self->src, &s, NULL, false, false);
+	proc_wait(&self->step[0], MIG_MS);
+	ASSERT_EXIT(&self->step[0], 0);
+	node = strstr(self->step[0].out_text, "/dev/pcmig");
+	ASSERT_NE(NULL, node) LOG_PROC(&self->step[0]);
+	/* In a JSON string ("node":"/dev/pcmigN") or alone on its line. */
+	nl = node + strcspn(node, "\"\n");
+	*nl = '\0';
+	fd = open(node, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd) TH_LOG("open %s: %s", node, strerror(errno));
+
+	arg(&l, "%s", self->tool);
+	arg(&l, "listen");
+	arg(&l, "--state-dir");
+	arg(&l, "%s", sdir);
+	proc_start(_metadata, self, &self->step[1], &l, NULL, false, false);
+	proc_wait(&self->step[1], MIG_MS);
+	ASSERT_EXIT(&self->step[1], 0);
+	arg(&r, "%s", self->tool);
+	arg(&r, "run");
+	arg(&r, "--state-dir");
+	arg(&r, "%s", sdir);
+	arg(&r, "--wait");
+	proc_start(_metadata, self, &self->step[2], &r, NULL, false, false);
+	ASSERT_EQ(0, pcmig_wait_state(fd, PCMIG_STATE_RUNNING, MIG_MS, &st))
+		TH_LOG("%s", pcmig_lib_error());
+	ASSERT_TRUE(source_session_id(&self->src, sid, sizeof(sid)));
+
+	/* The push crawls at 256 KiB/s: recover in the middle of it. */
+	arg(&v, "%s", self->tool);
+	arg(&v, "recover");
+	arg(&v, "--state-dir");
+	arg(&v, "%s", sdir);
+	proc_start(_metadata, self, &self->step[3], &v, NULL, false, false);
+	proc_wait(&self->step[3], MIG_MS);
+	EXPECT_EXIT(&self->step[3], 0);
+	EXPECT_STDERR_HAS(&self->step[3], "recovered (recovery 1)");
+	ASSERT_EQ(0, pcmig_get_status(fd, &st));
+	EXPECT_EQ(1, st.recoveries);
+
+	/* Another port: the daemon moves, the source is restarted there. */
+	arg(&w, "%s", self->tool);
+	arg(&w, "recover");
+	arg(&w, "--state-dir");
+	arg(&w, "%s", sdir);
+	arg(&w, "--listen");
+	arg(&w, "%s", addr2);
+	proc_start(_metadata, self, &self->step[4], &w, NULL, false, false);
+	ASSERT_EQ(0, pcmig_wait_state(fd, PCMIG_STATE_PAUSED, 30000, &st))
+		TH_LOG("%s", pcmig_lib_error());
+	pcmig_kill_child(self->src.pid);
+	self->src.pid = 0;
+	s.n = 0;
+	s.used = 0;
+	arg(&s, "%s", self->tool);
+	arg(&s, "migrate");
+	arg(&s, "--connect");
+	arg(&s, "%s", addr2);
+	arg(&s, "--key-file");
+	arg(&s, "%s", self->key);
+	arg(&s, "--json");
+	arg(&s, "--ram");
+	arg(&s, "ram0=%s", img);
+	arg(&s, "--resume");
+	arg(&s, "%s", sid);
+	proc_start(_metadata, self, &self->src, &s, NULL, false, false);
+	proc_wait(&self->step[4], MIG_MS);
+	EXPECT_EXIT(&self->step[4], 0);
+	EXPECT_STDERR_HAS(&self->step[4], "recovered (recovery 2)");
+
+	proc_wait(&self->step[2], MIG_MS);
+	proc_wait(&self->src, MIG_MS);
+	EXPECT_EXIT(&self->step[2], 0);
+	EXPECT_EXIT(&self->src, 0);
+	ASSERT_EQ(0, pcmig_get_status(fd, &st));
+	EXPECT_EQ(PCMIG_STATE_END, st.state)
+		TH_LOG("state %s", pcmig_state_name(st.state));
+	EXPECT_EQ(st.pages_total, st.pages_present);
+	EXPECT_EQ(2, st.recoveries);
+	if (st.state == PCMIG_STATE_END) {
+		m = mmap(NULL, 8 * MIB, PROT_READ, MAP_SHARED, fd, 0);
+		ASSERT_NE(MAP_FAILED, m);
+		EXPECT_EQ(-1, pcmig_cmp_mem_file(m, img, 0, 8 * MIB, &bad))
+			TH_LOG("%llu pages differ", (unsigned long long)bad);
+		munmap(m, 8 * MIB);
+	}
+	snprintf(path, sizeof(path), "%s/status", sdir);
+	node = pcmig_read_file(path, NULL);
+	ASSERT_NE(NULL, node);
+	EXPECT_NE(NULL, strstr(node, "\"recoveries\":2"))
+		TH_LOG("status file: %s", node);
+	free(node);
+	close(fd);
+}
+
 TEST_F_TIMEOUT(mig, steps_run_before_listen_refused, 180)
 {
 	struct args s = { .n = 0 }, a = { .n = 0 }, l = { .n = 0 };

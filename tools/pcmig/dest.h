@@ -6,6 +6,7 @@
  *
  * dest_cmd.c     command lines, incoming, listen and run clients
  * dest_daemon.c  the step daemon: state directory, control socket
+ * dest_client.c  the step commands' side of the daemon's control socket
  * dest_engine.c  the steps: ADVISE, PACKAGED, LISTEN, RUN; poll(), finish
  * dest_setup.c   options, key, listening socket, connections, handshakes
  * dest_hook.c    the device-state and run hooks
@@ -53,6 +54,9 @@
 /* Capabilities the destination offers. */
 #define DEST_CAPS	(PCMIG_CAP_ZERO_PAGES | PCMIG_CAP_DISCARD | \
 			 PCMIG_CAP_BULK_CHANNEL)
+
+/* Longest request line to the step daemon, newline included. */
+#define DAEMON_REQUEST_MAX	256
 
 /* Defaults. */
 #define DEST_HOOK_TIMEOUT_MS	(300 * 1000)

@@ -128,6 +128,25 @@ const char run_usage[] =
 	"Exit status: 0 running (with --wait: every page arrived), 1 failed or\n"
 	"out of order, 2 bad command line, 3 paused.\n";
 
+const char recover_usage[] =
+	"usage: pcmig-tool recover --state-dir DIR [--listen HOST:PORT] [--quiet]\n"
+	"\n"
+	"Destination, with the step daemon: recover the migration now. The\n"
+	"session is paused if it is not (the operator knows the link is bad),\n"
+	"the daemon listens on HOST:PORT instead if given (a new path: then\n"
+	"restart the source with 'pcmig-tool migrate --resume SESSION_ID\n"
+	"--connect HOST:PORT ...'), and recover returns once the source has\n"
+	"reconnected and the session runs again. Without it, recovery is\n"
+	"automatic anyway: the source reconnects to the address it knows.\n"
+	"\n"
+	"  -d, --state-dir DIR     the directory given to advise\n"
+	"  -l, --listen HOST:PORT  listen there from now on\n"
+	"  -q, --quiet             no messages but errors\n"
+	"  -h, --help              this text\n"
+	"\n"
+	"Exit status: 0 recovered, 1 failed or nothing to recover, 2 bad\n"
+	"command line.\n";
+
 static volatile int aborted;
 
 static void on_signal(int sig)
@@ -530,4 +549,60 @@ int cmd_run(int argc, char **argv)
 	 * daemon with it, before a second connection could ask to wait.
 	 */
 	return dest_client(dir, wait ? "run-wait" : "run", quiet, "run");
+}
+
+/**
+ * cmd_recover() - pcmig-tool recover: recover the step daemon's migration
+ * @argc: argument count
+ * @argv: arguments
+ *
+ * Return: the exit status (see recover_usage).
+ */
+int cmd_recover(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "state-dir", required_argument, NULL, 'd' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *dir = NULL, *addr = NULL;
+	char req[DAEMON_REQUEST_MAX];
+	bool quiet = false;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "d:l:qh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			dir = optarg;
+			break;
+		case 'l':
+			addr = optarg;
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		case 'h':
+			fputs(recover_usage, stdout);
+			return 0;
+		default:
+			return usage_err("recover", recover_usage, "%s",
+					 "bad option");
+		}
+	}
+	if (optind < argc)
+		return usage_err("recover", recover_usage,
+				 "unexpected argument '%s'", argv[optind]);
+	if (!dir)
+		return usage_err("recover", recover_usage, "%s",
+				 "--state-dir DIR is required");
+	if (addr && (strlen(addr) > 200 || strpbrk(addr, " \n\r")))
+		return usage_err("recover", recover_usage, "%s",
+				 "--listen HOST:PORT: at most 200 characters, no space");
+	snprintf(req, sizeof(req), addr ? "recover %s" : "recover",
+		 addr ? addr : "");
+	signal(SIGPIPE, SIG_IGN);
+	return dest_client(dir, req, quiet, "recover");
 }

@@ -13,7 +13,8 @@
  *   DIR/log      its messages, with times
  *
  * The control socket's protocol: one request line ("status", "listen",
- * "run", "run-wait", "wait"), answered by any number of "info TEXT" lines
+ * "run", "run-wait", "wait", "recover [HOST:PORT]"), answered by any
+ * number of "info TEXT" lines
  * and one final line: "ok TEXT", "err CODE TEXT" or (for wait and
  * run-wait) "exit CODE TEXT", CODE being the exit status the client should
  * return. "run-wait" is "run" and then "wait" on the same connection:
@@ -46,17 +47,20 @@ enum client_wait {
 	CL_NONE,
 	CL_LISTEN,		/* listen asked before the package came */
 	CL_WAIT,		/* wait: answer at the end */
+	CL_RECOVER,		/* recover: answer once recovered */
 };
 
 struct client {
 	int fd;
 	size_t len;
 	enum client_wait pending;
+	uint64_t recoveries;	/* CL_RECOVER: recoveries when asked */
 	char buf[DAEMON_LINE_MAX];
 };
 
 struct daemon {
 	struct dest *d;
+	char listen[DAEMON_LINE_MAX];	/* recover's new address */
 	char dir[PATH_MAX];
 	int ctl_fd;
 	int report_fd;
@@ -172,6 +176,73 @@ static void do_listen(struct daemon *dm)
 	}
 }
 
+/*
+ * "recover [HOST:PORT]": pause now if not paused (the operator knows the
+ * link is bad), listen on another address if given, and answer once the
+ * source has reconnected and the session runs again.
+ */
+static void do_recover(struct daemon *dm, struct client *c, const char *addr)
+{
+	char err[PCMIG_MAX_ERROR_TEXT];
+	struct dest *d = dm->d;
+	int fd, ret;
+
+	if (!dest_can_recover(d)) {
+		reply(c, "err 1 nothing to recover in step %s%s",
+		      dest_step_name(d->step),
+		      d->o->no_recover ? " (--no-recover)" : "");
+		client_close(c);
+		return;
+	}
+	if (addr) {
+		fd = pcmig_tcp_listen(addr, err, sizeof(err));
+		if (fd < 0) {
+			reply(c, "err 1 %s", err);
+			client_close(c);
+			return;
+		}
+		close(d->lfd);
+		d->lfd = fd;
+		snprintf(dm->listen, sizeof(dm->listen), "%s", addr);
+		d->o->listen = dm->listen;
+		dest_info(d, "listening on %s for the source to reconnect",
+			  addr);
+	}
+	if (d->kstate != PCMIG_STATE_PAUSED &&
+	    d->kstate != PCMIG_STATE_RECOVER) {
+		ret = dest_set_state(d, PCMIG_STATE_PAUSED);
+		if (ret && ret != -EINVAL) {
+			reply(c, "err 1 session %u: pause: %s", d->id,
+			      strerror(-ret));
+			client_close(c);
+			return;
+		}
+		reply(c, "info session %u paused by the operator", d->id);
+	}
+	c->pending = CL_RECOVER;
+	c->recoveries = d->recoveries;
+	reply(c, "info waiting for the source to reconnect to %s",
+	      d->o->listen);
+}
+
+/* Answer the recover requests whose recovery came. */
+static void recovered(struct daemon *dm)
+{
+	struct dest *d = dm->d;
+	int i;
+
+	for (i = 0; i < DAEMON_MAX_CLIENTS; i++) {
+		struct client *c = &dm->cl[i];
+
+		if (c->fd < 0 || c->pending != CL_RECOVER ||
+		    d->recoveries <= c->recoveries)
+			continue;
+		reply(c, "ok session %u recovered (recovery %llu)", d->id,
+		      (unsigned long long)d->recoveries);
+		client_close(c);
+	}
+}
+
 static void handle_request(struct daemon *dm, struct client *c,
 			   const char *req)
 {
@@ -227,8 +298,10 @@ static void handle_request(struct daemon *dm, struct client *c,
 		client_close(c);
 	} else if (!strcmp(req, "wait")) {
 		c->pending = CL_WAIT;
+	} else if (!strcmp(req, "recover") || !strncmp(req, "recover ", 8)) {
+		do_recover(dm, c, req[7] ? req + 8 : NULL);
 	} else {
-		reply(c, "err 2 unknown request '%.64s' (status, listen, run, run-wait, wait)",
+		reply(c, "err 2 unknown request '%.64s' (status, listen, run, run-wait, wait, recover)",
 		      req);
 		client_close(c);
 	}
@@ -300,12 +373,12 @@ static void report(struct daemon *dm, const char *fmt, ...)
 
 static void daemon_loop(struct daemon *dm)
 {
-	struct pollfd pfd[2 + 1 + DAEMON_MAX_CLIENTS];
+	struct pollfd pfd[3 + 1 + DAEMON_MAX_CLIENTS];
 	struct dest *d = dm->d;
 	int n, i, base, ret;
 
 	while (d->result < 0) {
-		n = dest_pollfds(d, pfd, 2);
+		n = dest_pollfds(d, pfd, 3);
 		base = n;
 		pfd[n].fd = dm->ctl_fd;
 		pfd[n].events = POLLIN;
@@ -337,6 +410,7 @@ static void daemon_loop(struct daemon *dm)
 		}
 		if (d->result < 0 && (pfd[base].revents & POLLIN))
 			ctl_accept(dm);
+		recovered(dm);
 		if (d->result < 0 && d->step == DEST_STEP_PACKAGED) {
 			for (i = 0; i < DAEMON_MAX_CLIENTS; i++)
 				if (dm->cl[i].fd >= 0 &&
@@ -365,8 +439,9 @@ static void daemon_loop(struct daemon *dm)
 			continue;
 		if (c->pending == CL_WAIT)
 			reply_exit(d, c);
-		else if (c->pending == CL_LISTEN)
-			reply(c, "err %d %s", d->result, d->msg);
+		else if (c->pending == CL_LISTEN || c->pending == CL_RECOVER)
+			reply(c, "err %d %s", d->result ? d->result : 1,
+			      d->msg);
 		client_close(c);
 	}
 }
@@ -663,147 +738,5 @@ fail:
 	path_in(path, sizeof(path), dm.dir, "pid");
 	unlink(path);
 	close(lock_fd);
-	return DEST_EXIT_FAILED;
-}
-
-/* No daemon: whether the migration in @dir ended, and how. */
-static int ended_status(const char *dir, int *code, char *msg, size_t len)
-{
-	char path[PATH_MAX + 16], buf[8192];
-	ssize_t n;
-	int fd;
-
-	if (path_in(path, sizeof(path), dir, "status"))
-		return -ENOENT;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -ENOENT;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -ENOENT;
-	buf[n] = '\0';
-	return dest_status_exit(buf, code, msg, len);
-}
-
-/**
- * dest_client() - send one request to the step daemon and wait for its
- * final answer
- * @dir: the state directory
- * @request: "listen", "run", "run-wait" or "wait"
- * @quiet: no informational messages
- * @cmd: the command's name, for messages
- *
- * When the daemon is gone, the status file says how the migration ended:
- * for "wait" and "run-wait" that is the answer (an ended success is a
- * success), for "listen" and "run" it is out of order (1).
- *
- * Return: the exit status the answer carries (0 for "ok"); 1 when there is
- * no daemon or it went away without an answer (then the status file's
- * final status if it has one).
- */
-int dest_client(const char *dir, const char *request, bool quiet,
-		const char *cmd)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char msg[PCMIG_MAX_ERROR_TEXT + 256], req[32];
-	char *line = NULL, *p;
-	bool waits = !strcmp(request, "wait") || !strcmp(request, "run-wait");
-	size_t cap = 0;
-	int fd, code;
-	FILE *f;
-
-	if (path_in(sa.sun_path, sizeof(sa.sun_path), dir, "ctl")) {
-		fprintf(stderr, "pcmig-tool %s: error: --state-dir %s: path too long\n",
-			cmd, dir);
-		return DEST_EXIT_FAILED;
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		int err = errno;
-
-		if (fd >= 0)
-			close(fd);
-		if (!ended_status(dir, &code, msg, sizeof(msg))) {
-			if (!strcmp(request, "wait") && !code) {
-				if (!quiet)
-					fprintf(stderr, "pcmig-tool %s: the migration in %s has ended: %s\n",
-						cmd, dir, msg);
-				return DEST_EXIT_DONE;
-			}
-			fprintf(stderr, "pcmig-tool %s: error: the migration in %s has ended already (exit status %d: %s)\n",
-				cmd, dir, code, msg);
-			return waits && code ? code : DEST_EXIT_FAILED;
-		}
-		if (err == ENOENT || err == ECONNREFUSED)
-			fprintf(stderr, "pcmig-tool %s: error: no migration daemon in %s: run 'pcmig-tool advise --state-dir %s ...' first\n",
-				cmd, dir, dir);
-		else
-			fprintf(stderr, "pcmig-tool %s: error: %s: %s\n", cmd,
-				sa.sun_path, strerror(err));
-		return DEST_EXIT_FAILED;
-	}
-	snprintf(req, sizeof(req), "%s\n", request);
-	if (pcmig_write_full(fd, req, strlen(req), 5000)) {
-		fprintf(stderr, "pcmig-tool %s: error: cannot talk to the daemon: %s\n",
-			cmd, strerror(errno));
-		close(fd);
-		return DEST_EXIT_FAILED;
-	}
-	f = fdopen(fd, "r");
-	if (!f) {
-		close(fd);
-		return DEST_EXIT_FAILED;
-	}
-	code = -1;
-	while (getline(&line, &cap, f) >= 0) {
-		p = strchr(line, '\n');
-		if (p)
-			*p = '\0';
-		if (!strncmp(line, "info ", 5)) {
-			if (!quiet)
-				fprintf(stderr, "pcmig-tool %s: %s\n", cmd,
-					line + 5);
-			continue;
-		}
-		if (!strncmp(line, "ok", 2)) {
-			if (!quiet && line[2] == ' ')
-				fprintf(stderr, "pcmig-tool %s: %s\n", cmd,
-					line + 3);
-			code = 0;
-		} else if (!strncmp(line, "err ", 4) ||
-			   !strncmp(line, "exit ", 5)) {
-			bool is_exit = line[1] == 'x';
-
-			p = line + (is_exit ? 5 : 4);
-			code = atoi(p);
-			p = strchr(p, ' ');
-			p = p ? p + 1 : (char *)"";
-			if (code)
-				fprintf(stderr, "pcmig-tool %s: error: %s\n",
-					cmd, p);
-			else if (!quiet)
-				fprintf(stderr, "pcmig-tool %s: %s\n", cmd, p);
-		} else {
-			fprintf(stderr, "pcmig-tool %s: error: unexpected answer from the daemon: %s\n",
-				cmd, line);
-			code = DEST_EXIT_FAILED;
-		}
-		break;
-	}
-	free(line);
-	fclose(f);
-	if (code >= 0)
-		return code;
-	/* The daemon went away without answering: how did it end? */
-	usleep(200 * 1000);
-	if (!ended_status(dir, &code, msg, sizeof(msg))) {
-		if (code || !quiet)
-			fprintf(stderr, "pcmig-tool %s: %s%s (exit status %d)\n",
-				cmd, code ? "error: " : "", msg, code);
-		return waits || code ? code : DEST_EXIT_FAILED;
-	}
-	fprintf(stderr, "pcmig-tool %s: error: the daemon went away without an answer; see %s/log\n",
-		cmd, dir);
 	return DEST_EXIT_FAILED;
 }

@@ -588,6 +588,9 @@ static const struct command commands[] = {
 	  listen_usage },
 	{ "run", cmd_run, "destination step 3: RUN and follow to END",
 	  run_usage },
+	{ "recover", cmd_recover,
+	  "destination steps: recover a paused migration now",
+	  recover_usage },
 	{
 		"version", cmd_version,
 		"show the loaded module's version and ABI",

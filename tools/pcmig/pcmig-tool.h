@@ -189,10 +189,12 @@ int cmd_incoming(int argc, char **argv);
 int cmd_advise(int argc, char **argv);
 int cmd_listen(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_recover(int argc, char **argv);
 extern const char migrate_usage[];
 extern const char incoming_usage[];
 extern const char advise_usage[];
 extern const char listen_usage[];
 extern const char run_usage[];
+extern const char recover_usage[];
 
 #endif /* _PCMIG_TOOL_H */
