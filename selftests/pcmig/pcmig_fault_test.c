@@ -142,6 +142,109 @@ TEST_F(fault, one_page)
 	EXPECT_EQ(1, pcmig_source_total_requests(e->src));
 }
 
+/* floor(log2(@ns)): the histogram bucket of a wait of @ns (0 for 0). */
+static unsigned int hist_bucket(uint64_t ns)
+{
+	return ns ? 63 - __builtin_clzll(ns) : 0;
+}
+
+/*
+ * One fault whose reply the source holds back for HIST_HOLD_MS: the
+ * fault-wait histogram has exactly that one wait, in the bucket
+ * [2^i, 2^(i+1)) ns of the time it waited, and PCMIG_IOC_STATUS and the
+ * genl PCMIG_ATTR_HIST nest agree bucket for bucket. The wait is bounded
+ * from both sides by the test's own clock (CLOCK_MONOTONIC, the kernel's
+ * ktime_get_ns()): at least from the moment the request was seen to the
+ * release, at most from before the read to after it.
+ */
+#define HIST_HOLD_MS	200
+TEST_F(fault, hist_bucket_of_a_known_wait)
+{
+	struct pcmig_env *e = &self->env;
+	uint64_t t_seen, t_rel, lo, hi, hsum = 0;
+	struct pcmig_nl_session nl;
+	struct pcmig_status st;
+	volatile uint64_t *t;	/* shared with the child: before, after */
+	unsigned int i, b;
+	int status;
+	pid_t kid;
+
+	ASSERT_EQ(0, fault_start(self, variant, 16, true, 0x7117))
+		TH_LOG("%s", pcmig_lib_error());
+	t = mmap(NULL, PS, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+		 -1, 0);
+	ASSERT_NE(MAP_FAILED, (void *)t);
+	pcmig_source_hold(e->src, 5, 1);
+
+	kid = fork();
+	ASSERT_LE(0, kid);
+	if (!kid) {
+		long off;
+
+		t[0] = pcmig_monotonic_ns();
+		off = pcmig_pattern_check(e->map + 5 * PS, PS, 0x7117, 5);
+		t[1] = pcmig_monotonic_ns();
+		_exit(off == -1 ? 0 : 1);
+	}
+	pcmig_env_kid(e, kid);
+	ASSERT_EQ(0, pcmig_source_wait_requests(e->src, 5, 1, PCMIG_WAIT_MS))
+		TH_LOG("%s", pcmig_lib_error());
+	t_seen = pcmig_monotonic_ns();
+	pcmig_msleep(HIST_HOLD_MS);
+	t_rel = pcmig_monotonic_ns();
+	pcmig_source_release(e->src, 5, 1);
+	status = pcmig_env_reap(e, kid, PCMIG_WAIT_MS);
+	ASSERT_TRUE(pcmig_exited_ok(status))
+		TH_LOG("reader: %s", pcmig_status_str(status));
+
+	lo = t_rel - t_seen;
+	hi = t[1] - t[0];
+	munmap((void *)t, PS);
+	ASSERT_LE((uint64_t)HIST_HOLD_MS * 1000000, lo);
+	ASSERT_LE(lo, hi);
+
+	ASSERT_EQ(0, pcmig_env_status(e, &st));
+	EXPECT_EQ(1, st.pages_requested);
+	ASSERT_EQ(1, st.faults_blocked);
+	/* The one wait the kernel measured lies within our bounds ... */
+	EXPECT_LE(lo, st.blocked_ns);
+	EXPECT_GE(hi, st.blocked_ns);
+	/* ... and is counted in its bucket, and nowhere else. */
+	b = hist_bucket(st.blocked_ns);
+	TH_LOG("wait %llu ns (seen %llu..%llu ns): bucket %u",
+	       (unsigned long long)st.blocked_ns, (unsigned long long)lo,
+	       (unsigned long long)hi, b);
+	/* Our bounds themselves span the bucket or its neighbour. */
+	EXPECT_LE(hist_bucket(lo), b);
+	EXPECT_GE(hist_bucket(hi), b);
+	EXPECT_GE(hist_bucket(lo) + 1, hist_bucket(hi))
+		TH_LOG("bounds %llu..%llu ns too loose",
+		       (unsigned long long)lo, (unsigned long long)hi);
+	for (i = 0; i < PCMIG_HIST_BUCKETS; i++) {
+		uint64_t a = st.hist[i];
+
+		hsum += a;
+		EXPECT_EQ(i == b ? 1 : 0, a)
+			TH_LOG("ioctl hist[%u] = %llu", i,
+			       (unsigned long long)a);
+	}
+	EXPECT_EQ(1, hsum);
+
+	/* The genl nest: the same, bucket for bucket. */
+	memset(&nl, 0, sizeof(nl));
+	ASSERT_EQ(0, pcmig_genl_session_get(e->id, &nl));
+	ASSERT_EQ(PCMIG_HIST_BUCKETS, nl.hist_entries);
+	EXPECT_EQ(1, nl.faults_blocked);
+	EXPECT_EQ(st.blocked_ns, nl.blocked_ns);
+	for (i = 0; i < PCMIG_HIST_BUCKETS; i++) {
+		uint64_t a = st.hist[i], g = nl.hist[i];
+
+		EXPECT_EQ(a, g) TH_LOG("hist[%u]: ioctl %llu, genl %llu", i,
+				       (unsigned long long)a,
+				       (unsigned long long)g);
+	}
+}
+
 TEST_F(fault, advise_holds_requests_until_listen)
 {
 	struct pcmig_env *e = &self->env;

@@ -121,6 +121,7 @@ FIXTURE(mig) {
 	int node_fd;
 	void *map;
 	size_t map_len;
+	struct pcmig_env env;	/* a session of the lib's, if used */
 };
 
 static bool exe_path(const char *env, const char *rel, char *buf, size_t len)
@@ -151,6 +152,7 @@ FIXTURE_SETUP(mig)
 	unsigned int i;
 
 	self->node_fd = -1;
+	pcmig_env_init(&self->env);
 	self->src.what = "source";
 	self->dst.what = "destination";
 	self->src.status = self->dst.status = -1;
@@ -292,6 +294,7 @@ FIXTURE_TEARDOWN(mig)
 	for (i = 0; i < self->nsteps; i++)
 		proc_free(&self->step[i]);
 	kill_children();
+	pcmig_env_cleanup(&self->env);
 	if (self->map)
 		munmap(self->map, self->map_len);
 	if (self->node_fd >= 0)
@@ -2939,6 +2942,399 @@ TEST_F_TIMEOUT(mig, steps_run_before_listen_refused, 180)
 	EXPECT_EXIT(&self->src, 0);
 	EXPECT_EQ(NULL, strstr(self->step[3].err_text, "error"))
 		LOG_PROC(&self->step[3]);
+}
+
+/*
+ * Which of @npages pages of the session on @fd are missing, by
+ * PCMIG_IOC_MISSING (no fault): @miss[i] is true for a missing page.
+ */
+static int missing_map(int fd, uint64_t npages, bool *miss)
+{
+	struct pcmig_extent ext[64];
+	uint64_t off = 0, p, i;
+	uint32_t n, k;
+	int ret;
+
+	memset(miss, 0, npages);
+	while (off < npages * PS) {
+		n = 64;
+		ret = pcmig_missing_runs(fd, &off, ext, &n);
+		if (ret)
+			return ret;
+		for (k = 0; k < n; k++)
+			for (p = ext[k].offset / PS, i = 0;
+			     i < ext[k].length / PS && p + i < npages; i++)
+				miss[p + i] = true;
+		if (!n)
+			break;
+	}
+	return 0;
+}
+
+/* Pages of [first, first + n) that @miss says are missing. */
+static uint64_t count_missing(const bool *miss, uint64_t first, uint64_t n)
+{
+	uint64_t i, c = 0;
+
+	for (i = first; i < first + n; i++)
+		c += miss[i];
+	return c;
+}
+
+/*
+ * The source's background push restarts just after the last page asked
+ * for (source_urgent.c reply() sets the jump, source_push.c push_step()
+ * takes it). With the push held to 256 KiB/s (about 64 pages a second)
+ * and 2048 pages, a fault on page JUMP_PAGE far ahead of the push makes
+ * pages JUMP_PAGE+1.. arrive within seconds while the ten pages before
+ * JUMP_PAGE, which a push going on in order would send first, are still
+ * missing then. Presence is read with PCMIG_IOC_MISSING, without faults.
+ * Then every page is faulted in and compared.
+ */
+#define JUMP_PAGE	1500
+TEST_F_TIMEOUT(mig, push_jumps_after_requested_page, 240)
+{
+	const uint64_t npages = 2048;
+	char img[256];
+	const char *files[1] = { img };
+	uint64_t sizes[1] = { npages * PS };
+	volatile unsigned char c;
+	struct pcmig_status st;
+	uint64_t i, pos0, t0, until, after = 0, before = 0;
+	bool *miss;
+
+	miss = calloc(npages, 1);
+	ASSERT_NE(NULL, miss);
+	start_one_block(_metadata, self, npages, 95, 4096, "--bandwidth",
+			"256K", img, sizeof(img));
+	map_node(_metadata, self, npages * PS);
+
+	/* Where the push is: the first missing page (it goes in order). */
+	ASSERT_EQ(0, missing_map(self->node_fd, npages, miss))
+		TH_LOG("%s", pcmig_lib_error());
+	for (pos0 = 0; pos0 < npages && !miss[pos0]; pos0++)
+		;
+	TH_LOG("push at page %llu when the test faults on page %u",
+	       (unsigned long long)pos0, JUMP_PAGE);
+	/* Well behind JUMP_PAGE, or the test would mean nothing. */
+	ASSERT_GT(JUMP_PAGE - 200, pos0);
+	ASSERT_EQ(21, count_missing(miss, JUMP_PAGE - 10, 21));
+
+	t0 = pcmig_now_ms();
+	c = ((const unsigned char *)self->map)[JUMP_PAGE * PS];
+	(void)c;
+	/* Pages JUMP_PAGE+1..+10 come by the push, soon. */
+	until = t0 + 30000;
+	do {
+		ASSERT_EQ(0, missing_map(self->node_fd, npages, miss));
+		after = count_missing(miss, JUMP_PAGE + 1, 10);
+		before = count_missing(miss, JUMP_PAGE - 10, 10);
+		if (!after)
+			break;
+		pcmig_msleep(20);
+	} while (pcmig_now_ms() < until);
+	TH_LOG("%llu ms after the fault: %llu of pages %u..%u missing, %llu of pages %u..%u",
+	       (unsigned long long)(pcmig_now_ms() - t0),
+	       (unsigned long long)after, JUMP_PAGE + 1, JUMP_PAGE + 10,
+	       (unsigned long long)before, JUMP_PAGE - 10, JUMP_PAGE - 1);
+	EXPECT_EQ(0, after) TH_LOG("the push did not go on after page %u",
+				   JUMP_PAGE);
+	/* Not by going on in order: the pages before it are still missing. */
+	EXPECT_EQ(10, before)
+		TH_LOG("pages before %u arrived first: the push did not jump",
+		       JUMP_PAGE);
+	EXPECT_TRUE(miss[pos0 + 150])
+		TH_LOG("page %llu present: the push went on in order",
+		       (unsigned long long)(pos0 + 150));
+	free(miss);
+
+	/* The rest by faults, then everything compared. */
+	for (i = 0; i < npages; i++)
+		c = ((const unsigned char *)self->map)[i * PS];
+	both_wait(self, MIG_MS);
+	EXPECT_EXIT(&self->src, 0);
+	ASSERT_EXIT(&self->dst, 0);
+	check_node(_metadata, self, files, sizes, 1, &st);
+}
+
+/*
+ * The string value of "@key" on the JSON line @line, into @buf; false if
+ * there is none or it is not a string.
+ */
+static bool json_str(const char *line, const char *key, char *buf,
+		     size_t len)
+{
+	char q[96];
+	const char *p, *e;
+
+	snprintf(q, sizeof(q), "\"%s\":\"", key);
+	p = strstr(line, q);
+	if (!p)
+		return false;
+	p += strlen(q);
+	e = strchr(p, '"');
+	if (!e)
+		return false;
+	snprintf(buf, len, "%.*s", (int)(e - p), p);
+	return true;
+}
+
+/* The number value of "@key" on @line; -1 if none. */
+static long long json_u64(const char *line, const char *key)
+{
+	char q[96];
+	const char *p;
+
+	snprintf(q, sizeof(q), "\"%s\":", key);
+	p = strstr(line, q);
+	if (!p)
+		return -1;
+	p += strlen(q);
+	if (*p < '0' || *p > '9')
+		return -1;
+	return strtoll(p, NULL, 10);
+}
+
+/* A state's name as pcmig-tool prints it: lower case. */
+static const char *tool_state(uint32_t state, char *buf, size_t len)
+{
+	size_t i;
+
+	snprintf(buf, len, "%s", pcmig_state_name(state));
+	for (i = 0; buf[i]; i++)
+		if (buf[i] >= 'A' && buf[i] <= 'Z')
+			buf[i] += 'a' - 'A';
+	return buf;
+}
+
+/*
+ * The generic netlink socket of process @pid has joined a multicast group
+ * (the Groups column of /proc/net/netlink, for a socket among its fds).
+ */
+static bool joined_group(pid_t pid)
+{
+	char path[64], link[64], line[256];
+	unsigned long inodes[32], ino;
+	unsigned int n = 0, i, eth, groups;
+	bool found = false;
+	struct dirent *e;
+	FILE *f;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	d = opendir(path);
+	if (!d)
+		return false;
+	while ((e = readdir(d)) && n < 32) {
+		char fdp[320];
+		ssize_t l;
+
+		snprintf(fdp, sizeof(fdp), "%s/%s", path, e->d_name);
+		l = readlink(fdp, link, sizeof(link) - 1);
+		if (l <= 0)
+			continue;
+		link[l] = '\0';
+		if (sscanf(link, "socket:[%lu]", &ino) == 1)
+			inodes[n++] = ino;
+	}
+	closedir(d);
+	f = fopen("/proc/net/netlink", "r");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		/* sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode */
+		if (sscanf(line, "%*s %u %*u %x %*u %*u %*u %*u %*u %lu", &eth,
+			   &groups, &ino) != 3 || eth != 16 || !groups)
+			continue;
+		for (i = 0; i < n; i++)
+			found |= inodes[i] == ino;
+	}
+	fclose(f);
+	return found;
+}
+
+/*
+ * The real pcmig-tool against the module: "status ID --json" prints what
+ * PCMIG_IOC_STATUS says, field for field, of a session that has received,
+ * pushed and zero pages, had faults, a pause timeout and a pause; "monitor
+ * --json", running while the session goes LISTEN -> PAUSED (SET_STATE,
+ * ABI 0.4) -> FAILED, prints the two state events of the session's id, in
+ * order, and the pause's event with reason "user".
+ */
+TEST_F_TIMEOUT(mig, tool_status_and_monitor_match_module, 120)
+{
+	struct pcmig_env_opts o = { .npages = 64, .listen = true,
+				    .seed = 0x5150, .tag = "tool" };
+	struct pcmig_env *e = &self->env;
+	struct mig_proc *mon = &self->step[0], *stat = &self->step[1];
+	struct args m = { .n = 0 }, a = { .n = 0 };
+	struct pcmig_status st, st2;
+	char line[4096], buf[64], want[64], *p, *q;
+	unsigned int i, nstate = 0;
+	int ctl, pad, ret;
+	uint64_t until;
+	long long v;
+
+	self->nsteps = 2;
+	mon->what = "monitor";
+	stat->what = "status";
+	mon->status = stat->status = -1;
+	/* Another session first, so that ours is not (likely) id 0. */
+	ctl = pcmig_ctl_open();
+	ASSERT_LE(0, ctl);
+	pad = pcmig_create(ctl, PS, 0, PCMIG_ST_PREFIX "tool-pad", NULL);
+	close(ctl);
+	ASSERT_LE(0, pad) TH_LOG("%s", pcmig_lib_error());
+	ret = pcmig_env_setup(e, &o);
+	pcmig_destroy(pad);
+	close(pad);
+	ASSERT_EQ(0, ret) TH_LOG("%s", pcmig_lib_error());
+	TH_LOG("session %u", e->id);
+
+	/* Some of every kind of page, faults and a pause timeout. */
+	EXPECT_EQ(-1, pcmig_env_check(e, 3, 3, 0x5150, NULL));
+	ASSERT_EQ(0, pcmig_source_push_range(e->src, 10, 6));
+	ASSERT_EQ(0, pcmig_source_send_zero(e->src, PCMIG_CHANNEL_URGENT, 20,
+					    2));
+	ASSERT_EQ(0, PCMIG_WAIT_FIELD(e->fd, pages_present, 11, PCMIG_WAIT_MS,
+				      &st)) TH_LOG("%s", pcmig_lib_error());
+	ASSERT_EQ(0, pcmig_set_pause_timeout(e->fd, 123456));
+
+	/* The monitor, once it listens to the events group. */
+	arg(&m, "%s", self->tool);
+	arg(&m, "monitor");
+	arg(&m, "--json");
+	proc_start(_metadata, self, mon, &m, NULL, false, false);
+	until = pcmig_now_ms() + 30000;
+	while (!joined_group(mon->pid) && !pcmig_pid_ended(mon->pid) &&
+	       pcmig_now_ms() < until)
+		pcmig_msleep(20);
+	ASSERT_TRUE(joined_group(mon->pid))
+		TH_LOG("pcmig-tool monitor never joined the events group");
+
+	ASSERT_EQ(0, pcmig_set_state(e->fd, PCMIG_STATE_PAUSED));
+	ASSERT_EQ(0, pcmig_wait_state(e->fd, PCMIG_STATE_PAUSED,
+				      PCMIG_WAIT_MS, &st));
+
+	/* status ID --json, between two ioctls that agree. */
+	arg(&a, "%s", self->tool);
+	arg(&a, "status");
+	arg(&a, "%u", e->id);
+	arg(&a, "--json");
+	ASSERT_EQ(0, pcmig_env_status(e, &st));
+	proc_start(_metadata, self, stat, &a, NULL, false, false);
+	proc_wait(stat, 30000);
+	ASSERT_EXIT(stat, 0);
+	ASSERT_EQ(0, pcmig_env_status(e, &st2));
+	st2.paused_total_ns = st.paused_total_ns;	/* grows in PAUSED */
+	ASSERT_EQ(0, memcmp(&st, &st2, sizeof(st)))
+		TH_LOG("the session changed while the tool ran");
+	p = strchr(stat->out_text, '\n');
+	ASSERT_TRUE(p && !p[1] && stat->out_text[0] == '{')
+		TH_LOG("not one JSON object on one line:\n%s", stat->out_text);
+	snprintf(line, sizeof(line), "%s", stat->out_text);
+	TH_LOG("status --json: %s", line);
+
+	EXPECT_EQ(e->id, json_u64(line, "id"));
+	ASSERT_TRUE(json_str(line, "name", buf, sizeof(buf)));
+	EXPECT_STREQ(e->name, buf);
+	ASSERT_TRUE(json_str(line, "state", buf, sizeof(buf)));
+	EXPECT_STREQ("paused", buf);
+	EXPECT_STREQ(tool_state(st.state, want, sizeof(want)), buf);
+	ASSERT_TRUE(json_str(line, "reason", buf, sizeof(buf)));
+	EXPECT_EQ(PCMIG_REASON_USER, st.reason);
+	EXPECT_STREQ("user", buf);
+	ASSERT_TRUE(json_str(line, "resume_state", buf, sizeof(buf)));
+	EXPECT_STREQ(tool_state(st.resume_state, want, sizeof(want)), buf);
+	EXPECT_STREQ("listen", buf);
+#define SAME(f) EXPECT_EQ((long long)st.f, json_u64(line, #f))	\
+		TH_LOG("\"%s\": module %llu", #f, (unsigned long long)st.f)
+	SAME(size);
+	SAME(pages_total);
+	SAME(pages_present);
+	SAME(pages_received);
+	SAME(pages_requested);
+	SAME(pages_pushed);
+	SAME(pages_zero);
+	SAME(pages_duplicate);
+	SAME(pages_discarded);
+	SAME(in_flight);
+	SAME(bytes_received);
+	SAME(requests_sent);
+	SAME(faults);
+	SAME(faults_blocked);
+	SAME(blocked_ns);
+	SAME(pauses);
+	SAME(recoveries);
+	SAME(paused_at_ns);
+	SAME(requests_resent);
+	SAME(pause_timeout_ms);
+#undef SAME
+	/* Values known here, so that a field read from the wrong place shows. */
+	EXPECT_EQ(64, st.pages_total);
+	EXPECT_EQ(11, st.pages_present);
+	EXPECT_EQ(3, st.pages_requested);
+	EXPECT_EQ(6, st.pages_pushed);
+	EXPECT_EQ(2, st.pages_zero);
+	EXPECT_EQ(1, st.pauses);
+	EXPECT_EQ(123456, st.pause_timeout_ms);
+	/* The histogram: every bucket. */
+	p = strstr(line, "\"hist\":[");
+	ASSERT_NE(NULL, p);
+	p += strlen("\"hist\":[");
+	for (i = 0; i < PCMIG_HIST_BUCKETS; i++) {
+		unsigned long long h = strtoull(p, &q, 10);
+
+		ASSERT_NE(p, q) TH_LOG("hist[%u] missing", i);
+		EXPECT_EQ(st.hist[i], h) TH_LOG("hist[%u]", i);
+		ASSERT_EQ(i + 1 < PCMIG_HIST_BUCKETS ? ',' : ']', *q);
+		p = q + 1;
+	}
+
+	/* Then FAILED; the monitor saw both moves, in order. */
+	ASSERT_EQ(0, pcmig_set_state(e->fd, PCMIG_STATE_FAILED));
+	ASSERT_EQ(0, pcmig_wait_state(e->fd, PCMIG_STATE_FAILED,
+				      PCMIG_WAIT_MS, &st));
+	until = pcmig_now_ms() + 30000;
+	do {
+		char *text = pcmig_read_file(mon->out, NULL);
+
+		v = text && strstr(text, "\"state\":\"failed\"");
+		free(text);
+		if (!v)
+			pcmig_msleep(50);
+	} while (!v && pcmig_now_ms() < until);
+	kill(mon->pid, SIGTERM);
+	proc_wait(mon, 30000);
+	EXPECT_EXIT(mon, 0);
+	for (p = mon->out_text; p && *p; p = q ? q + 1 : p + strlen(p)) {
+		static const char *const moves[2][2] = {
+			{ "listen", "paused" }, { "paused", "failed" },
+		};
+
+		q = strchr(p, '\n');
+		snprintf(line, sizeof(line), "%.*s",
+			 (int)(q ? q - p : (ptrdiff_t)strlen(p)), p);
+		if (!strstr(line, "\"event\":\"state\"") ||
+		    json_u64(line, "id") != e->id)
+			continue;
+		ASSERT_GT(2, nstate) TH_LOG("one state event too many: %s",
+					    line);
+		ASSERT_TRUE(json_str(line, "old_state", buf, sizeof(buf)))
+			TH_LOG("%s", line);
+		EXPECT_STREQ(moves[nstate][0], buf) TH_LOG("%s", line);
+		ASSERT_TRUE(json_str(line, "state", buf, sizeof(buf)));
+		EXPECT_STREQ(moves[nstate][1], buf) TH_LOG("%s", line);
+		nstate++;
+	}
+	EXPECT_EQ(2, nstate) TH_LOG("monitor --json:\n%s", mon->out_text);
+	/* And the pause's own event, with its reason. */
+	ASSERT_TRUE(pcmig_json_line(mon->out_text, "paused", line,
+				    sizeof(line)))
+		TH_LOG("monitor --json:\n%s", mon->out_text);
+	EXPECT_EQ(e->id, json_u64(line, "id"));
+	ASSERT_TRUE(json_str(line, "reason", buf, sizeof(buf)));
+	EXPECT_STREQ("user", buf);
 }
 
 PCMIG_HARNESS_MAIN
