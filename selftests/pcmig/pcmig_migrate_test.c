@@ -9,7 +9,9 @@
  * source), timeouts, a session name in use, failing hooks, a source that
  * dies (exit 3, paused), device-state packages of 0 bytes, 64 MiB, from
  * standard input and from a command, DISCARD after precopy, a VMM that
- * faults while loading its state, and the steps advise/listen/run.
+ * faults while loading its state, the steps advise/listen/run, the push
+ * going on after a requested page, and "pcmig-tool status" and "monitor"
+ * against the module's own figures.
  *
  * $PCMIG_MIG_VERBOSE=1 logs what every tool printed, also on success.
  *
@@ -3043,9 +3045,6 @@ TEST_F_TIMEOUT(mig, push_jumps_after_requested_page, 240)
 	EXPECT_EQ(10, before)
 		TH_LOG("pages before %u arrived first: the push did not jump",
 		       JUMP_PAGE);
-	EXPECT_TRUE(miss[pos0 + 150])
-		TH_LOG("page %llu present: the push went on in order",
-		       (unsigned long long)(pos0 + 150));
 	free(miss);
 
 	/* The rest by faults, then everything compared. */
