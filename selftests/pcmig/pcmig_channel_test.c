@@ -7,6 +7,7 @@
  * session, and after RECOVER and a new socket the requests still missing
  * are sent again and the blocked faults complete.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -1791,6 +1792,113 @@ TEST_F_TIMEOUT(stale, urgent_report_after_recover_ignored, 300)
 			break;
 	}
 	close(ctl);
+}
+
+/*
+ * A socket serves one channel of one session: attaching it (or a copy of
+ * its descriptor) anywhere else while it is attached is -EBUSY, and the
+ * session that has it goes on undisturbed.
+ */
+#define CLAIM_PAGES	16
+#define CLAIM_SEED	0xc1a
+
+FIXTURE(claim) {
+	struct pcmig_env env;
+	int other;
+	int fds[2];
+};
+
+FIXTURE_VARIANT(claim) {
+	enum pcmig_transport transport;
+};
+
+FIXTURE_VARIANT_ADD(claim, unix) {
+	.transport = PCMIG_TRANSPORT_UNIX,
+};
+
+FIXTURE_VARIANT_ADD(claim, tcp) {
+	.transport = PCMIG_TRANSPORT_TCP,
+};
+
+FIXTURE_SETUP(claim)
+{
+	struct pcmig_env_opts o = {
+		.npages = CLAIM_PAGES, .no_source = true, .seed = CLAIM_SEED,
+		.tag = "claim",
+	};
+	char name[32];
+
+	self->other = -1;
+	self->fds[0] = self->fds[1] = -1;
+	pcmig_env_start(_metadata, &self->env, &o);
+	snprintf(name, sizeof(name), PCMIG_ST_PREFIX "claim2-%d",
+		 (int)getpid());
+	self->other = pcmig_create(self->env.ctl, CLAIM_PAGES * PS, 0, name,
+				   NULL);
+	ASSERT_LE(0, self->other) TH_LOG("%s", pcmig_lib_error());
+	ASSERT_EQ(0, pcmig_stream_pair(variant->transport, self->fds))
+		TH_LOG("%s", pcmig_lib_error());
+}
+
+FIXTURE_TEARDOWN(claim)
+{
+	pcmig_env_cleanup(&self->env);
+	if (self->other >= 0) {
+		pcmig_destroy(self->other);
+		close(self->other);
+	}
+	if (self->fds[0] >= 0)
+		close(self->fds[0]);
+	if (self->fds[1] >= 0)
+		close(self->fds[1]);
+}
+
+TEST_F(claim, socket_attached_once)
+{
+	struct pcmig_env *e = &self->env;
+	int copy, status, ret, i;
+	pid_t kid;
+
+	ASSERT_EQ(0, pcmig_attach(e->fd, self->fds[0], PCMIG_CHANNEL_URGENT));
+	/* Another session, the other channel of the same one, a dup(). */
+	EXPECT_EQ(-EBUSY, pcmig_attach(self->other, self->fds[0],
+				       PCMIG_CHANNEL_URGENT |
+				       PCMIG_CHANNEL_BULK));
+	EXPECT_EQ(-EBUSY, pcmig_attach(e->fd, self->fds[0],
+				       PCMIG_CHANNEL_BULK));
+	copy = dup(self->fds[0]);
+	ASSERT_LE(0, copy);
+	EXPECT_EQ(-EBUSY, pcmig_attach(self->other, copy,
+				       PCMIG_CHANNEL_URGENT));
+	close(copy);
+
+	/* The first session still works: a page, byte for byte. */
+	e->src = pcmig_source_start(self->fds[1], -1, e->size, PS, CLAIM_SEED);
+	ASSERT_NE(NULL, e->src) TH_LOG("%s", pcmig_lib_error());
+	self->fds[1] = -1;
+	ASSERT_EQ(0, pcmig_set_state(e->fd, PCMIG_STATE_LISTEN));
+	kid = pcmig_env_kid(e, pcmig_fork_check(e->map, 5, 1, CLAIM_SEED,
+						false));
+	ASSERT_LT(0, kid);
+	status = pcmig_env_reap(e, kid, PCMIG_WAIT_MS);
+	EXPECT_TRUE(pcmig_exited_ok(status))
+		TH_LOG("child: %s", pcmig_status_str(status));
+	EXPECT_EQ(-1, pcmig_env_check(e, 5, 1, CLAIM_SEED, NULL));
+	EXPECT_EQ(1, pcmig_source_requests(e->src, 5));
+
+	/*
+	 * Released once the channel is gone. (A TCP socket that the session
+	 * shut down is not established any more: -EINVAL.)
+	 */
+	ASSERT_EQ(0, pcmig_env_destroy(e));
+	for (i = 0; i < 100; i++) {
+		ret = pcmig_attach(self->other, self->fds[0],
+				   PCMIG_CHANNEL_URGENT | PCMIG_CHANNEL_BULK);
+		if (ret != -EBUSY)
+			break;
+		pcmig_msleep(20);
+	}
+	EXPECT_EQ(variant->transport == PCMIG_TRANSPORT_TCP ? -EINVAL : 0, ret);
 }
 
 PCMIG_HARNESS_MAIN
