@@ -64,6 +64,17 @@ static void pcmig_sock_unclaim(struct pcmig_channel *ch)
 	write_unlock_bh(&sk->sk_callback_lock);
 }
 
+/*
+ * The socket is the session's: no receive timeout user space may have set
+ * makes the receiver thread's recvmsg() return -EAGAIN.
+ */
+static void pcmig_sock_no_rcvtimeo(struct sock *sk)
+{
+	lock_sock(sk);
+	WRITE_ONCE(sk->sk_rcvtimeo, MAX_SCHEDULE_TIMEOUT);
+	release_sock(sk);
+}
+
 /* Free a channel that left its session, and drop its session reference. */
 static void pcmig_channel_free(struct pcmig_channel *ch)
 {
@@ -277,8 +288,13 @@ static int pcmig_rx_thread(void *data)
 		/* Straight into the claimed page: no lock is held here. */
 		ret = kernel_recvmsg(ch->sock, &msg, &vec, 1, len,
 				     MSG_NOSIGNAL);
-		if (ret == -EAGAIN || ret == -EINTR)
+		if (ret == -EINTR)
 			continue;
+		if (ret == -EAGAIN) {
+			/* SO_RCVTIMEO set after the attach: waits again. */
+			pcmig_sock_no_rcvtimeo(ch->sock->sk);
+			continue;
+		}
 		if (ret <= 0) {
 			ret = ret ?: PCMIG_RX_EOF;
 			break;
@@ -507,7 +523,8 @@ static bool pcmig_sock_read_sock(struct socket *sock)
  * or RUNNING sends every request still missing a reply at once.
  *
  * The socket is claimed (sk_user_data) until the channel is freed: it can
- * serve one channel of one session.
+ * serve one channel of one session. Its receive timeout is cleared
+ * (SO_RCVTIMEO): the session's receiver waits for bytes as long as it takes.
  *
  * Return: 0; -EBADF, -ENOTSOCK, -EINVAL for a socket that is not a
  * connected TCP or UNIX stream; -EBUSY if a channel in @mask is taken, the
@@ -595,6 +612,7 @@ int pcmig_channel_attach(struct pcmig_session *s, int fd, unsigned int mask)
 			pcmig_tx_resend(s);
 	}
 
+	pcmig_sock_no_rcvtimeo(sock->sk);
 	/* The receiver's references: dropped when the channel is freed. */
 	pcmig_session_get(s);
 	__module_get(THIS_MODULE);

@@ -1901,4 +1901,156 @@ TEST_F(claim, socket_attached_once)
 	EXPECT_EQ(variant->transport == PCMIG_TRANSPORT_TCP ? -EINVAL : 0, ret);
 }
 
+/*
+ * The receiver thread of a UNIX (or kTLS) socket sleeps while nothing
+ * arrives, whatever receive timeout user space set on the socket.
+ */
+#define IDLE_PAGES	16
+#define IDLE_SEED	0x1d1e
+
+FIXTURE(idle) {
+	struct pcmig_env env;
+};
+
+FIXTURE_VARIANT(idle) {
+	bool after_attach;	/* SO_RCVTIMEO set after the attach */
+};
+
+FIXTURE_VARIANT_ADD(idle, rcvtimeo_before_attach) {
+	.after_attach = false,
+};
+
+FIXTURE_VARIANT_ADD(idle, rcvtimeo_after_attach) {
+	.after_attach = true,
+};
+
+FIXTURE_SETUP(idle)
+{
+	struct pcmig_env_opts o = {
+		.npages = IDLE_PAGES, .no_source = true, .seed = IDLE_SEED,
+		.tag = "idle",
+	};
+
+	pcmig_env_start(_metadata, &self->env, &o);
+}
+
+FIXTURE_TEARDOWN(idle)
+{
+	pcmig_env_cleanup(&self->env);
+}
+
+/* The pid of the thread whose comm starts with @prefix, or -1. */
+static pid_t find_thread(const char *prefix)
+{
+	char path[300], comm[64];
+	struct dirent *d;
+	pid_t pid = -1;
+	DIR *dir;
+	FILE *f;
+
+	dir = opendir("/proc");
+	if (!dir)
+		return -1;
+	while (pid < 0 && (d = readdir(dir))) {
+		if (d->d_name[0] < '0' || d->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/comm", d->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) &&
+		    !strncmp(comm, prefix, strlen(prefix)))
+			pid = atoi(d->d_name);
+		fclose(f);
+	}
+	closedir(dir);
+	return pid;
+}
+
+/* Context switches and CPU time (clock ticks) of @pid; 0 or -1. */
+static int thread_usage(pid_t pid, unsigned long *switches,
+			unsigned long *ticks)
+{
+	unsigned long utime, stime, n;
+	char path[64], line[256], *p;
+	int found = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	p = fgets(line, sizeof(line), f);
+	fclose(f);
+	if (!p)
+		return -1;
+	/* After "(comm) ": state, then fields 4-13; utime, stime. */
+	p = strrchr(line, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+			 &utime, &stime) != 2)
+		return -1;
+	*ticks = utime + stime;
+
+	*switches = 0;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "voluntary_ctxt_switches: %lu", &n) == 1 ||
+		    sscanf(line, "nonvoluntary_ctxt_switches: %lu", &n) == 1) {
+			*switches += n;
+			found++;
+		}
+	}
+	fclose(f);
+	return found == 2 ? 0 : -1;
+}
+
+TEST_F(idle, receiver_sleeps_with_rcvtimeo)
+{
+	const struct timeval tv = { .tv_usec = 1000 };
+	unsigned long sw0, sw1, t0, t1;
+	struct pcmig_env *e = &self->env;
+	int fds[2], status;
+	char prefix[32];
+	pid_t pid, kid;
+
+	ASSERT_EQ(0, pcmig_stream_pair(PCMIG_TRANSPORT_UNIX, fds));
+	if (!variant->after_attach)
+		ASSERT_EQ(0, setsockopt(fds[0], SOL_SOCKET, SO_RCVTIMEO, &tv,
+					sizeof(tv)));
+	ASSERT_EQ(0, pcmig_attach(e->fd, fds[0],
+				  PCMIG_CHANNEL_URGENT | PCMIG_CHANNEL_BULK));
+	if (variant->after_attach)
+		ASSERT_EQ(0, setsockopt(fds[0], SOL_SOCKET, SO_RCVTIMEO, &tv,
+					sizeof(tv)));
+
+	snprintf(prefix, sizeof(prefix), "pcmig%u-rx", e->id);
+	pid = find_thread(prefix);
+	ASSERT_LT(0, pid) TH_LOG("no thread %s*", prefix);
+	pcmig_msleep(100);
+	ASSERT_EQ(0, thread_usage(pid, &sw0, &t0));
+	pcmig_msleep(1000);
+	ASSERT_EQ(0, thread_usage(pid, &sw1, &t1));
+	/* Asleep: no wake-up a millisecond (or a tick). */
+	EXPECT_GE(10, sw1 - sw0)
+		TH_LOG("%lu context switches in 1 s", sw1 - sw0);
+	EXPECT_GE(5, t1 - t0)
+		TH_LOG("%lu ticks of CPU time in 1 s", t1 - t0);
+
+	/* And still receives: a page, byte for byte. */
+	e->src = pcmig_source_start(fds[1], -1, e->size, PS, IDLE_SEED);
+	ASSERT_NE(NULL, e->src) TH_LOG("%s", pcmig_lib_error());
+	ASSERT_EQ(0, pcmig_set_state(e->fd, PCMIG_STATE_LISTEN));
+	kid = pcmig_env_kid(e, pcmig_fork_check(e->map, 7, 1, IDLE_SEED,
+						false));
+	ASSERT_LT(0, kid);
+	status = pcmig_env_reap(e, kid, PCMIG_WAIT_MS);
+	EXPECT_TRUE(pcmig_exited_ok(status))
+		TH_LOG("child: %s", pcmig_status_str(status));
+	EXPECT_EQ(-1, pcmig_env_check(e, 7, 1, IDLE_SEED, NULL));
+	close(fds[0]);
+}
+
 PCMIG_HARNESS_MAIN
