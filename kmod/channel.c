@@ -136,6 +136,7 @@ static void pcmig_data_ready(struct sock *sk)
 	if (!ch || ch->dead)
 		goto out;
 	if (!ch->rx.deferred) {
+		ch->rx.budget = PCMIG_RX_ATOMIC_PAGES;
 		desc.arg.data = ch;
 		tcp_read_sock(sk, &desc, pcmig_rx_actor);
 		if (!ch->stop)
@@ -213,6 +214,7 @@ static void pcmig_rx_work(struct work_struct *work)
 			break;
 
 		lock_sock(sk);
+		ch->rx.budget = PCMIG_RX_ATOMIC_PAGES;
 		desc.arg.data = ch;
 		desc.count = 1;
 		tcp_read_sock(sk, &desc, pcmig_rx_actor);

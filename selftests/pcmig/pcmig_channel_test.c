@@ -2053,4 +2053,119 @@ TEST_F(idle, receiver_sleeps_with_rcvtimeo)
 	close(fds[0]);
 }
 
+/*
+ * A ZERO frame may cover the whole session (2^30 pages at most): 24 bytes
+ * that mean a walk over every page. The walk is done in process context,
+ * a piece at a time: the sender is not held up by it (the receive path of
+ * loopback TCP runs in the sender's softirq), and DESTROY stops it.
+ */
+#define ZWALK_SMALL	4096		/* pages: completes */
+#define ZWALK_HUGE	(1ull << 26)	/* pages (256 GiB): never waited for */
+
+FIXTURE(zwalk) {
+	struct pcmig_env env;
+	int fds[2];
+};
+
+FIXTURE_VARIANT(zwalk) {
+	enum pcmig_transport transport;
+	uint64_t npages;
+};
+
+FIXTURE_VARIANT_ADD(zwalk, small_unix) {
+	.transport = PCMIG_TRANSPORT_UNIX, .npages = ZWALK_SMALL,
+};
+
+FIXTURE_VARIANT_ADD(zwalk, small_tcp) {
+	.transport = PCMIG_TRANSPORT_TCP, .npages = ZWALK_SMALL,
+};
+
+FIXTURE_VARIANT_ADD(zwalk, huge_unix) {
+	.transport = PCMIG_TRANSPORT_UNIX, .npages = ZWALK_HUGE,
+};
+
+FIXTURE_VARIANT_ADD(zwalk, huge_tcp) {
+	.transport = PCMIG_TRANSPORT_TCP, .npages = ZWALK_HUGE,
+};
+
+FIXTURE_SETUP(zwalk)
+{
+	struct pcmig_env_opts o = {
+		.npages = variant->npages, .no_source = true, .tag = "zwalk",
+	};
+
+	self->fds[0] = self->fds[1] = -1;
+	pcmig_env_start(_metadata, &self->env, &o);
+	ASSERT_EQ(0, pcmig_stream_pair(variant->transport, self->fds))
+		TH_LOG("%s", pcmig_lib_error());
+	ASSERT_EQ(0, pcmig_attach(self->env.fd, self->fds[0],
+				  PCMIG_CHANNEL_URGENT | PCMIG_CHANNEL_BULK));
+}
+
+FIXTURE_TEARDOWN(zwalk)
+{
+	pcmig_env_cleanup(&self->env);
+	if (self->fds[0] >= 0)
+		close(self->fds[0]);
+	if (self->fds[1] >= 0)
+		close(self->fds[1]);
+}
+
+TEST_F_TIMEOUT(zwalk, whole_session_zero_frame, 120)
+{
+	const struct pcmig_frame_desc zero = {
+		.magic = PCMIG_FRAME_MAGIC, .version = PCMIG_FRAME_VERSION,
+		.type = PCMIG_FRAME_ZERO, .npages = variant->npages,
+	};
+	unsigned char hdr[PCMIG_FRAME_HDR_LEN];
+	struct pcmig_env *e = &self->env;
+	struct pcmig_status st;
+	uint64_t t0, took;
+	char prefix[32];
+	int status;
+	pid_t kid;
+
+	pcmig_frame_encode(hdr, &zero);
+	t0 = pcmig_now_ms();
+	ASSERT_EQ(sizeof(hdr), write(self->fds[1], hdr, sizeof(hdr)));
+	took = pcmig_now_ms() - t0;
+	EXPECT_GT(1000, took) TH_LOG("write() took %llu ms",
+				     (unsigned long long)took);
+
+	if (variant->npages == ZWALK_SMALL) {
+		ASSERT_EQ(0, PCMIG_WAIT_FIELD(e->fd, pages_present,
+					      variant->npages, PCMIG_WAIT_MS,
+					      &st))
+			TH_LOG("%s", pcmig_lib_error());
+		EXPECT_EQ(variant->npages, st.pages_zero);
+		EXPECT_EQ(0, st.pages_received);
+		ASSERT_EQ(0, pcmig_set_state(e->fd, PCMIG_STATE_LISTEN));
+		kid = pcmig_env_kid(e, pcmig_fork_check(e->map, 0,
+							variant->npages, 0,
+							true));
+		ASSERT_LT(0, kid);
+		status = pcmig_env_reap(e, kid, PCMIG_WAIT_MS);
+		EXPECT_TRUE(pcmig_exited_ok(status))
+			TH_LOG("child: %s", pcmig_status_str(status));
+		ASSERT_EQ(0, pcmig_get_status(e->fd, &st));
+		EXPECT_EQ(0, st.faults);
+		return;
+	}
+
+	/*
+	 * The walk is under way: DESTROY stops it. The receiver thread of a
+	 * UNIX socket leaves at once (it walked for minutes, without a
+	 * scheduling point, before).
+	 */
+	pcmig_msleep(500);
+	snprintf(prefix, sizeof(prefix), "pcmig%u-rx", e->id);
+	t0 = pcmig_now_ms();
+	ASSERT_EQ(0, pcmig_env_destroy(e));
+	while (find_thread(prefix) > 0 && pcmig_now_ms() - t0 < 10000)
+		pcmig_msleep(50);
+	took = pcmig_now_ms() - t0;
+	EXPECT_GT(5000, took) TH_LOG("the receiver left after %llu ms",
+				     (unsigned long long)took);
+}
+
 PCMIG_HARNESS_MAIN
