@@ -32,12 +32,56 @@
 #include "compat.h"
 #include "pcmig.h"
 
+/*
+ * Claim the socket for @ch: a socket serves one channel of one session.
+ * In-kernel socket users mark theirs with sk_user_data the same way.
+ */
+static int pcmig_sock_claim(struct pcmig_channel *ch)
+{
+	struct sock *sk = ch->sock->sk;
+	int ret = 0;
+
+	write_lock_bh(&sk->sk_callback_lock);
+	if (sk->sk_user_data)
+		ret = -EBUSY;
+	else
+		sk->sk_user_data = ch;
+	write_unlock_bh(&sk->sk_callback_lock);
+	return ret;
+}
+
+/*
+ * Let go of the socket. Once the callback lock was held here, no callback
+ * that may have found @ch is still running.
+ */
+static void pcmig_sock_unclaim(struct pcmig_channel *ch)
+{
+	struct sock *sk = ch->sock->sk;
+
+	write_lock_bh(&sk->sk_callback_lock);
+	if (sk->sk_user_data == ch)
+		sk->sk_user_data = NULL;
+	write_unlock_bh(&sk->sk_callback_lock);
+}
+
+/*
+ * The socket is the session's: no receive timeout user space may have set
+ * makes the receiver thread's recvmsg() return -EAGAIN.
+ */
+static void pcmig_sock_no_rcvtimeo(struct sock *sk)
+{
+	lock_sock(sk);
+	WRITE_ONCE(sk->sk_rcvtimeo, MAX_SCHEDULE_TIMEOUT);
+	release_sock(sk);
+}
+
 /* Free a channel that left its session, and drop its session reference. */
 static void pcmig_channel_free(struct pcmig_channel *ch)
 {
 	struct pcmig_session *s = ch->session;
 
 	kernel_sock_shutdown(ch->sock, SHUT_RDWR);
+	pcmig_sock_unclaim(ch);
 	sockfd_put(ch->sock);
 	__free_page(ch->scratch);
 	kfree(ch);
@@ -88,9 +132,11 @@ static void pcmig_data_ready(struct sock *sk)
 
 	read_lock_bh(&sk->sk_callback_lock);
 	ch = sk->sk_user_data;
-	if (!ch)
+	/* Our callbacks were given back meanwhile: the socket is not read. */
+	if (!ch || ch->dead)
 		goto out;
 	if (!ch->rx.deferred) {
+		ch->rx.budget = PCMIG_RX_ATOMIC_PAGES;
 		desc.arg.data = ch;
 		tcp_read_sock(sk, &desc, pcmig_rx_actor);
 		if (!ch->stop)
@@ -109,7 +155,7 @@ static void pcmig_state_change(struct sock *sk)
 
 	read_lock_bh(&sk->sk_callback_lock);
 	ch = sk->sk_user_data;
-	if (ch) {
+	if (ch && !ch->dead) {
 		queue_work(ch->wq, &ch->rx_work);
 		ch->saved_state_change(sk);
 	}
@@ -168,6 +214,7 @@ static void pcmig_rx_work(struct work_struct *work)
 			break;
 
 		lock_sock(sk);
+		ch->rx.budget = PCMIG_RX_ATOMIC_PAGES;
 		desc.arg.data = ch;
 		desc.count = 1;
 		tcp_read_sock(sk, &desc, pcmig_rx_actor);
@@ -204,7 +251,6 @@ static void pcmig_sock_take(struct pcmig_channel *ch)
 	ch->rx.deferred = true;
 	ch->saved_data_ready = sk->sk_data_ready;
 	ch->saved_state_change = sk->sk_state_change;
-	sk->sk_user_data = ch;
 	sk->sk_data_ready = pcmig_data_ready;
 	sk->sk_state_change = pcmig_state_change;
 	write_unlock_bh(&sk->sk_callback_lock);
@@ -216,12 +262,12 @@ static void pcmig_sock_give_back(struct pcmig_channel *ch)
 {
 	struct sock *sk = ch->sock->sk;
 
+	/* sk_user_data stays ours until the channel is freed. */
 	write_lock_bh(&sk->sk_callback_lock);
-	sk->sk_user_data = NULL;
 	sk->sk_data_ready = ch->saved_data_ready;
 	sk->sk_state_change = ch->saved_state_change;
-	write_unlock_bh(&sk->sk_callback_lock);
 	WRITE_ONCE(ch->dead, true);
+	write_unlock_bh(&sk->sk_callback_lock);
 }
 
 /* ---- the recvmsg driver: kTLS (no read_sock on 6.1) and UNIX ---- */
@@ -244,8 +290,13 @@ static int pcmig_rx_thread(void *data)
 		/* Straight into the claimed page: no lock is held here. */
 		ret = kernel_recvmsg(ch->sock, &msg, &vec, 1, len,
 				     MSG_NOSIGNAL);
-		if (ret == -EAGAIN || ret == -EINTR)
+		if (ret == -EINTR)
 			continue;
+		if (ret == -EAGAIN) {
+			/* SO_RCVTIMEO set after the attach: waits again. */
+			pcmig_sock_no_rcvtimeo(ch->sock->sk);
+			continue;
+		}
 		if (ret <= 0) {
 			ret = ret ?: PCMIG_RX_EOF;
 			break;
@@ -473,10 +524,14 @@ static bool pcmig_sock_read_sock(struct socket *sock)
  * thread of its own with recvmsg(). An urgent channel attached in LISTEN
  * or RUNNING sends every request still missing a reply at once.
  *
+ * The socket is claimed (sk_user_data) until the channel is freed: it can
+ * serve one channel of one session. Its receive timeout is cleared
+ * (SO_RCVTIMEO): the session's receiver waits for bytes as long as it takes.
+ *
  * Return: 0; -EBADF, -ENOTSOCK, -EINVAL for a socket that is not a
  * connected TCP or UNIX stream; -EBUSY if a channel in @mask is taken, the
- * session is final or the socket has another kernel user; -EPERM in
- * PAUSED; -ENOMEM.
+ * session is final, the socket is attached already (to this session or
+ * another) or has another kernel user; -EPERM in PAUSED; -ENOMEM.
  */
 int pcmig_channel_attach(struct pcmig_session *s, int fd, unsigned int mask)
 {
@@ -492,9 +547,6 @@ int pcmig_channel_attach(struct pcmig_session *s, int fd, unsigned int mask)
 	ret = pcmig_sock_check(sock);
 	if (ret)
 		goto err_sock;
-	ret = -EBUSY;
-	if (READ_ONCE(sock->sk->sk_user_data))
-		goto err_sock;
 
 	ret = -ENOMEM;
 	ch = kzalloc(sizeof(*ch), GFP_KERNEL);
@@ -505,6 +557,9 @@ int pcmig_channel_attach(struct pcmig_session *s, int fd, unsigned int mask)
 		goto err_ch;
 	ch->session = s;
 	ch->sock = sock;
+	ret = pcmig_sock_claim(ch);
+	if (ret)
+		goto err_page;
 	ch->mask = mask;
 	INIT_WORK(&ch->rx_work, pcmig_rx_work);
 	ch->wq = mask & PCMIG_CHANNEL_URGENT ? pcmig_wq : pcmig_bulk_wq;
@@ -531,7 +586,7 @@ int pcmig_channel_attach(struct pcmig_session *s, int fd, unsigned int mask)
 				      s->id, ch->index);
 		if (IS_ERR(task)) {
 			ret = PTR_ERR(task);
-			goto err_page;
+			goto err_claim;
 		}
 		ch->task = task;
 	}
@@ -543,7 +598,7 @@ int pcmig_channel_attach(struct pcmig_session *s, int fd, unsigned int mask)
 		spin_unlock_irq(&s->lock);
 		if (task)
 			kthread_stop(task);
-		goto err_page;
+		goto err_claim;
 	}
 	list_add_tail(&ch->node, &s->channels);
 	s->chan_mask |= mask;
@@ -559,6 +614,7 @@ int pcmig_channel_attach(struct pcmig_session *s, int fd, unsigned int mask)
 			pcmig_tx_resend(s);
 	}
 
+	pcmig_sock_no_rcvtimeo(sock->sk);
 	/* The receiver's references: dropped when the channel is freed. */
 	pcmig_session_get(s);
 	__module_get(THIS_MODULE);
@@ -570,6 +626,8 @@ int pcmig_channel_attach(struct pcmig_session *s, int fd, unsigned int mask)
 
 err_unlock:
 	spin_unlock_irq(&s->lock);
+err_claim:
+	pcmig_sock_unclaim(ch);
 err_page:
 	__free_page(ch->scratch);
 err_ch:

@@ -44,6 +44,16 @@ struct vm_area_struct;
 #define PCMIG_RX_PROTO	2	/* a protocol violation: see rx->reason */
 #define PCMIG_RX_DEFER	3	/* the next step needs process context */
 
+/*
+ * Pages of ZERO frames the parser may check and install in one socket
+ * callback (atomic context): a 24-byte frame may cover the whole session.
+ * A longer walk is the work item's, in process context.
+ */
+#define PCMIG_RX_ATOMIC_PAGES	1024
+
+/* Pages a walk in process context takes between two looks at rescheduling. */
+#define PCMIG_RX_WALK_BATCH	1024
+
 /* Where the parser of a channel is in its stream. */
 enum pcmig_rx_state {
 	PCMIG_RX_HDR,		/* reading a frame header */
@@ -69,6 +79,8 @@ enum pcmig_rx_state {
  * @got: payload bytes of the current page read so far
  * @deferred: (read_sock driver) the parsing belongs to the work item;
  *	under the socket lock
+ * @budget: (read_sock driver) pages of ZERO frames the parser may still
+ *	walk in this callback without sleeping; under the socket lock
  * @reason: the violation when a step returned PCMIG_RX_PROTO
  * @src_done: END arrived on this channel
  * @busy: @cur is being received (under &pcmig_session.lock)
@@ -91,6 +103,7 @@ struct pcmig_rx {
 	bool claimed;
 	unsigned int got;
 	bool deferred;
+	unsigned int budget;
 	enum pcmig_reason reason;
 	bool src_done;
 	bool busy;

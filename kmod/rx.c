@@ -20,7 +20,10 @@
  * In atomic context (softirq) the parser fills only pages that faulting
  * tasks prepared (the slot of the page they requested) and commits pages;
  * whatever may sleep (finding or allocating a page, DISCARD, END, SYNC) it
- * leaves to process context: pcmig_rx_next() returns PCMIG_RX_DEFER.
+ * leaves to process context: pcmig_rx_next() returns PCMIG_RX_DEFER. So
+ * too for ZERO frames past the callback's budget (rx->budget): a 24-byte
+ * frame may cover 2^30 pages, a walk that process context takes with
+ * cond_resched() and gives up when the session closes the channel.
  *
  * DISCARD runs concurrently with the receivers: it marks the pages being
  * received in its range stale (they are dropped at commit, as if the
@@ -226,18 +229,35 @@ static void pcmig_rx_commit(struct pcmig_rx *rx, struct page *page)
 }
 
 /*
+ * A step of a long walk in process context: reschedule if need be; stop
+ * once the session shut the channel down (it waits for the receiver).
+ */
+static int pcmig_rx_yield(struct pcmig_rx *rx)
+{
+	cond_resched();
+	return READ_ONCE(rx->ch->closing) ? PCMIG_RX_EOF : 0;
+}
+
+/*
  * Check the pages of a PAGES or ZERO frame before any is installed: a
  * reply must answer a request, a page present already must have been
- * requested.
+ * requested. Without @can_sleep, the caller bounded @n.
  */
 static int pcmig_rx_check_pages(struct pcmig_rx *rx, unsigned long first,
-				unsigned int n, bool requested)
+				unsigned int n, bool requested, bool can_sleep)
 {
 	struct pcmig_session *s = rx->s;
 	unsigned long idx;
+	int ret;
 
 	for (idx = first; idx < first + n; idx++) {
 		bool asked = test_bit(idx, s->requested);
+
+		if (can_sleep && !((idx - first + 1) % PCMIG_RX_WALK_BATCH)) {
+			ret = pcmig_rx_yield(rx);
+			if (ret)
+				return ret;
+		}
 
 		if (requested && !asked)
 			return pcmig_rx_violation(rx,
@@ -393,8 +413,19 @@ static int pcmig_rx_frame(struct pcmig_rx *rx, bool can_sleep)
 		       pcmig_rx_violation(rx, PCMIG_REASON_BAD_TYPE) : 0;
 	}
 
+	/*
+	 * A ZERO frame is a step per page with no byte behind it: without
+	 * sleeping, only while the callback's budget lasts. (The pages of a
+	 * PAGES frame come with their payload.)
+	 */
+	if (!can_sleep && f->type == PCMIG_FRAME_ZERO) {
+		if (npages > rx->budget)
+			return PCMIG_RX_DEFER;
+		rx->budget -= npages;
+	}
+
 	ret = pcmig_rx_check_pages(rx, offset >> PAGE_SHIFT, npages,
-				   requested);
+				   requested, can_sleep);
 	if (ret)
 		return ret;
 
@@ -513,7 +544,9 @@ duplicate:
  * @len: set to the number of bytes wanted there, at least one
  *
  * Takes every step that needs no byte of the stream: checking and
- * handling a complete header, claiming and finding the next page.
+ * handling a complete header, claiming and finding the next page. With
+ * @can_sleep, the pages of a ZERO frame are walked with cond_resched(),
+ * and the walk stops (%PCMIG_RX_EOF) once the channel is being closed.
  *
  * Return: 0 with @buf and @len set; %PCMIG_RX_DEFER if the next step
  * needs process context (only without @can_sleep); %PCMIG_RX_PROTO for a
@@ -535,6 +568,12 @@ int pcmig_rx_next(struct pcmig_rx *rx, bool can_sleep, void **buf,
 			ret = pcmig_rx_frame(rx, can_sleep);
 			break;
 		case PCMIG_RX_PAGE:
+			if (can_sleep && !((rx->idx - rx->first + 1) %
+					   PCMIG_RX_WALK_BATCH)) {
+				ret = pcmig_rx_yield(rx);
+				if (ret)
+					return ret;
+			}
 			ret = pcmig_rx_page(rx, can_sleep);
 			break;
 		case PCMIG_RX_PAYLOAD:

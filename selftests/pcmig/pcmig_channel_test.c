@@ -7,6 +7,7 @@
  * session, and after RECOVER and a new socket the requests still missing
  * are sent again and the blocked faults complete.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -1791,6 +1792,380 @@ TEST_F_TIMEOUT(stale, urgent_report_after_recover_ignored, 300)
 			break;
 	}
 	close(ctl);
+}
+
+/*
+ * A socket serves one channel of one session: attaching it (or a copy of
+ * its descriptor) anywhere else while it is attached is -EBUSY, and the
+ * session that has it goes on undisturbed.
+ */
+#define CLAIM_PAGES	16
+#define CLAIM_SEED	0xc1a
+
+FIXTURE(claim) {
+	struct pcmig_env env;
+	int other;
+	int fds[2];
+};
+
+FIXTURE_VARIANT(claim) {
+	enum pcmig_transport transport;
+};
+
+FIXTURE_VARIANT_ADD(claim, unix) {
+	.transport = PCMIG_TRANSPORT_UNIX,
+};
+
+FIXTURE_VARIANT_ADD(claim, tcp) {
+	.transport = PCMIG_TRANSPORT_TCP,
+};
+
+FIXTURE_SETUP(claim)
+{
+	struct pcmig_env_opts o = {
+		.npages = CLAIM_PAGES, .no_source = true, .seed = CLAIM_SEED,
+		.tag = "claim",
+	};
+	char name[32];
+
+	self->other = -1;
+	self->fds[0] = self->fds[1] = -1;
+	pcmig_env_start(_metadata, &self->env, &o);
+	snprintf(name, sizeof(name), PCMIG_ST_PREFIX "claim2-%d",
+		 (int)getpid());
+	self->other = pcmig_create(self->env.ctl, CLAIM_PAGES * PS, 0, name,
+				   NULL);
+	ASSERT_LE(0, self->other) TH_LOG("%s", pcmig_lib_error());
+	ASSERT_EQ(0, pcmig_stream_pair(variant->transport, self->fds))
+		TH_LOG("%s", pcmig_lib_error());
+}
+
+FIXTURE_TEARDOWN(claim)
+{
+	pcmig_env_cleanup(&self->env);
+	if (self->other >= 0) {
+		pcmig_destroy(self->other);
+		close(self->other);
+	}
+	if (self->fds[0] >= 0)
+		close(self->fds[0]);
+	if (self->fds[1] >= 0)
+		close(self->fds[1]);
+}
+
+TEST_F(claim, socket_attached_once)
+{
+	struct pcmig_env *e = &self->env;
+	int copy, status, ret, i;
+	pid_t kid;
+
+	ASSERT_EQ(0, pcmig_attach(e->fd, self->fds[0], PCMIG_CHANNEL_URGENT));
+	/* Another session, the other channel of the same one, a dup(). */
+	EXPECT_EQ(-EBUSY, pcmig_attach(self->other, self->fds[0],
+				       PCMIG_CHANNEL_URGENT |
+				       PCMIG_CHANNEL_BULK));
+	EXPECT_EQ(-EBUSY, pcmig_attach(e->fd, self->fds[0],
+				       PCMIG_CHANNEL_BULK));
+	copy = dup(self->fds[0]);
+	ASSERT_LE(0, copy);
+	EXPECT_EQ(-EBUSY, pcmig_attach(self->other, copy,
+				       PCMIG_CHANNEL_URGENT));
+	close(copy);
+
+	/* The first session still works: a page, byte for byte. */
+	e->src = pcmig_source_start(self->fds[1], -1, e->size, PS, CLAIM_SEED);
+	ASSERT_NE(NULL, e->src) TH_LOG("%s", pcmig_lib_error());
+	self->fds[1] = -1;
+	ASSERT_EQ(0, pcmig_set_state(e->fd, PCMIG_STATE_LISTEN));
+	kid = pcmig_env_kid(e, pcmig_fork_check(e->map, 5, 1, CLAIM_SEED,
+						false));
+	ASSERT_LT(0, kid);
+	status = pcmig_env_reap(e, kid, PCMIG_WAIT_MS);
+	EXPECT_TRUE(pcmig_exited_ok(status))
+		TH_LOG("child: %s", pcmig_status_str(status));
+	EXPECT_EQ(-1, pcmig_env_check(e, 5, 1, CLAIM_SEED, NULL));
+	EXPECT_EQ(1, pcmig_source_requests(e->src, 5));
+
+	/*
+	 * Released once the channel is gone. (A TCP socket that the session
+	 * shut down is not established any more: -EINVAL.)
+	 */
+	ASSERT_EQ(0, pcmig_env_destroy(e));
+	for (i = 0; i < 100; i++) {
+		ret = pcmig_attach(self->other, self->fds[0],
+				   PCMIG_CHANNEL_URGENT | PCMIG_CHANNEL_BULK);
+		if (ret != -EBUSY)
+			break;
+		pcmig_msleep(20);
+	}
+	EXPECT_EQ(variant->transport == PCMIG_TRANSPORT_TCP ? -EINVAL : 0, ret);
+}
+
+/*
+ * The receiver thread of a UNIX (or kTLS) socket sleeps while nothing
+ * arrives, whatever receive timeout user space set on the socket.
+ */
+#define IDLE_PAGES	16
+#define IDLE_SEED	0x1d1e
+
+FIXTURE(idle) {
+	struct pcmig_env env;
+};
+
+FIXTURE_VARIANT(idle) {
+	bool after_attach;	/* SO_RCVTIMEO set after the attach */
+};
+
+FIXTURE_VARIANT_ADD(idle, rcvtimeo_before_attach) {
+	.after_attach = false,
+};
+
+FIXTURE_VARIANT_ADD(idle, rcvtimeo_after_attach) {
+	.after_attach = true,
+};
+
+FIXTURE_SETUP(idle)
+{
+	struct pcmig_env_opts o = {
+		.npages = IDLE_PAGES, .no_source = true, .seed = IDLE_SEED,
+		.tag = "idle",
+	};
+
+	pcmig_env_start(_metadata, &self->env, &o);
+}
+
+FIXTURE_TEARDOWN(idle)
+{
+	pcmig_env_cleanup(&self->env);
+}
+
+/* The pid of the thread whose comm starts with @prefix, or -1. */
+static pid_t find_thread(const char *prefix)
+{
+	char path[300], comm[64];
+	struct dirent *d;
+	pid_t pid = -1;
+	DIR *dir;
+	FILE *f;
+
+	dir = opendir("/proc");
+	if (!dir)
+		return -1;
+	while (pid < 0 && (d = readdir(dir))) {
+		if (d->d_name[0] < '0' || d->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/comm", d->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) &&
+		    !strncmp(comm, prefix, strlen(prefix)))
+			pid = atoi(d->d_name);
+		fclose(f);
+	}
+	closedir(dir);
+	return pid;
+}
+
+/* Context switches and CPU time (clock ticks) of @pid; 0 or -1. */
+static int thread_usage(pid_t pid, unsigned long *switches,
+			unsigned long *ticks)
+{
+	unsigned long utime, stime, n;
+	char path[64], line[256], *p;
+	int found = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	p = fgets(line, sizeof(line), f);
+	fclose(f);
+	if (!p)
+		return -1;
+	/* After "(comm) ": state, then fields 4-13; utime, stime. */
+	p = strrchr(line, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+			 &utime, &stime) != 2)
+		return -1;
+	*ticks = utime + stime;
+
+	*switches = 0;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "voluntary_ctxt_switches: %lu", &n) == 1 ||
+		    sscanf(line, "nonvoluntary_ctxt_switches: %lu", &n) == 1) {
+			*switches += n;
+			found++;
+		}
+	}
+	fclose(f);
+	return found == 2 ? 0 : -1;
+}
+
+TEST_F(idle, receiver_sleeps_with_rcvtimeo)
+{
+	const struct timeval tv = { .tv_usec = 1000 };
+	unsigned long sw0, sw1, t0, t1;
+	struct pcmig_env *e = &self->env;
+	int fds[2], status;
+	char prefix[32];
+	pid_t pid, kid;
+
+	ASSERT_EQ(0, pcmig_stream_pair(PCMIG_TRANSPORT_UNIX, fds));
+	if (!variant->after_attach)
+		ASSERT_EQ(0, setsockopt(fds[0], SOL_SOCKET, SO_RCVTIMEO, &tv,
+					sizeof(tv)));
+	ASSERT_EQ(0, pcmig_attach(e->fd, fds[0],
+				  PCMIG_CHANNEL_URGENT | PCMIG_CHANNEL_BULK));
+	if (variant->after_attach)
+		ASSERT_EQ(0, setsockopt(fds[0], SOL_SOCKET, SO_RCVTIMEO, &tv,
+					sizeof(tv)));
+
+	snprintf(prefix, sizeof(prefix), "pcmig%u-rx", e->id);
+	pid = find_thread(prefix);
+	ASSERT_LT(0, pid) TH_LOG("no thread %s*", prefix);
+	pcmig_msleep(100);
+	ASSERT_EQ(0, thread_usage(pid, &sw0, &t0));
+	pcmig_msleep(1000);
+	ASSERT_EQ(0, thread_usage(pid, &sw1, &t1));
+	/* Asleep: no wake-up a millisecond (or a tick). */
+	EXPECT_GE(10, sw1 - sw0)
+		TH_LOG("%lu context switches in 1 s", sw1 - sw0);
+	EXPECT_GE(5, t1 - t0)
+		TH_LOG("%lu ticks of CPU time in 1 s", t1 - t0);
+
+	/* And still receives: a page, byte for byte. */
+	e->src = pcmig_source_start(fds[1], -1, e->size, PS, IDLE_SEED);
+	ASSERT_NE(NULL, e->src) TH_LOG("%s", pcmig_lib_error());
+	ASSERT_EQ(0, pcmig_set_state(e->fd, PCMIG_STATE_LISTEN));
+	kid = pcmig_env_kid(e, pcmig_fork_check(e->map, 7, 1, IDLE_SEED,
+						false));
+	ASSERT_LT(0, kid);
+	status = pcmig_env_reap(e, kid, PCMIG_WAIT_MS);
+	EXPECT_TRUE(pcmig_exited_ok(status))
+		TH_LOG("child: %s", pcmig_status_str(status));
+	EXPECT_EQ(-1, pcmig_env_check(e, 7, 1, IDLE_SEED, NULL));
+	close(fds[0]);
+}
+
+/*
+ * A ZERO frame may cover the whole session (2^30 pages at most): 24 bytes
+ * that mean a walk over every page. The walk is done in process context,
+ * a piece at a time: the sender is not held up by it (the receive path of
+ * loopback TCP runs in the sender's softirq), and DESTROY stops it.
+ */
+#define ZWALK_SMALL	4096		/* pages: completes */
+#define ZWALK_HUGE	(1ull << 26)	/* pages (256 GiB): never waited for */
+
+FIXTURE(zwalk) {
+	struct pcmig_env env;
+	int fds[2];
+};
+
+FIXTURE_VARIANT(zwalk) {
+	enum pcmig_transport transport;
+	uint64_t npages;
+};
+
+FIXTURE_VARIANT_ADD(zwalk, small_unix) {
+	.transport = PCMIG_TRANSPORT_UNIX, .npages = ZWALK_SMALL,
+};
+
+FIXTURE_VARIANT_ADD(zwalk, small_tcp) {
+	.transport = PCMIG_TRANSPORT_TCP, .npages = ZWALK_SMALL,
+};
+
+FIXTURE_VARIANT_ADD(zwalk, huge_unix) {
+	.transport = PCMIG_TRANSPORT_UNIX, .npages = ZWALK_HUGE,
+};
+
+FIXTURE_VARIANT_ADD(zwalk, huge_tcp) {
+	.transport = PCMIG_TRANSPORT_TCP, .npages = ZWALK_HUGE,
+};
+
+FIXTURE_SETUP(zwalk)
+{
+	struct pcmig_env_opts o = {
+		.npages = variant->npages, .no_source = true, .tag = "zwalk",
+	};
+
+	self->fds[0] = self->fds[1] = -1;
+	pcmig_env_start(_metadata, &self->env, &o);
+	ASSERT_EQ(0, pcmig_stream_pair(variant->transport, self->fds))
+		TH_LOG("%s", pcmig_lib_error());
+	ASSERT_EQ(0, pcmig_attach(self->env.fd, self->fds[0],
+				  PCMIG_CHANNEL_URGENT | PCMIG_CHANNEL_BULK));
+}
+
+FIXTURE_TEARDOWN(zwalk)
+{
+	pcmig_env_cleanup(&self->env);
+	if (self->fds[0] >= 0)
+		close(self->fds[0]);
+	if (self->fds[1] >= 0)
+		close(self->fds[1]);
+}
+
+TEST_F_TIMEOUT(zwalk, whole_session_zero_frame, 120)
+{
+	const struct pcmig_frame_desc zero = {
+		.magic = PCMIG_FRAME_MAGIC, .version = PCMIG_FRAME_VERSION,
+		.type = PCMIG_FRAME_ZERO, .npages = variant->npages,
+	};
+	unsigned char hdr[PCMIG_FRAME_HDR_LEN];
+	struct pcmig_env *e = &self->env;
+	struct pcmig_status st;
+	uint64_t t0, took;
+	char prefix[32];
+	int status;
+	pid_t kid;
+
+	pcmig_frame_encode(hdr, &zero);
+	t0 = pcmig_now_ms();
+	ASSERT_EQ(sizeof(hdr), write(self->fds[1], hdr, sizeof(hdr)));
+	took = pcmig_now_ms() - t0;
+	EXPECT_GT(1000, took) TH_LOG("write() took %llu ms",
+				     (unsigned long long)took);
+
+	if (variant->npages == ZWALK_SMALL) {
+		ASSERT_EQ(0, PCMIG_WAIT_FIELD(e->fd, pages_present,
+					      variant->npages, PCMIG_WAIT_MS,
+					      &st))
+			TH_LOG("%s", pcmig_lib_error());
+		EXPECT_EQ(variant->npages, st.pages_zero);
+		EXPECT_EQ(0, st.pages_received);
+		ASSERT_EQ(0, pcmig_set_state(e->fd, PCMIG_STATE_LISTEN));
+		kid = pcmig_env_kid(e, pcmig_fork_check(e->map, 0,
+							variant->npages, 0,
+							true));
+		ASSERT_LT(0, kid);
+		status = pcmig_env_reap(e, kid, PCMIG_WAIT_MS);
+		EXPECT_TRUE(pcmig_exited_ok(status))
+			TH_LOG("child: %s", pcmig_status_str(status));
+		ASSERT_EQ(0, pcmig_get_status(e->fd, &st));
+		EXPECT_EQ(0, st.faults);
+		return;
+	}
+
+	/*
+	 * The walk is under way: DESTROY stops it. The receiver thread of a
+	 * UNIX socket leaves at once (it walked for minutes, without a
+	 * scheduling point, before).
+	 */
+	pcmig_msleep(500);
+	snprintf(prefix, sizeof(prefix), "pcmig%u-rx", e->id);
+	t0 = pcmig_now_ms();
+	ASSERT_EQ(0, pcmig_env_destroy(e));
+	while (find_thread(prefix) > 0 && pcmig_now_ms() - t0 < 10000)
+		pcmig_msleep(50);
+	took = pcmig_now_ms() - t0;
+	EXPECT_GT(5000, took) TH_LOG("the receiver left after %llu ms",
+				     (unsigned long long)took);
 }
 
 PCMIG_HARNESS_MAIN

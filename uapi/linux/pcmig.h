@@ -365,10 +365,13 @@ struct pcmig_params {
 /*
  * PCMIG_IOC_ATTACH - hand a connected stream socket to the session.
  *
- * Allowed in ADVISE, DISCARD, LISTEN, RUNNING and RECOVER. Errors: -EBADF,
+ * Allowed in ADVISE, DISCARD, LISTEN, RUNNING and RECOVER. From then on the
+ * socket is the session's until its channel is gone: its receive timeout
+ * (SO_RCVTIMEO) is cleared, and one set later is undone. Errors: -EBADF,
  * -ENOTSOCK, -EINVAL (not a connected TCP or UNIX stream socket, bad mask),
- * -EBUSY (the channel already has a socket, or END/FAILED), -EPERM
- * (PAUSED: move to RECOVER first).
+ * -EBUSY (the channel already has a socket; the socket is attached already,
+ * to this session or another, or has another kernel user; END/FAILED),
+ * -EPERM (PAUSED: move to RECOVER first), -ENOMEM.
  */
 #define PCMIG_IOC_ATTACH	_IOW(PCMIG_IOC_MAGIC, 0x10, struct pcmig_attach)
 
