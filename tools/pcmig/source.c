@@ -474,12 +474,7 @@ static void src_cleanup(struct src *s)
 		pthread_cond_destroy(&s->pusher.cond);
 	pthread_mutex_destroy(&s->wlock);
 	pthread_mutex_destroy(&s->lock);
-	if (s->ctl >= 0)
-		close(s->ctl);
-	if (s->urg >= 0)
-		close(s->urg);
-	if (s->bulk >= 0)
-		close(s->bulk);
+	src_close_conns(s);
 	if (s->sigfd >= 0)
 		close(s->sigfd);
 	if (s->evfd >= 0)

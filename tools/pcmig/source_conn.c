@@ -12,8 +12,33 @@
 #include "net.h"
 #include "source_int.h"
 
-static int connect_one(struct src *s, uint8_t role, const uint8_t *sid,
-		       uint64_t caps, uint64_t required, uint64_t *negotiated)
+/**
+ * src_hs_init() - the handshake parameters of one of the migration's
+ * connections
+ * @s: the migration (key, session id, layout, time limit)
+ * @hs: filled
+ * @role: PCMIG_ROLE_*
+ * @caps: capabilities offered
+ * @required: capabilities required
+ */
+void src_hs_init(struct src *s, struct pcmig_hs *hs, uint8_t role,
+		 uint64_t caps, uint64_t required)
+{
+	memset(hs, 0, sizeof(*hs));
+	hs->key = s->key;
+	hs->keylen = s->keylen;
+	hs->role = role;
+	hs->caps_supported = caps;
+	hs->caps_required = required;
+	memcpy(hs->session_id, s->sid, PCMIG_SESSION_ID_LEN);
+	hs->page_size = s->page_size;
+	hs->nblocks = s->nblocks;
+	hs->blocks = s->layout;
+	hs->timeout_ms = s->timeout_ms;
+}
+
+static int connect_one(struct src *s, uint8_t role, uint64_t caps,
+		       uint64_t required, uint64_t *negotiated)
 {
 	struct pcmig_hs hs;
 	char err[256];
@@ -24,17 +49,7 @@ static int connect_one(struct src *s, uint8_t role, const uint8_t *sid,
 		src_fail(s, PCMIG_ERR_INTERNAL, 0, "%s", err);
 		return -1;
 	}
-	memset(&hs, 0, sizeof(hs));
-	hs.key = s->key;
-	hs.keylen = s->keylen;
-	hs.role = role;
-	hs.caps_supported = caps;
-	hs.caps_required = required;
-	memcpy(hs.session_id, sid, PCMIG_SESSION_ID_LEN);
-	hs.page_size = s->page_size;
-	hs.nblocks = s->nblocks;
-	hs.blocks = s->layout;
-	hs.timeout_ms = s->timeout_ms;
+	src_hs_init(s, &hs, role, caps, required);
 	if (pcmig_hs_client(fd, &hs)) {
 		src_fail(s, PCMIG_ERR_INTERNAL, 0, "%s", hs.err);
 		close(fd);
@@ -56,8 +71,6 @@ static int connect_one(struct src *s, uint8_t role, const uint8_t *sid,
 int src_connect_all(struct src *s)
 {
 	uint64_t caps = PCMIG_CAP_ZERO_PAGES | PCMIG_CAP_DISCARD, got, req = 0;
-	const uint8_t *sid = s->sid;
-
 	if (!s->no_bulk)
 		caps |= PCMIG_CAP_BULK_CHANNEL;
 	if (s->ndiscards)
@@ -66,15 +79,15 @@ int src_connect_all(struct src *s)
 		src_fail(s, PCMIG_ERR_INTERNAL, 0, "no random numbers");
 		return -1;
 	}
-	s->ctl = connect_one(s, PCMIG_ROLE_CONTROL, sid, caps, req, &s->caps);
+	s->ctl = connect_one(s, PCMIG_ROLE_CONTROL, caps, req, &s->caps);
 	if (s->ctl < 0)
 		return -1;
 	s->zero_frames = s->caps & PCMIG_CAP_ZERO_PAGES;
-	s->urg = connect_one(s, PCMIG_ROLE_URGENT, sid, caps, req, &got);
+	s->urg = connect_one(s, PCMIG_ROLE_URGENT, caps, req, &got);
 	if (s->urg < 0)
 		return -1;
 	if (s->caps & PCMIG_CAP_BULK_CHANNEL) {
-		s->bulk = connect_one(s, PCMIG_ROLE_BULK, sid, caps, req, &got);
+		s->bulk = connect_one(s, PCMIG_ROLE_BULK, caps, req, &got);
 		if (s->bulk < 0)
 			return -1;
 	}

@@ -72,6 +72,7 @@ struct src_stats {
 };
 
 struct src;
+struct pcmig_hs;
 
 struct src_pusher {
 	struct src *s;
@@ -213,6 +214,8 @@ bool src_can_recover(struct src *s);
 int src_recover(struct src *s, struct pcmig_done *done);
 
 /* source_conn.c: connections. */
+void src_hs_init(struct src *s, struct pcmig_hs *hs, uint8_t role,
+		 uint64_t caps, uint64_t required);
 int src_connect_all(struct src *s);
 int src_ctl_send(struct src *s, const void *buf, size_t len,
 		 const char *what);
@@ -221,6 +224,7 @@ int src_advise(struct src *s);
 /* source_io.c: helpers of every role. */
 uint64_t src_now_ns(void);
 void src_wake_main(struct src *s);
+void src_close_conns(struct src *s);
 void src_fail(struct src *s, uint32_t code, unsigned int flags,
 	      const char *fmt, ...) __printf(4, 5);
 void src_fail_peer(struct src *s, const struct pcmig_error_msg *perr);

@@ -47,6 +47,21 @@ void src_wake_main(struct src *s)
 }
 
 /**
+ * src_close_conns() - close the control, urgent and bulk connections
+ * @s: the migration, its workers stopped
+ */
+void src_close_conns(struct src *s)
+{
+	if (s->ctl >= 0)
+		close(s->ctl);
+	if (s->urg >= 0)
+		close(s->urg);
+	if (s->bulk >= 0)
+		close(s->bulk);
+	s->ctl = s->urg = s->bulk = -1;
+}
+
+/**
  * src_fail() - record a failure (the first one stands), wake the main thread
  * @s: the migration
  * @code: PCMIG_ERR_* for the destination

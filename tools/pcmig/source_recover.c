@@ -93,16 +93,7 @@ static int connect_role(struct src *s, uint8_t role, struct attempt *a)
 		attempt_fail(a, false, "%s", err);
 		return -1;
 	}
-	memset(&hs, 0, sizeof(hs));
-	hs.key = s->key;
-	hs.keylen = s->keylen;
-	hs.role = role;
-	hs.caps_supported = s->caps;
-	memcpy(hs.session_id, s->sid, PCMIG_SESSION_ID_LEN);
-	hs.page_size = s->page_size;
-	hs.nblocks = s->nblocks;
-	hs.blocks = s->layout;
-	hs.timeout_ms = s->timeout_ms;
+	src_hs_init(s, &hs, role, s->caps, 0);
 	ret = pcmig_hs_client(fd, &hs);
 	if (ret) {
 		close(fd);
@@ -215,17 +206,6 @@ bad:
 		     "malformed RESUME_OK or MISSING from the destination");
 	pcmig_msg_send_error(s->ctl, PCMIG_ERR_PROTOCOL, a->why);
 	return -1;
-}
-
-static void close_all(struct src *s)
-{
-	if (s->ctl >= 0)
-		close(s->ctl);
-	if (s->urg >= 0)
-		close(s->urg);
-	if (s->bulk >= 0)
-		close(s->bulk);
-	s->ctl = s->urg = s->bulk = -1;
 }
 
 /*
@@ -408,7 +388,7 @@ int src_recover(struct src *s, struct pcmig_done *done)
 	pthread_mutex_lock(&s->lock);
 	snprintf(why, sizeof(why), "%s", s->fail_msg);
 	pthread_mutex_unlock(&s->lock);
-	close_all(s);
+	src_close_conns(s);
 	say_paused(s, why);
 
 	memset(&a, 0, sizeof(a));
@@ -417,7 +397,7 @@ int src_recover(struct src *s, struct pcmig_done *done)
 		ret = attempt(s, &a, done);
 		if (ret >= 0)
 			break;
-		close_all(s);
+		src_close_conns(s);
 		if (a.fatal) {
 			src_fail(s, a.code ? a.code : PCMIG_ERR_ABORTED, 0,
 				 "recovery refused: %s", a.why);
