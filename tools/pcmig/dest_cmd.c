@@ -462,14 +462,18 @@ int cmd_advise(int argc, char **argv)
 	return dest_daemon_advise(&o);
 }
 
-/* listen and run: --state-dir, --quiet, and for run --wait. */
+/*
+ * listen, run and recover: --state-dir, --quiet, for run --wait, for
+ * recover --listen.
+ */
 static int parse_step(int argc, char **argv, const char *cmd,
 		      const char *usage, const char **dir, bool *wait,
-		      bool *quiet)
+		      const char **addr, bool *quiet)
 {
 	static const struct option opts[] = {
 		{ "state-dir", required_argument, NULL, 'd' },
 		{ "wait", no_argument, NULL, 'w' },
+		{ "listen", required_argument, NULL, 'l' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -477,7 +481,7 @@ static int parse_step(int argc, char **argv, const char *cmd,
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "d:wqh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:wl:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			*dir = optarg;
@@ -487,6 +491,12 @@ static int parse_step(int argc, char **argv, const char *cmd,
 				return usage_err(cmd, usage, "%s",
 						 "--wait is for 'pcmig-tool run'");
 			*wait = true;
+			break;
+		case 'l':
+			if (!addr)
+				return usage_err(cmd, usage, "%s",
+						 "--listen is for 'pcmig-tool recover'");
+			*addr = optarg;
 			break;
 		case 'q':
 			*quiet = true;
@@ -519,7 +529,7 @@ int cmd_listen(int argc, char **argv)
 	bool quiet = false;
 	int ret;
 
-	ret = parse_step(argc, argv, "listen", listen_usage, &dir, NULL,
+	ret = parse_step(argc, argv, "listen", listen_usage, &dir, NULL, NULL,
 			 &quiet);
 	if (ret)
 		return ret < 0 ? 0 : ret;
@@ -540,7 +550,8 @@ int cmd_run(int argc, char **argv)
 	bool quiet = false, wait = false;
 	int ret;
 
-	ret = parse_step(argc, argv, "run", run_usage, &dir, &wait, &quiet);
+	ret = parse_step(argc, argv, "run", run_usage, &dir, &wait, NULL,
+			 &quiet);
 	if (ret)
 		return ret < 0 ? 0 : ret;
 	signal(SIGPIPE, SIG_IGN);
@@ -560,44 +571,15 @@ int cmd_run(int argc, char **argv)
  */
 int cmd_recover(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "state-dir", required_argument, NULL, 'd' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
 	const char *dir = NULL, *addr = NULL;
 	char req[DAEMON_REQUEST_MAX];
 	bool quiet = false;
-	int c;
+	int ret;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "d:l:qh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			dir = optarg;
-			break;
-		case 'l':
-			addr = optarg;
-			break;
-		case 'q':
-			quiet = true;
-			break;
-		case 'h':
-			fputs(recover_usage, stdout);
-			return 0;
-		default:
-			return usage_err("recover", recover_usage, "%s",
-					 "bad option");
-		}
-	}
-	if (optind < argc)
-		return usage_err("recover", recover_usage,
-				 "unexpected argument '%s'", argv[optind]);
-	if (!dir)
-		return usage_err("recover", recover_usage, "%s",
-				 "--state-dir DIR is required");
+	ret = parse_step(argc, argv, "recover", recover_usage, &dir, NULL,
+			 &addr, &quiet);
+	if (ret)
+		return ret < 0 ? 0 : ret;
 	if (addr && (strlen(addr) > 200 || strpbrk(addr, " \n\r")))
 		return usage_err("recover", recover_usage, "%s",
 				 "--listen HOST:PORT: at most 200 characters, no space");
