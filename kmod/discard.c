@@ -13,7 +13,9 @@
  * Receivers are not waited for: a page being received in the range is
  * marked stale (pcmig_discard_begin()) and dropped once its payload is in,
  * as if the DISCARD had come right after it; a page started while the
- * DISCARD runs is stale too.
+ * DISCARD runs is stale too. Which of a page and its DISCARD came first is
+ * only defined within one channel: before LISTEN every page frame and
+ * every DISCARD frame comes on the bulk channel (rx.c checks it).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 

@@ -28,7 +28,8 @@
  * DISCARD (discard.c) runs concurrently with the receivers: it marks the
  * pages being received in its range stale (they are dropped at commit, as
  * if the DISCARD had come right after them), and pages started while it
- * runs are stale too.
+ * runs are stale too. Before LISTEN, PAGES, ZERO and DISCARD frames are
+ * accepted on the bulk channel only, where they are ordered.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -368,6 +369,17 @@ static int pcmig_rx_frame(struct pcmig_rx *rx, bool can_sleep)
 		return pcmig_rx_violation(rx, PCMIG_REASON_BAD_RANGE);
 	if (len != (f->type == PCMIG_FRAME_PAGES ? npages * PAGE_SIZE : 0))
 		return pcmig_rx_violation(rx, PCMIG_REASON_BAD_LENGTH);
+
+	/*
+	 * A DISCARD is ordered with the pages it covers only within its
+	 * channel: before LISTEN, while one may still come, every page frame
+	 * and DISCARD must come on the bulk channel. (Then no page frame can
+	 * be checked before LISTEN and installed after a DISCARD of it from
+	 * another channel: a DISCARD is over before LISTEN, see
+	 * pcmig_set_state().)
+	 */
+	if (!(rx->ch->mask & PCMIG_CHANNEL_BULK) && pcmig_before_listen(s))
+		return pcmig_rx_violation(rx, PCMIG_REASON_BAD_TYPE);
 
 	/* Only before LISTEN: a misdirected frame otherwise. */
 	if (f->type == PCMIG_FRAME_DISCARD) {

@@ -115,6 +115,11 @@ static bool pcmig_state_sends(enum pcmig_state state)
 	return state == PCMIG_STATE_LISTEN || state == PCMIG_STATE_RUNNING;
 }
 
+static bool pcmig_state_discards(enum pcmig_state state)
+{
+	return state == PCMIG_STATE_ADVISE || state == PCMIG_STATE_DISCARD;
+}
+
 /**
  * pcmig_state_outage() - whether a session in @state is in an outage
  * @state: state
@@ -124,6 +129,34 @@ static bool pcmig_state_sends(enum pcmig_state state)
 bool pcmig_state_outage(enum pcmig_state state)
 {
 	return state == PCMIG_STATE_PAUSED || state == PCMIG_STATE_RECOVER;
+}
+
+/**
+ * pcmig_before_listen() - whether the session has not been in LISTEN yet
+ * @s: session
+ *
+ * A DISCARD may still come: the session is in ADVISE or DISCARD, or in
+ * PAUSED or RECOVER on the way back to one of them. The answer changes
+ * once only, from true to false: with the move to LISTEN (or to FAILED).
+ * Any context.
+ *
+ * Return: true before LISTEN.
+ */
+bool pcmig_before_listen(struct pcmig_session *s)
+{
+	enum pcmig_state state = READ_ONCE(s->state);
+	unsigned long flags;
+	bool ret;
+
+	if (!pcmig_state_outage(state))
+		return pcmig_state_discards(state);
+	/* The resume state goes with the state. */
+	spin_lock_irqsave(&s->lock, flags);
+	ret = pcmig_state_discards(s->state) ||
+	      (pcmig_state_outage(s->state) &&
+	       pcmig_state_discards(s->resume_state));
+	spin_unlock_irqrestore(&s->lock, flags);
+	return ret;
 }
 
 /* The moves user space may ask for, PAUSED and FAILED aside. Under s->lock. */
