@@ -71,11 +71,6 @@ void pcmig_wake_all(struct pcmig_session *s)
 		wake_up_all(&s->waitq[i]);
 }
 
-static bool pcmig_sending_state(enum pcmig_state state)
-{
-	return state == PCMIG_STATE_LISTEN || state == PCMIG_STATE_RUNNING;
-}
-
 static bool pcmig_failed(struct pcmig_session *s)
 {
 	return READ_ONCE(s->state) == PCMIG_STATE_FAILED;
@@ -99,7 +94,7 @@ static bool pcmig_request(struct pcmig_session *s, unsigned long idx)
 	 * may happen; the source then answers twice, which is a legitimate
 	 * duplicate.
 	 */
-	return pcmig_sending_state(READ_ONCE(s->state));
+	return pcmig_state_sends(READ_ONCE(s->state));
 }
 
 /*

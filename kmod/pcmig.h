@@ -391,6 +391,7 @@ int pcmig_channels_sync(struct pcmig_session *s, u64 token,
 const char *pcmig_state_name(enum pcmig_state state);
 const char *pcmig_reason_name(enum pcmig_reason reason);
 bool pcmig_state_active(enum pcmig_state state);
+bool pcmig_state_sends(enum pcmig_state state);
 bool pcmig_before_listen(struct pcmig_session *s);
 int pcmig_set_state(struct pcmig_session *s, enum pcmig_state to);
 int pcmig_enter_discard(struct pcmig_session *s);

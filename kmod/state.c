@@ -110,7 +110,15 @@ bool pcmig_state_active(enum pcmig_state state)
 	}
 }
 
-static bool pcmig_state_sends(enum pcmig_state state)
+/**
+ * pcmig_state_sends() - whether requests go out in @state
+ * @state: state
+ *
+ * Return: true for LISTEN and RUNNING, where a fault's request is sent at
+ * once; in ADVISE and DISCARD requests are held back until LISTEN, in
+ * PAUSED and RECOVER until the session resumes.
+ */
+bool pcmig_state_sends(enum pcmig_state state)
 {
 	return state == PCMIG_STATE_LISTEN || state == PCMIG_STATE_RUNNING;
 }
