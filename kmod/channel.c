@@ -603,8 +603,7 @@ int pcmig_channel_attach(struct pcmig_session *s, int fd, unsigned int mask)
 	list_add_tail(&ch->node, &s->channels);
 	s->chan_mask |= mask;
 	ch->epoch = s->epoch;
-	sends = s->state == PCMIG_STATE_LISTEN ||
-		s->state == PCMIG_STATE_RUNNING;
+	sends = pcmig_state_sends(s->state);
 	spin_unlock_irq(&s->lock);
 
 	if (mask & PCMIG_CHANNEL_URGENT) {

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * pcmig: session memory: mappings, the fault path, page requests and
- * DISCARD.
+ * pcmig: session memory: mappings, the fault path and page requests.
  *
  * Presence is a bitmap. A page is present once its contents arrived (or the
  * source said it is zero); only then may a fault map it. A page that is not
@@ -72,11 +71,6 @@ void pcmig_wake_all(struct pcmig_session *s)
 		wake_up_all(&s->waitq[i]);
 }
 
-static bool pcmig_sending_state(enum pcmig_state state)
-{
-	return state == PCMIG_STATE_LISTEN || state == PCMIG_STATE_RUNNING;
-}
-
 static bool pcmig_failed(struct pcmig_session *s)
 {
 	return READ_ONCE(s->state) == PCMIG_STATE_FAILED;
@@ -100,7 +94,7 @@ static bool pcmig_request(struct pcmig_session *s, unsigned long idx)
 	 * may happen; the source then answers twice, which is a legitimate
 	 * duplicate.
 	 */
-	return pcmig_sending_state(READ_ONCE(s->state));
+	return pcmig_state_sends(READ_ONCE(s->state));
 }
 
 /*
@@ -308,62 +302,6 @@ int pcmig_mmap(struct pcmig_session *s, struct vm_area_struct *vma)
 	pcmig_vm_flags_clear(vma, VM_HUGEPAGE);
 	vma->vm_ops = &pcmig_vm_ops;
 	vma->vm_private_data = s;
-	return 0;
-}
-
-/**
- * pcmig_discard() - make a range of pages missing again
- * @s: session
- * @offset: byte offset, page aligned
- * @length: bytes, a non-zero multiple of the page size
- *
- * From the DISCARD ioctl or a DISCARD frame. Receivers are not waited
- * for: a page being received in the range when the DISCARD runs is
- * dropped once its payload is in, as if the DISCARD had come right after
- * it. The state change is atomic, so a concurrent move to LISTEN only
- * means that a fault may request a discarded page at once.
- *
- * Return: 0, -EINVAL for a bad range or a state other than ADVISE and
- * DISCARD, -EBUSY in a final state.
- */
-int pcmig_discard(struct pcmig_session *s, u64 offset, u64 length)
-{
-	unsigned long first, last, idx, n = 0;
-	int ret;
-
-	if (!length || !PAGE_ALIGNED(offset) || !PAGE_ALIGNED(length) ||
-	    offset >= s->size || length > s->size - offset)
-		return -EINVAL;
-
-	ret = pcmig_enter_discard(s);
-	if (ret)
-		return ret;
-
-	first = offset >> PAGE_SHIFT;
-	last = first + (length >> PAGE_SHIFT) - 1;
-
-	mutex_lock(&s->discard_lock);
-	/* Pages being received in the range are dropped when complete. */
-	pcmig_discard_begin(s, first, last);
-	for (idx = first; idx <= last; idx++) {
-		if (test_and_clear_bit(idx, s->present)) {
-			clear_bit(idx, s->requested);
-			atomic64_dec(&s->nr_present);
-			n++;
-		}
-		if (!(idx & 1023))
-			cond_resched();
-	}
-	/* Present pages' mappings go first, then the pages themselves. */
-	unmap_mapping_range(s->backing->f_mapping, offset, length, 1);
-	shmem_truncate_range(file_inode(s->backing), offset,
-			     offset + length - 1);
-	pcmig_discard_end(s);
-	mutex_unlock(&s->discard_lock);
-
-	spin_lock_irq(&s->lock);
-	s->pages_discarded += n;
-	spin_unlock_irq(&s->lock);
 	return 0;
 }
 

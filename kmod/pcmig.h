@@ -223,7 +223,8 @@ struct pcmig_channel {
  * @chan_mask: union of the attached channels' masks
  * @next_chan: index for the next channel
  * @chan_wq: woken when a receiver has left @channels or got a SYNC frame
- * @discard_lock: serialises DISCARDs
+ * @discard_lock: serialises DISCARDs, from their look at the state to their
+ *	last page, with each other and with the move to LISTEN
  * @discarding: a DISCARD of @discard_first..@discard_last runs (under @lock)
  * @discard_first: see @discarding
  * @discard_last: see @discarding
@@ -284,7 +285,7 @@ struct pcmig_session {
 	unsigned int next_chan;
 	wait_queue_head_t chan_wq;
 
-	struct mutex discard_lock;	/* one DISCARD at a time */
+	struct mutex discard_lock;	/* DISCARDs, and the move to LISTEN */
 	bool discarding;
 	unsigned long discard_first;
 	unsigned long discard_last;
@@ -348,11 +349,13 @@ static inline bool pcmig_page_present(struct pcmig_session *s,
 int pcmig_mmap(struct pcmig_session *s, struct vm_area_struct *vma);
 void pcmig_wake_page(struct pcmig_session *s, unsigned long idx);
 void pcmig_wake_all(struct pcmig_session *s);
-int pcmig_discard(struct pcmig_session *s, u64 offset, u64 length);
 int pcmig_fault_init(void);
 void pcmig_fault_exit(void);
 extern struct workqueue_struct *pcmig_wq;
 extern struct workqueue_struct *pcmig_bulk_wq;
+
+/* discard.c */
+int pcmig_discard(struct pcmig_session *s, u64 offset, u64 length);
 
 /* tx.c */
 void pcmig_tx_init(struct pcmig_session *s);
@@ -375,9 +378,6 @@ void pcmig_rx_consume(struct pcmig_rx *rx, size_t n);
 void pcmig_rx_release(struct pcmig_rx *rx);
 void pcmig_slot_prepare(struct pcmig_session *s, unsigned long idx);
 void pcmig_slots_release(struct pcmig_session *s);
-void pcmig_discard_begin(struct pcmig_session *s, unsigned long first,
-			 unsigned long last);
-void pcmig_discard_end(struct pcmig_session *s);
 
 /* channel.c */
 int pcmig_channel_attach(struct pcmig_session *s, int fd,
@@ -391,6 +391,8 @@ int pcmig_channels_sync(struct pcmig_session *s, u64 token,
 const char *pcmig_state_name(enum pcmig_state state);
 const char *pcmig_reason_name(enum pcmig_reason reason);
 bool pcmig_state_active(enum pcmig_state state);
+bool pcmig_state_sends(enum pcmig_state state);
+bool pcmig_before_listen(struct pcmig_session *s);
 int pcmig_set_state(struct pcmig_session *s, enum pcmig_state to);
 int pcmig_enter_discard(struct pcmig_session *s);
 void pcmig_pause(struct pcmig_session *s, enum pcmig_reason reason,

@@ -25,10 +25,11 @@
  * frame may cover 2^30 pages, a walk that process context takes with
  * cond_resched() and gives up when the session closes the channel.
  *
- * DISCARD runs concurrently with the receivers: it marks the pages being
- * received in its range stale (they are dropped at commit, as if the
- * DISCARD had come right after them), and pages started while it runs
- * are stale too.
+ * DISCARD (discard.c) runs concurrently with the receivers: it marks the
+ * pages being received in its range stale (they are dropped at commit, as
+ * if the DISCARD had come right after them), and pages started while it
+ * runs are stale too. Before LISTEN, PAGES, ZERO and DISCARD frames are
+ * accepted on the bulk channel only, where they are ordered.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -117,41 +118,6 @@ void pcmig_slots_release(struct pcmig_session *s)
 	xa_for_each(&s->slots, idx, page)
 		put_page(page);
 	xa_destroy(&s->slots);
-}
-
-/**
- * pcmig_discard_begin() - a DISCARD of pages @first..@last starts
- * @s: session; the caller holds @s->discard_lock
- * @first: first page
- * @last: last page
- *
- * Pages being received in the range, or started before pcmig_discard_end(),
- * are dropped when their payload is in instead of becoming present.
- */
-void pcmig_discard_begin(struct pcmig_session *s, unsigned long first,
-			 unsigned long last)
-{
-	struct pcmig_channel *ch;
-
-	spin_lock_irq(&s->lock);
-	s->discard_first = first;
-	s->discard_last = last;
-	s->discarding = true;
-	list_for_each_entry(ch, &s->channels, node)
-		if (ch->rx.busy && ch->rx.cur >= first && ch->rx.cur <= last)
-			ch->rx.stale = true;
-	spin_unlock_irq(&s->lock);
-}
-
-/**
- * pcmig_discard_end() - the DISCARD started by pcmig_discard_begin() is over
- * @s: session
- */
-void pcmig_discard_end(struct pcmig_session *s)
-{
-	spin_lock_irq(&s->lock);
-	s->discarding = false;
-	spin_unlock_irq(&s->lock);
 }
 
 /* This receiver starts writing page rx->idx, which it claimed. */
@@ -404,13 +370,27 @@ static int pcmig_rx_frame(struct pcmig_rx *rx, bool can_sleep)
 	if (len != (f->type == PCMIG_FRAME_PAGES ? npages * PAGE_SIZE : 0))
 		return pcmig_rx_violation(rx, PCMIG_REASON_BAD_LENGTH);
 
+	/*
+	 * A DISCARD is ordered with the pages it covers only within its
+	 * channel: before LISTEN, while one may still come, every page frame
+	 * and DISCARD must come on the bulk channel. (Then no page frame can
+	 * be checked before LISTEN and installed after a DISCARD of it from
+	 * another channel: a DISCARD is over before LISTEN, see
+	 * pcmig_set_state().)
+	 */
+	if (!(rx->ch->mask & PCMIG_CHANNEL_BULK) && pcmig_before_listen(s))
+		return pcmig_rx_violation(rx, PCMIG_REASON_BAD_TYPE);
+
 	/* Only before LISTEN: a misdirected frame otherwise. */
 	if (f->type == PCMIG_FRAME_DISCARD) {
 		if (!can_sleep)
 			return PCMIG_RX_DEFER;
 		rx->hdr_got = 0;
-		return pcmig_discard(s, offset, (u64)npages << PAGE_SHIFT) ?
-		       pcmig_rx_violation(rx, PCMIG_REASON_BAD_TYPE) : 0;
+		ret = pcmig_discard(s, offset, (u64)npages << PAGE_SHIFT);
+		/* The range is valid: the state forbids it. */
+		if (ret == -EINVAL || ret == -EBUSY)
+			return pcmig_rx_violation(rx, PCMIG_REASON_BAD_TYPE);
+		return ret;
 	}
 
 	/*

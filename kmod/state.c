@@ -110,9 +110,22 @@ bool pcmig_state_active(enum pcmig_state state)
 	}
 }
 
-static bool pcmig_state_sends(enum pcmig_state state)
+/**
+ * pcmig_state_sends() - whether requests go out in @state
+ * @state: state
+ *
+ * Return: true for LISTEN and RUNNING, where a fault's request is sent at
+ * once; in ADVISE and DISCARD requests are held back until LISTEN, in
+ * PAUSED and RECOVER until the session resumes.
+ */
+bool pcmig_state_sends(enum pcmig_state state)
 {
 	return state == PCMIG_STATE_LISTEN || state == PCMIG_STATE_RUNNING;
+}
+
+static bool pcmig_state_discards(enum pcmig_state state)
+{
+	return state == PCMIG_STATE_ADVISE || state == PCMIG_STATE_DISCARD;
 }
 
 /**
@@ -124,6 +137,34 @@ static bool pcmig_state_sends(enum pcmig_state state)
 bool pcmig_state_outage(enum pcmig_state state)
 {
 	return state == PCMIG_STATE_PAUSED || state == PCMIG_STATE_RECOVER;
+}
+
+/**
+ * pcmig_before_listen() - whether the session has not been in LISTEN yet
+ * @s: session
+ *
+ * A DISCARD may still come: the session is in ADVISE or DISCARD, or in
+ * PAUSED or RECOVER on the way back to one of them. The answer changes
+ * once only, from true to false: with the move to LISTEN (or to FAILED).
+ * Any context.
+ *
+ * Return: true before LISTEN.
+ */
+bool pcmig_before_listen(struct pcmig_session *s)
+{
+	enum pcmig_state state = READ_ONCE(s->state);
+	unsigned long flags;
+	bool ret;
+
+	if (!pcmig_state_outage(state))
+		return pcmig_state_discards(state);
+	/* The resume state goes with the state. */
+	spin_lock_irqsave(&s->lock, flags);
+	ret = pcmig_state_discards(s->state) ||
+	      (pcmig_state_outage(s->state) &&
+	       pcmig_state_discards(s->resume_state));
+	spin_unlock_irqrestore(&s->lock, flags);
+	return ret;
 }
 
 /* The moves user space may ask for, PAUSED and FAILED aside. Under s->lock. */
@@ -184,13 +225,69 @@ static void pcmig_pause_timer(struct pcmig_session *s)
 				 nsecs_to_jiffies(left) + 1);
 }
 
+/* SET_STATE(PAUSED) and SET_STATE(FAILED). */
+static int pcmig_set_state_stop(struct pcmig_session *s, enum pcmig_state to)
+{
+	enum pcmig_state from = READ_ONCE(s->state);
+
+	if (pcmig_state_final(from))
+		return -EBUSY;
+	if (to == PCMIG_STATE_FAILED) {
+		pcmig_fail(s, PCMIG_REASON_ABORTED, 0);
+		return 0;
+	}
+	if (from == PCMIG_STATE_PAUSED)
+		return 0;
+	pcmig_pause(s, PCMIG_REASON_USER, 0);
+	/* Unless the session ended or failed meanwhile. */
+	return pcmig_state_final(READ_ONCE(s->state)) ? -EBUSY : 0;
+}
+
+/*
+ * Check and make any other move, under s->lock. Return: 0 with *@from
+ * set, or pcmig_set_state()'s errno.
+ */
+static int pcmig_move(struct pcmig_session *s, enum pcmig_state to,
+		      enum pcmig_state *from)
+{
+	int ret = 0;
+
+	spin_lock_irq(&s->lock);
+	*from = s->state;
+	if (pcmig_state_final(*from))
+		ret = -EBUSY;
+	else if (!pcmig_move_legal(s, *from, to))
+		ret = -EINVAL;
+	else if (pcmig_state_sends(to) &&
+		 !(s->chan_mask & PCMIG_CHANNEL_URGENT))
+		ret = -ENOTCONN;
+	if (ret) {
+		spin_unlock_irq(&s->lock);
+		return ret;
+	}
+	WRITE_ONCE(s->state, to);
+	if (*from == PCMIG_STATE_RECOVER) {
+		s->reason = PCMIG_REASON_NONE;
+		s->error = 0;
+		s->recoveries++;
+		pcmig_outage_end(s);
+	}
+	spin_unlock_irq(&s->lock);
+	return 0;
+}
+
 /**
  * pcmig_set_state() - a move asked for by user space
  * @s: session; the caller holds @s->ctl_lock
  * @to: target state
  *
+ * The move to LISTEN waits for a DISCARD under way (a DISCARD frame's):
+ * once it has returned, no DISCARD changes a page any more.
+ *
  * Return: 0; -EBUSY from a final state; -ENOTCONN for LISTEN or RUNNING
- * without an urgent channel; -EINVAL for any other illegal move.
+ * without an urgent channel; -EINVAL for any other illegal move; -EINTR on
+ * a fatal signal while waiting for the receivers of a paused session or
+ * for a DISCARD.
  */
 int pcmig_set_state(struct pcmig_session *s, enum pcmig_state to)
 {
@@ -209,41 +306,21 @@ int pcmig_set_state(struct pcmig_session *s, enum pcmig_state to)
 			return ret;
 	}
 
-	spin_lock_irq(&s->lock);
-	from = s->state;
-	if (pcmig_state_final(from)) {
-		spin_unlock_irq(&s->lock);
-		return -EBUSY;
-	}
-	if (to == PCMIG_STATE_FAILED) {
-		spin_unlock_irq(&s->lock);
-		pcmig_fail(s, PCMIG_REASON_ABORTED, 0);
-		return 0;
-	}
-	if (to == PCMIG_STATE_PAUSED) {
-		spin_unlock_irq(&s->lock);
-		if (from == PCMIG_STATE_PAUSED)
-			return 0;
-		pcmig_pause(s, PCMIG_REASON_USER, 0);
-		/* Unless the session ended or failed meanwhile. */
-		return pcmig_state_final(READ_ONCE(s->state)) ? -EBUSY : 0;
-	}
-	if (!pcmig_move_legal(s, from, to)) {
-		spin_unlock_irq(&s->lock);
-		return -EINVAL;
-	}
-	if (pcmig_state_sends(to) && !(s->chan_mask & PCMIG_CHANNEL_URGENT)) {
-		spin_unlock_irq(&s->lock);
-		return -ENOTCONN;
-	}
-	WRITE_ONCE(s->state, to);
-	if (from == PCMIG_STATE_RECOVER) {
-		s->reason = PCMIG_REASON_NONE;
-		s->error = 0;
-		s->recoveries++;
-		pcmig_outage_end(s);
-	}
-	spin_unlock_irq(&s->lock);
+	if (to == PCMIG_STATE_PAUSED || to == PCMIG_STATE_FAILED)
+		return pcmig_set_state_stop(s, to);
+
+	/*
+	 * DISCARD checks the state under discard_lock: after this, none
+	 * runs and none can start. One under way only reschedules.
+	 */
+	if (to == PCMIG_STATE_LISTEN &&
+	    mutex_lock_killable(&s->discard_lock))
+		return -EINTR;
+	ret = pcmig_move(s, to, &from);
+	if (to == PCMIG_STATE_LISTEN)
+		mutex_unlock(&s->discard_lock);
+	if (ret)
+		return ret;
 
 	pcmig_event_state(s, from, to);
 	/* Requests held back (ADVISE) or lost (PAUSED) go out now. */
@@ -260,7 +337,10 @@ int pcmig_set_state(struct pcmig_session *s, enum pcmig_state to)
 
 /**
  * pcmig_enter_discard() - allow a DISCARD, moving ADVISE to DISCARD
- * @s: session; the caller holds @s->ctl_lock
+ * @s: session; the caller holds @s->discard_lock until its DISCARD is over
+ *
+ * Only ADVISE and DISCARD allow it; PAUSED and RECOVER do not, even on the
+ * way back to them.
  *
  * Return: 0; -EBUSY in a final state; -EINVAL in any other state.
  */

@@ -33,9 +33,7 @@
 
 static bool pcmig_tx_state(struct pcmig_session *s)
 {
-	enum pcmig_state state = READ_ONCE(s->state);
-
-	return state == PCMIG_STATE_LISTEN || state == PCMIG_STATE_RUNNING;
+	return pcmig_state_sends(READ_ONCE(s->state));
 }
 
 static __be64 *pcmig_tx_slots(struct pcmig_session *s)
