@@ -85,7 +85,7 @@ static bool pcmig_request(struct pcmig_session *s, unsigned long idx)
 {
 	if (test_and_set_bit(idx, s->requested))
 		return false;
-	this_cpu_inc(s->stats->pages_requested);
+	pcmig_stat_inc(&s->stats->pages_requested);
 
 	/*
 	 * test_and_set_bit() is a full barrier: either we see the sending
@@ -115,9 +115,9 @@ static void pcmig_account_wait(struct pcmig_session *s, u64 ns)
 
 	if (bucket >= PCMIG_HIST_BUCKETS)
 		bucket = PCMIG_HIST_BUCKETS - 1;
-	this_cpu_inc(s->stats->faults_blocked);
-	this_cpu_add(s->stats->blocked_ns, ns);
-	this_cpu_inc(s->stats->hist[bucket]);
+	pcmig_stat_inc(&s->stats->faults_blocked);
+	pcmig_stat_add(&s->stats->blocked_ns, ns);
+	pcmig_stat_inc(&s->stats->hist[bucket]);
 }
 
 /*
@@ -160,7 +160,7 @@ static vm_fault_t pcmig_fault_missing(struct pcmig_session *s,
 	bool first;
 	int ret;
 
-	this_cpu_inc(s->stats->faults);
+	pcmig_stat_inc(&s->stats->faults);
 	if (pcmig_failed(s))
 		return VM_FAULT_SIGBUS;
 	first = pcmig_request(s, idx);

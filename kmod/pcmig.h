@@ -18,6 +18,8 @@
 #include <linux/workqueue.h>
 #include <linux/xarray.h>
 
+#include <asm/local64.h>
+
 #define PCMIG_MODULE_VERSION	"0.4.0"
 
 /* Session ids, and so node minors, are below this. */
@@ -125,20 +127,41 @@ struct pcmig_rx {
  * @bytes_received: bytes read from the channels
  * @requests_sent: request frames sent
  * @hist: log2 histogram of wait times in ns
+ *
+ * Updated by tasks and by the sockets' softirq receive path on the CPU
+ * they run on (pcmig_stat_add()), and summed from any CPU by the status:
+ * local64_t is a single interrupt-safe instruction on 64-bit and an
+ * atomic64_t on 32-bit, so a reader never sees a torn value.
  */
 struct pcmig_pcpu_stats {
-	u64 faults;
-	u64 faults_blocked;
-	u64 blocked_ns;
-	u64 pages_received;
-	u64 pages_pushed;
-	u64 pages_zero;
-	u64 pages_duplicate;
-	u64 pages_requested;
-	u64 bytes_received;
-	u64 requests_sent;
-	u64 hist[PCMIG_HIST_BUCKETS];
+	local64_t faults;
+	local64_t faults_blocked;
+	local64_t blocked_ns;
+	local64_t pages_received;
+	local64_t pages_pushed;
+	local64_t pages_zero;
+	local64_t pages_duplicate;
+	local64_t pages_requested;
+	local64_t bytes_received;
+	local64_t requests_sent;
+	local64_t hist[PCMIG_HIST_BUCKETS];
 };
+
+/*
+ * Add @n to this CPU's instance of the per-CPU counter @ctr. Preemption is
+ * off across it so that the (non-atomic, interrupt-safe) add hits the
+ * counter of the CPU it runs on.
+ */
+static inline void pcmig_stat_add(local64_t __percpu *ctr, u64 n)
+{
+	local64_add(n, get_cpu_ptr(ctr));
+	put_cpu_ptr(ctr);
+}
+
+static inline void pcmig_stat_inc(local64_t __percpu *ctr)
+{
+	pcmig_stat_add(ctr, 1);
+}
 
 /**
  * struct pcmig_channel - a socket handed to a session, and its receiver

@@ -182,11 +182,11 @@ static void pcmig_rx_commit(struct pcmig_rx *rx, struct page *page)
 		return;
 
 	if (!page) {
-		this_cpu_inc(s->stats->pages_zero);
+		pcmig_stat_inc(&s->stats->pages_zero);
 	} else {
-		this_cpu_inc(s->stats->pages_received);
+		pcmig_stat_inc(&s->stats->pages_received);
 		if (!rx->requested)
-			this_cpu_inc(s->stats->pages_pushed);
+			pcmig_stat_inc(&s->stats->pages_pushed);
 	}
 	pcmig_wake_page(s, idx);
 	pcmig_slot_drop(s, idx);
@@ -505,7 +505,7 @@ duplicate:
 	 */
 	if (!test_bit(idx, s->requested))
 		return pcmig_rx_violation(rx, PCMIG_REASON_DUPLICATE);
-	this_cpu_inc(s->stats->pages_duplicate);
+	pcmig_stat_inc(&s->stats->pages_duplicate);
 	if (rx->type == PCMIG_FRAME_ZERO) {
 		pcmig_rx_next_page(rx);
 		return 0;
@@ -579,7 +579,7 @@ int pcmig_rx_next(struct pcmig_rx *rx, bool can_sleep, void **buf,
  */
 void pcmig_rx_consume(struct pcmig_rx *rx, size_t n)
 {
-	this_cpu_add(rx->s->stats->bytes_received, n);
+	pcmig_stat_add(&rx->s->stats->bytes_received, n);
 	if (rx->state == PCMIG_RX_HDR) {
 		rx->hdr_got += n;
 		return;

@@ -383,18 +383,18 @@ void pcmig_session_status(struct pcmig_session *s, struct pcmig_status *st)
 	for_each_possible_cpu(cpu) {
 		const struct pcmig_pcpu_stats *c = per_cpu_ptr(s->stats, cpu);
 
-		st->faults += c->faults;
-		st->faults_blocked += c->faults_blocked;
-		st->blocked_ns += c->blocked_ns;
-		st->pages_received += c->pages_received;
-		st->pages_pushed += c->pages_pushed;
-		st->pages_zero += c->pages_zero;
-		st->pages_duplicate += c->pages_duplicate;
-		st->pages_requested += c->pages_requested;
-		st->bytes_received += c->bytes_received;
-		st->requests_sent += c->requests_sent;
+		st->faults += local64_read(&c->faults);
+		st->faults_blocked += local64_read(&c->faults_blocked);
+		st->blocked_ns += local64_read(&c->blocked_ns);
+		st->pages_received += local64_read(&c->pages_received);
+		st->pages_pushed += local64_read(&c->pages_pushed);
+		st->pages_zero += local64_read(&c->pages_zero);
+		st->pages_duplicate += local64_read(&c->pages_duplicate);
+		st->pages_requested += local64_read(&c->pages_requested);
+		st->bytes_received += local64_read(&c->bytes_received);
+		st->requests_sent += local64_read(&c->requests_sent);
 		for (i = 0; i < PCMIG_HIST_BUCKETS; i++)
-			st->hist[i] += c->hist[i];
+			st->hist[i] += local64_read(&c->hist[i]);
 	}
 	/*
 	 * A page is counted present before its received/zero counter moves:

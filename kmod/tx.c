@@ -83,7 +83,7 @@ static int pcmig_tx_write(struct pcmig_session *s, bool block)
 		s->tx_off += ret;
 		s->tx_len -= ret;
 	}
-	this_cpu_inc(s->stats->requests_sent);
+	pcmig_stat_inc(&s->stats->requests_sent);
 	return 0;
 }
 
