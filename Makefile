@@ -9,7 +9,7 @@
 #   make bench      benchmarks, figures side by side (BENCH_ARGS=...)
 #   make deps       install the Debian packages the build needs (as root)
 #   make clean      remove everything built
-#
+#   make install    module, tool, man pages, udev rule (Documentation/install.rst)
 # Variables: KDIR (kernel build dir), W=1 (extra kernel warnings), C=1
 # (sparse), WERROR=1 (warnings are errors), V=1 (verbose).
 
@@ -167,3 +167,111 @@ clean:
 	@if [ -n "$(KDIR)" ] && [ -d "$(KDIR)" ]; then \
 		$(MAKE) -C $(KDIR) M=$(srctree) clean; fi
 	rm -rf $(BUILD)
+
+# Installing (Documentation/install.rst). 'make' first (as the kernel's
+# modules_install, install builds no module), then as root:
+#
+#   make install         kmod/pcmig.ko into /lib/modules/$(KVER)/updates,
+#                        pcmig-tool into $(PREFIX)/sbin, the man pages into
+#                        $(PREFIX)/share/man/man{4,8}, the udev rule into
+#                        $(UDEVRULESDIR); then depmod -a $(KVER) and udev
+#                        applies the rule to the nodes that exist
+#   make uninstall       removes exactly those files, and the directories
+#                        updates, man4 and man8 if that left them empty;
+#                        depmod -a $(KVER)
+#   make dkms-install    the module's sources into /usr/src/pcmig-$(PCMIG_VERSION),
+#                        dkms add, then dkms install for $(KVER); DKMS
+#                        rebuilds the module for every kernel installed later
+#   make dkms-uninstall  dkms remove --all and the sources
+#   make dkms-src        only the sources (with DESTDIR: for a package)
+#
+# DESTDIR is a staging root for packages and is put before every path; with
+# it no depmod runs and udev is left alone, as in kernel packages: the
+# package's postinst does that on the target system.
+PCMIG_VERSION := $(shell sed -n 's/^.define PCMIG_MODULE_VERSION[[:space:]]*"\([^"]*\)".*/\1/p' kmod/pcmig.h)
+PREFIX       ?= /usr/local
+SBINDIR      ?= $(PREFIX)/sbin
+MANDIR       ?= $(PREFIX)/share/man
+UDEVRULESDIR ?= /lib/udev/rules.d
+MODDIR       ?= /lib/modules/$(KVER)/updates
+DKMS_SRCDIR  ?= /usr/src/pcmig-$(PCMIG_VERSION)
+INSTALL      ?= install
+DKMS         ?= dkms
+DEPMOD       ?= $(firstword $(wildcard /sbin/depmod /usr/sbin/depmod) depmod)
+MODINFO      ?= $(firstword $(wildcard /sbin/modinfo /usr/sbin/modinfo) modinfo)
+MODULE_KO    := kmod/pcmig.ko
+UDEV_RULES   := 60-pcmig.rules
+# What dkms builds from: kbuild files and the module's sources, no more.
+DKMS_FILES   := Kbuild dkms.conf kmod/Kbuild uapi/linux/pcmig.h \
+	$(sort $(filter-out %.mod.c,$(wildcard kmod/*.c)) $(wildcard kmod/*.h))
+
+.PHONY: install uninstall dkms-src dkms-install dkms-uninstall \
+	install-check-kver
+
+install-check-kver:
+	@test -n "$(KVER)" || { echo "make: no kernel release: give KVER=..., or run 'make deps'" >&2; exit 1; }
+
+install: install-check-kver $(TOOL)
+	@test -f $(MODULE_KO) || { echo "make install: $(MODULE_KO) is not built: run 'make' first" >&2; exit 1; }
+	@built=$$($(MODINFO) -F vermagic $(MODULE_KO) | cut -d' ' -f1); \
+	if [ "$$built" != "$(KVER)" ]; then \
+		echo "make install: $(MODULE_KO) is built for $$built, not for $(KVER): 'make KVER=$(KVER)' first, or 'make install KVER=$$built'" >&2; \
+		exit 1; \
+	fi
+	@if [ -z "$(DESTDIR)" ] && [ -e /lib/modules/$(KVER)/updates/dkms/pcmig.ko ]; then \
+		echo "make install: DKMS installed pcmig for $(KVER) already: 'make dkms-uninstall' first" >&2; \
+		exit 1; \
+	fi
+	$(INSTALL) -D -m 0644 $(MODULE_KO) $(DESTDIR)$(MODDIR)/pcmig.ko
+	$(INSTALL) -D -m 0755 $(TOOL) $(DESTDIR)$(SBINDIR)/pcmig-tool
+	$(INSTALL) -D -m 0644 man/pcmig-tool.8 $(DESTDIR)$(MANDIR)/man8/pcmig-tool.8
+	$(INSTALL) -D -m 0644 man/pcmig.4 $(DESTDIR)$(MANDIR)/man4/pcmig.4
+	$(INSTALL) -D -m 0644 udev/$(UDEV_RULES) $(DESTDIR)$(UDEVRULESDIR)/$(UDEV_RULES)
+ifeq ($(DESTDIR),)
+	$(DEPMOD) -a $(KVER)
+	@if [ -S /run/udev/control ]; then \
+		udevadm control --reload && \
+		udevadm trigger --action=change --subsystem-match=misc --sysname-match=pcmig && \
+		udevadm trigger --action=change --subsystem-match=pcmig; \
+	fi
+endif
+
+uninstall: install-check-kver
+	rm -f $(DESTDIR)$(MODDIR)/pcmig.ko $(DESTDIR)$(SBINDIR)/pcmig-tool \
+		$(DESTDIR)$(MANDIR)/man8/pcmig-tool.8 \
+		$(DESTDIR)$(MANDIR)/man4/pcmig.4 \
+		$(DESTDIR)$(UDEVRULESDIR)/$(UDEV_RULES)
+	@for d in $(DESTDIR)$(MODDIR) $(DESTDIR)$(MANDIR)/man4 $(DESTDIR)$(MANDIR)/man8; do \
+		if [ -d $$d ]; then rmdir --ignore-fail-on-non-empty $$d; fi; \
+	done
+ifeq ($(DESTDIR),)
+	$(DEPMOD) -a $(KVER)
+	@if [ -S /run/udev/control ]; then udevadm control --reload; fi
+endif
+
+dkms-src:
+	@test -n "$(PCMIG_VERSION)" || { echo "make: no PCMIG_MODULE_VERSION in kmod/pcmig.h" >&2; exit 1; }
+	rm -rf $(DESTDIR)$(DKMS_SRCDIR)
+	@for f in $(DKMS_FILES); do \
+		$(INSTALL) -D -m 0644 $$f $(DESTDIR)$(DKMS_SRCDIR)/$$f || exit 1; \
+	done
+	@echo "pcmig $(PCMIG_VERSION) sources for DKMS in $(DESTDIR)$(DKMS_SRCDIR)"
+
+dkms-install: install-check-kver
+	@test -z "$(DESTDIR)" || { echo "make dkms-install: no DESTDIR, it installs on this system ('make dkms-src DESTDIR=...' stages the sources)" >&2; exit 1; }
+	@test ! -e /lib/modules/$(KVER)/updates/pcmig.ko || { echo "make dkms-install: 'make install' installed pcmig for $(KVER): 'make uninstall' first" >&2; exit 1; }
+	@if $(DKMS) status -m pcmig -v $(PCMIG_VERSION) | grep -q .; then \
+		echo "$(DKMS) remove pcmig/$(PCMIG_VERSION) --all"; \
+		$(DKMS) remove pcmig/$(PCMIG_VERSION) --all || exit 1; \
+	fi
+	$(MAKE) --no-print-directory dkms-src
+	$(DKMS) add pcmig/$(PCMIG_VERSION)
+	$(DKMS) install pcmig/$(PCMIG_VERSION) -k $(KVER)
+
+dkms-uninstall:
+	@test -z "$(DESTDIR)" || { echo "make dkms-uninstall: no DESTDIR" >&2; exit 1; }
+	@if $(DKMS) status -m pcmig -v $(PCMIG_VERSION) | grep -q .; then \
+		echo "$(DKMS) remove pcmig/$(PCMIG_VERSION) --all"; \
+		$(DKMS) remove pcmig/$(PCMIG_VERSION) --all || exit 1; \
+	fi
+	rm -rf $(DKMS_SRCDIR)
