@@ -217,7 +217,6 @@ struct pcmig_channel {
  *	0 waits for ever
  * @pause_work: fails the session when the pause timeout expires
  * @pages_discarded: pages made missing again by DISCARD
- * @src_done: the source sent END on every channel
  * @end_mask: channels (PCMIG_CHANNEL_*) that carried END
  * @channels: attached channels
  * @chan_mask: union of the attached channels' masks
@@ -277,7 +276,6 @@ struct pcmig_session {
 	u32 pause_timeout_ms;
 	struct delayed_work pause_work;
 	u64 pages_discarded;
-	bool src_done;
 	unsigned int end_mask;
 	struct list_head channels;
 	unsigned int chan_mask;
