@@ -324,7 +324,8 @@ int pcmig_mmap(struct pcmig_session *s, struct vm_area_struct *vma)
  * means that a fault may request a discarded page at once.
  *
  * Return: 0, -EINVAL for a bad range or a state other than ADVISE and
- * DISCARD, -EBUSY in a final state.
+ * DISCARD, -EBUSY in a final state, also one reached while it ran (the
+ * pages up to where it stopped are discarded).
  */
 int pcmig_discard(struct pcmig_session *s, u64 offset, u64 length)
 {
@@ -351,10 +352,17 @@ int pcmig_discard(struct pcmig_session *s, u64 offset, u64 length)
 			atomic64_dec(&s->nr_present);
 			n++;
 		}
-		if (!(idx & 1023))
+		if (!(idx & 1023)) {
+			/* Destroyed or failed meanwhile: stop after this one. */
+			if (READ_ONCE(s->state) == PCMIG_STATE_FAILED) {
+				last = idx;
+				ret = -EBUSY;
+			}
 			cond_resched();
+		}
 	}
 	/* Present pages' mappings go first, then the pages themselves. */
+	length = (u64)(last - first + 1) << PAGE_SHIFT;
 	unmap_mapping_range(s->backing->f_mapping, offset, length, 1);
 	shmem_truncate_range(file_inode(s->backing), offset,
 			     offset + length - 1);
@@ -364,7 +372,7 @@ int pcmig_discard(struct pcmig_session *s, u64 offset, u64 length)
 	spin_lock_irq(&s->lock);
 	s->pages_discarded += n;
 	spin_unlock_irq(&s->lock);
-	return 0;
+	return ret;
 }
 
 /**

@@ -33,6 +33,7 @@
 
 struct file;
 struct mem_cgroup;
+struct net;
 struct page;
 struct sock;
 struct socket;
@@ -196,11 +197,14 @@ struct pcmig_channel {
  * @npages: pages of memory
  * @backing: tmpfs file holding the pages
  * @memcg: memory cgroup that receives are charged to (creator's)
+ * @net: network namespace of the creator, with a reference: generic netlink
+ *	shows the session and sends its events there only
+ * @all_node: entry in the list of session objects not yet freed
  * @dev: the session's device node
  * @nr_files: open session files (mappings hold one)
  * @destroyed: destroy has run (under the session table lock)
  * @ctl_lock: serialises the ioctls that change the session
- * @lock: protects the state fields and the channel list
+ * @lock: protects the state fields, the channel list and @events
  * @state: &enum pcmig_state; read locklessly by the fault path
  * @resume_state: state to go back to after PAUSED/RECOVER
  * @reason: &enum pcmig_reason of the last pause or failure
@@ -233,6 +237,9 @@ struct pcmig_channel {
  * @slots: pages that faulting tasks prepared for the replies to their
  *	requests, by index; each entry holds a page reference
  * @complete_work: moves the session to END once every page is present
+ * @events: events queued under @lock in the order of the changes they
+ *	report, for @event_work to send
+ * @event_work: sends the queued events, one at a time
  * @tx_lock: serialises request sending; protects @tx_sock, @tx_buf,
  *	@tx_off and @tx_len
  * @tx_sock: socket of the urgent channel, or NULL
@@ -258,12 +265,14 @@ struct pcmig_session {
 	unsigned long npages;
 	struct file *backing;
 	struct mem_cgroup *memcg;
+	struct net *net;
+	struct list_head all_node;
 	struct device *dev;
 	atomic_t nr_files;
 	bool destroyed;
 
 	struct mutex ctl_lock;	/* ioctls that change the session */
-	spinlock_t lock;	/* state fields, channel list */
+	spinlock_t lock;	/* state fields, channel list, events */
 	enum pcmig_state state;
 	enum pcmig_state resume_state;
 	enum pcmig_reason reason;
@@ -292,6 +301,8 @@ struct pcmig_session {
 	atomic64_t nr_present;
 	struct xarray slots;
 	struct work_struct complete_work;
+	struct list_head events;
+	struct work_struct event_work;
 
 	struct mutex tx_lock;	/* request sending, tx_sock, tx_buf */
 	struct socket *tx_sock;
@@ -325,7 +336,7 @@ struct pcmig_session *pcmig_session_find(u32 id);
 int pcmig_session_destroy(struct pcmig_session *s);
 int pcmig_session_next(u32 *id, struct pcmig_session **out);
 void pcmig_session_status(struct pcmig_session *s, struct pcmig_status *st);
-unsigned int pcmig_session_count(void);
+unsigned int pcmig_session_count(const struct net *net);
 int pcmig_sessions_init(void);
 void pcmig_sessions_exit(void);
 
@@ -411,5 +422,7 @@ void pcmig_event_state(struct pcmig_session *s, enum pcmig_state old,
 void pcmig_event_reason(struct pcmig_session *s, u8 cmd,
 			enum pcmig_reason reason, int error);
 void pcmig_event_complete(struct pcmig_session *s);
+void pcmig_events_init(struct pcmig_session *s);
+void pcmig_events_release(struct pcmig_session *s);
 
 #endif /* _PCMIG_H */
