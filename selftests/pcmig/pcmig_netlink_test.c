@@ -97,6 +97,15 @@ static pid_t fork_destroy(uint32_t id)
 	return pid;
 }
 
+static pid_t fork_ioctl_destroy(int fd)
+{
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(rc(pcmig_destroy(fd)));
+	return pid;
+}
+
 static pid_t fork_nlctrl(void)
 {
 	pid_t pid = fork();
@@ -228,6 +237,34 @@ TEST_F_TIMEOUT(hold, destroy_and_get_do_not_wait_behind_an_ioctl, 400)
 	EXPECT_EQ(-ENODEV, pcmig_destroy(self->fd));
 }
 
+/* PCMIG_IOC_DESTROY on another descriptor does not wait either. */
+TEST_F_TIMEOUT(hold, destroy_ioctl_does_not_wait_behind_an_ioctl, 400)
+{
+	struct pcmig_status st;
+	int status, ret;
+
+	self->kid[0] = fork_ioctl_destroy(self->fd);
+	ASSERT_LE(0, self->kid[0]);
+	ret = pcmig_wait_child(self->kid[0], BOUND_MS, &status);
+	ASSERT_EQ(0, ret)
+		TH_LOG("PCMIG_IOC_DESTROY still waiting after %d ms behind the DISCARD",
+		       BOUND_MS);
+	self->kid[0] = 0;
+	EXPECT_EQ(0, exit_code(status))
+		TH_LOG("PCMIG_IOC_DESTROY: %s", pcmig_status_str(status));
+	ASSERT_EQ(0, pcmig_get_status(self->fd, &st));
+	EXPECT_EQ(PCMIG_STATE_FAILED, st.state);
+	EXPECT_EQ(PCMIG_REASON_DESTROYED, st.reason);
+	ret = pcmig_wait_child(self->discard, BAIL_MS, &status);
+	EXPECT_EQ(0, ret) TH_LOG("DISCARD still running %d ms after destroy",
+				 BAIL_MS);
+	if (!ret) {
+		self->discard = 0;
+		EXPECT_EQ(EBUSY, exit_code(status))
+			TH_LOG("DISCARD: %s", pcmig_status_str(status));
+	}
+}
+
 /*
  * A request of another generic netlink family (nlctrl's GETFAMILY, which
  * takes the genetlink mutex) while pcmig's SESSION_DESTROY of a session
@@ -311,6 +348,7 @@ TEST_F(ns, session_invisible_from_another_netns)
 	ASSERT_LE(0, self->kid);
 	if (self->kid == 0) {
 		struct pcmig_nl_session s;
+		struct pcmig_nl_info info;
 		unsigned int n;
 		int r;
 
@@ -325,12 +363,15 @@ TEST_F(ns, session_invisible_from_another_netns)
 		r = pcmig_genl_session_destroy(self->env.id);
 		if (r != -ENOENT)
 			_exit(r ? 105 : 106);
+		if (pcmig_genl_get_info(&info) || !info.has_sessions ||
+		    info.sessions)
+			_exit(107);
 		_exit(0);
 	}
 	ASSERT_EQ(0, pcmig_wait_child(self->kid, PCMIG_WAIT_MS, &status));
 	self->kid = 0;
 	EXPECT_TRUE(pcmig_exited_ok(status))
-		TH_LOG("%s (101 GET error, 102 GET found it, 103 dump error, 104 dump lists it, 105 destroy error, 106 destroyed it)",
+		TH_LOG("%s (101 GET error, 102 GET found it, 103 dump error, 104 dump lists it, 105 destroy error, 106 destroyed it, 107 GET_INFO counts it)",
 		       pcmig_status_str(status));
 	ASSERT_EQ(0, pcmig_get_status(self->env.fd, &st));
 	EXPECT_EQ(PCMIG_STATE_ADVISE, st.state);
@@ -493,6 +534,7 @@ TEST_F(ns, user_namespace_sees_only_its_own)
 	ASSERT_LE(0, self->kid);
 	if (self->kid == 0) {
 		struct pcmig_nl_session s;
+		struct pcmig_nl_info info;
 		struct pcmig_events *ev;
 		char name[PCMIG_NAME_LEN];
 		unsigned int n;
@@ -526,6 +568,8 @@ TEST_F(ns, user_namespace_sees_only_its_own)
 			_exit(107);
 		if (dump_lists(cid, &n) != 1 || n != 1)
 			_exit(108);
+		if (pcmig_genl_get_info(&info) || info.sessions != 1)
+			_exit(111);
 		if (pcmig_set_state(fd, PCMIG_STATE_DISCARD) ||
 		    pcmig_events_find(ev, 0, cid, PCMIG_CMD_EVENT_STATE,
 				      PCMIG_STATE_DISCARD, PCMIG_WAIT_MS,
@@ -540,7 +584,7 @@ TEST_F(ns, user_namespace_sees_only_its_own)
 	if (exit_code(status) == 90)
 		SKIP(return, "no unprivileged user namespaces here");
 	EXPECT_TRUE(pcmig_exited_ok(status))
-		TH_LOG("user namespace: %s (102 GET error, 103 GET of the host's session worked, 104 dump, 105 events, 106 create, 107 GET of its own, 108 dump of its own, 109 its event, 110 destroy)",
+		TH_LOG("user namespace: %s (102 GET error, 103 GET of the host's session worked, 104 dump, 105 events, 106 create, 107 GET of its own, 108 dump of its own, 109 its event, 110 destroy, 111 GET_INFO's count)",
 		       pcmig_status_str(status));
 }
 
