@@ -839,7 +839,7 @@ TEST_F(order, migration_events_in_state_order)
 		TH_LOG("events:%s", log);
 }
 
-#define RACE_ROUNDS	40
+#define RACE_ROUNDS	200
 
 /*
  * A receiver pausing the session (its source hung up) and user space
