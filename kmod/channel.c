@@ -379,30 +379,42 @@ static void pcmig_channel_stop(struct pcmig_channel *ch, int ret)
 		queue_work(pcmig_wq, &ch->free_work);
 }
 
+/*
+ * The socket file of a channel not yet being closed, with a reference, the
+ * channel marked closing; NULL if there is none.
+ */
+static struct file *pcmig_channel_to_close(struct pcmig_session *s)
+{
+	struct pcmig_channel *ch;
+	struct file *file = NULL;
+
+	spin_lock_irq(&s->lock);
+	list_for_each_entry(ch, &s->channels, node) {
+		if (!ch->closing) {
+			ch->closing = true;
+			file = get_file(ch->sock->file);
+			break;
+		}
+	}
+	spin_unlock_irq(&s->lock);
+	return file;
+}
+
 /**
  * pcmig_channels_shutdown() - shut every channel's socket down
  * @s: session
  *
  * The receivers wake up, see that the session stopped them and exit
- * without reporting anything.
+ * without reporting anything. However many channels there are, each is
+ * closed once: by the first caller that finds it.
  */
 void pcmig_channels_shutdown(struct pcmig_session *s)
 {
-	struct file *files[2 * PCMIG_CHANNELS_ALL];
-	struct pcmig_channel *ch;
-	unsigned int i, n = 0;
+	struct file *file;
 
-	spin_lock_irq(&s->lock);
-	list_for_each_entry(ch, &s->channels, node) {
-		ch->closing = true;
-		if (n < ARRAY_SIZE(files))
-			files[n++] = get_file(ch->sock->file);
-	}
-	spin_unlock_irq(&s->lock);
-
-	for (i = 0; i < n; i++) {
-		kernel_sock_shutdown(sock_from_file(files[i]), SHUT_RDWR);
-		fput(files[i]);
+	while ((file = pcmig_channel_to_close(s))) {
+		kernel_sock_shutdown(sock_from_file(file), SHUT_RDWR);
+		fput(file);
 	}
 }
 

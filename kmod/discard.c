@@ -70,8 +70,9 @@ static void pcmig_discard_end(struct pcmig_session *s)
  * anything but the page locks of the truncation; it reschedules.
  *
  * Return: 0; -EINVAL for a bad range or a state other than ADVISE and
- * DISCARD; -EBUSY in a final state; -EINTR if a fatal signal came while
- * another DISCARD ran.
+ * DISCARD; -EBUSY in a final state, also one reached while it ran (the
+ * pages up to where it stopped are discarded); -EINTR if a fatal signal
+ * came while another DISCARD ran.
  */
 int pcmig_discard(struct pcmig_session *s, u64 offset, u64 length)
 {
@@ -99,10 +100,17 @@ int pcmig_discard(struct pcmig_session *s, u64 offset, u64 length)
 			atomic64_dec(&s->nr_present);
 			n++;
 		}
-		if (!(idx & 1023))
+		if (!(idx & 1023)) {
+			/* Destroyed or failed meanwhile: stop after this one. */
+			if (READ_ONCE(s->state) == PCMIG_STATE_FAILED) {
+				last = idx;
+				ret = -EBUSY;
+			}
 			cond_resched();
+		}
 	}
 	/* Present pages' mappings go first, then the pages themselves. */
+	length = (u64)(last - first + 1) << PAGE_SHIFT;
 	unmap_mapping_range(s->backing->f_mapping, offset, length, 1);
 	shmem_truncate_range(file_inode(s->backing), offset,
 			     offset + length - 1);

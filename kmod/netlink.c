@@ -2,12 +2,26 @@
 /*
  * pcmig: the "pcmig" generic netlink family: module information, session
  * status, destroy, and the events multicast group.
+ *
+ * A session belongs to the network namespace it was created in: GET, the
+ * dump and DESTROY see the sessions of the requester's namespace only, and
+ * need CAP_NET_ADMIN over it, as does joining the events group; events go
+ * to the session's namespace. The operations run in parallel, without the
+ * genetlink mutex: none of them waits for a session's ioctl lock.
+ *
+ * Events are queued under the session's lock, in the order of the changes
+ * they report, and sent by one work item per session.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/list.h>
+#include <linux/lockdep.h>
 #include <linux/module.h>
 #include <linux/slab.h>
+#include <linux/spinlock.h>
 #include <net/genetlink.h>
+#include <net/net_namespace.h>
+#include <net/sock.h>
 
 #include "compat.h"
 #include "pcmig.h"
@@ -21,7 +35,10 @@ enum pcmig_mcgrp {
 };
 
 static const struct genl_multicast_group pcmig_mcgrps[] = {
-	[PCMIG_MCGRP_EVENTS] = { .name = PCMIG_GENL_MCGRP_EVENTS },
+	[PCMIG_MCGRP_EVENTS] = {
+		.name	= PCMIG_GENL_MCGRP_EVENTS,
+		.flags	= GENL_MCAST_CAP_NET_ADMIN,
+	},
 };
 
 static struct genl_family pcmig_genl_family;
@@ -48,7 +65,8 @@ static int pcmig_genl_get_info(struct sk_buff *skb, struct genl_info *info)
 			      PCMIG_ATTR_PAD) ||
 	    nla_put_u32(msg, PCMIG_ATTR_PAGE_SIZE, ver.page_size) ||
 	    nla_put_string(msg, PCMIG_ATTR_VERSION, PCMIG_MODULE_VERSION) ||
-	    nla_put_u32(msg, PCMIG_ATTR_SESSIONS, pcmig_session_count()))
+	    nla_put_u32(msg, PCMIG_ATTR_SESSIONS,
+			pcmig_session_count(genl_info_net(info))))
 		goto err_size;
 
 	genlmsg_end(msg, hdr);
@@ -151,7 +169,10 @@ out:
 	return ret;
 }
 
-/* The session named by the request's PCMIG_ATTR_ID, with a reference. */
+/*
+ * The session named by the request's PCMIG_ATTR_ID, with a reference; one
+ * of another network namespace is not there.
+ */
 static struct pcmig_session *pcmig_genl_session(struct genl_info *info)
 {
 	struct pcmig_session *s;
@@ -159,6 +180,10 @@ static struct pcmig_session *pcmig_genl_session(struct genl_info *info)
 	if (GENL_REQ_ATTR_CHECK(info, PCMIG_ATTR_ID))
 		return ERR_PTR(-EINVAL);
 	s = pcmig_session_find(nla_get_u32(info->attrs[PCMIG_ATTR_ID]));
+	if (s && !net_eq(s->net, genl_info_net(info))) {
+		pcmig_session_put(s);
+		s = NULL;
+	}
 	if (!s) {
 		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[PCMIG_ATTR_ID],
 				    "no such session");
@@ -196,13 +221,18 @@ out:
 static int pcmig_genl_session_dump(struct sk_buff *skb,
 				   struct netlink_callback *cb)
 {
+	struct net *net = sock_net(skb->sk);
 	struct pcmig_session *s;
 	u32 id = cb->args[0];
-	int ret;
+	int ret = 0;
 
+	/* The cursor is the dump's own: dumps of a socket run one at a time. */
 	while (!pcmig_session_next(&id, &s)) {
-		ret = pcmig_fill_session(skb, s, NETLINK_CB(cb->skb).portid,
-					 cb->nlh->nlmsg_seq, NLM_F_MULTI);
+		if (net_eq(s->net, net))
+			ret = pcmig_fill_session(skb, s,
+						 NETLINK_CB(cb->skb).portid,
+						 cb->nlh->nlmsg_seq,
+						 NLM_F_MULTI);
 		pcmig_session_put(s);
 		if (ret)
 			break;
@@ -221,9 +251,8 @@ static int pcmig_genl_session_destroy(struct sk_buff *skb,
 	s = pcmig_genl_session(info);
 	if (IS_ERR(s))
 		return PTR_ERR(s);
-	mutex_lock(&s->ctl_lock);
+	/* Not behind the session's ioctl lock: see pcmig_session_destroy(). */
 	ret = pcmig_session_destroy(s);
-	mutex_unlock(&s->ctl_lock);
 	pcmig_session_put(s);
 	return ret;
 }
@@ -237,11 +266,12 @@ static const struct genl_small_ops pcmig_genl_ops[] = {
 		.cmd	= PCMIG_CMD_SESSION_GET,
 		.doit	= pcmig_genl_session_get,
 		.dumpit	= pcmig_genl_session_dump,
+		.flags	= GENL_UNS_ADMIN_PERM,
 	},
 	{
 		.cmd	= PCMIG_CMD_SESSION_DESTROY,
 		.doit	= pcmig_genl_session_destroy,
-		.flags	= GENL_ADMIN_PERM,
+		.flags	= GENL_UNS_ADMIN_PERM,
 	},
 };
 
@@ -251,6 +281,7 @@ static struct genl_family pcmig_genl_family __ro_after_init = {
 	.maxattr	= PCMIG_ATTR_MAX,
 	.policy		= pcmig_genl_policy,
 	.netnsok	= true,
+	.parallel_ops	= true,
 	.module		= THIS_MODULE,
 	.small_ops	= pcmig_genl_ops,
 	.n_small_ops	= ARRAY_SIZE(pcmig_genl_ops),
@@ -259,67 +290,159 @@ static struct genl_family pcmig_genl_family __ro_after_init = {
 	.n_mcgrps	= ARRAY_SIZE(pcmig_mcgrps),
 };
 
-/* Start an event message; NULL on no memory. */
-static struct sk_buff *pcmig_event_new(struct pcmig_session *s, u8 cmd,
-				       void **hdr)
-{
-	struct sk_buff *msg;
-
-	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
-	if (!msg)
-		return NULL;
-	*hdr = genlmsg_put(msg, 0, 0, &pcmig_genl_family, 0, cmd);
-	if (!*hdr || nla_put_u32(msg, PCMIG_ATTR_ID, s->id)) {
-		nlmsg_free(msg);
-		return NULL;
-	}
-	return msg;
-}
+/**
+ * struct pcmig_event - an event waiting to be sent
+ * @node: entry in &pcmig_session.events
+ * @cmd: PCMIG_CMD_EVENT_*
+ * @val1: the new state (STATE) or the reason (PAUSED, ERROR)
+ * @val2: the old state (STATE) or the error (PAUSED, ERROR)
+ */
+struct pcmig_event {
+	struct list_head node;
+	u8 cmd;
+	u32 val1;
+	s32 val2;
+};
 
 /*
- * Sessions are global, like their device nodes: their events go to
- * listeners in every network namespace (the tool may run in another one).
+ * Queue an event: under s->lock, right where the change it reports is
+ * made, so that the events of a session go out in the order of its
+ * changes. None is queued while nobody listens in the session's network
+ * namespace; one that finds no memory is lost, as one whose message cannot
+ * be allocated.
  */
-static void pcmig_event_send(struct sk_buff *msg, void *hdr)
+static void pcmig_event_queue(struct pcmig_session *s, u8 cmd, u32 val1,
+			      s32 val2)
 {
-	genlmsg_end(msg, hdr);
-	genlmsg_multicast_allns(&pcmig_genl_family, msg, 0,
-				PCMIG_MCGRP_EVENTS);
+	struct pcmig_event *ev;
+
+	lockdep_assert_held(&s->lock);
+	if (!genl_has_listeners(&pcmig_genl_family, s->net,
+				PCMIG_MCGRP_EVENTS))
+		return;
+	ev = kmalloc(sizeof(*ev), GFP_ATOMIC);
+	if (!ev)
+		return;
+	ev->cmd = cmd;
+	ev->val1 = val1;
+	ev->val2 = val2;
+	list_add_tail(&ev->node, &s->events);
+	schedule_work(&s->event_work);
 }
 
-/* An event carrying the session id and two 32-bit attributes. */
-static void pcmig_event_pair(struct pcmig_session *s, u8 cmd, int attr1,
-			     u32 val1, int attr2, u32 val2)
+/* Fill an event's attributes after the session id. */
+static int pcmig_event_fill(struct sk_buff *msg, struct pcmig_session *s,
+			    const struct pcmig_event *ev)
+{
+	struct pcmig_status *st;
+	int ret;
+
+	switch (ev->cmd) {
+	case PCMIG_CMD_EVENT_STATE:
+		return nla_put_u32(msg, PCMIG_ATTR_STATE, ev->val1) ||
+		       nla_put_u32(msg, PCMIG_ATTR_OLD_STATE, ev->val2) ?
+		       -EMSGSIZE : 0;
+	case PCMIG_CMD_EVENT_COMPLETE:
+		st = kmalloc(sizeof(*st), GFP_KERNEL);
+		if (!st)
+			return -ENOMEM;
+		ret = pcmig_put_session(msg, s, st);
+		kfree(st);
+		return ret;
+	default:
+		return nla_put_u32(msg, PCMIG_ATTR_REASON, ev->val1) ||
+		       nla_put_s32(msg, PCMIG_ATTR_ERROR, ev->val2) ?
+		       -EMSGSIZE : 0;
+	}
+}
+
+/* Multicast one event to the session's network namespace. */
+static void pcmig_event_send(struct pcmig_session *s,
+			     const struct pcmig_event *ev)
 {
 	struct sk_buff *msg;
 	void *hdr;
 
-	msg = pcmig_event_new(s, cmd, &hdr);
+	if (!genl_has_listeners(&pcmig_genl_family, s->net,
+				PCMIG_MCGRP_EVENTS))
+		return;
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
 	if (!msg)
 		return;
-	if (nla_put_u32(msg, attr1, val1) || nla_put_u32(msg, attr2, val2)) {
+	hdr = genlmsg_put(msg, 0, 0, &pcmig_genl_family, 0, ev->cmd);
+	if (!hdr || nla_put_u32(msg, PCMIG_ATTR_ID, s->id) ||
+	    pcmig_event_fill(msg, s, ev)) {
 		nlmsg_free(msg);
 		return;
 	}
-	pcmig_event_send(msg, hdr);
+	genlmsg_end(msg, hdr);
+	genlmsg_multicast_netns(&pcmig_genl_family, s->net, msg, 0,
+				PCMIG_MCGRP_EVENTS, GFP_KERNEL);
+}
+
+/* Send the queued events, oldest first. One caller at a time. */
+static void pcmig_events_flush(struct pcmig_session *s)
+{
+	struct pcmig_event *ev;
+
+	for (;;) {
+		spin_lock_irq(&s->lock);
+		ev = list_first_entry_or_null(&s->events, struct pcmig_event,
+					      node);
+		if (ev)
+			list_del(&ev->node);
+		spin_unlock_irq(&s->lock);
+		if (!ev)
+			return;
+		pcmig_event_send(s, ev);
+		kfree(ev);
+	}
+}
+
+static void pcmig_events_work(struct work_struct *work)
+{
+	pcmig_events_flush(container_of(work, struct pcmig_session,
+					event_work));
 }
 
 /**
- * pcmig_event_state() - multicast a state change
+ * pcmig_events_init() - prepare a new session's event queue
  * @s: session
+ */
+void pcmig_events_init(struct pcmig_session *s)
+{
+	INIT_LIST_HEAD(&s->events);
+	INIT_WORK(&s->event_work, pcmig_events_work);
+}
+
+/**
+ * pcmig_events_release() - send what is left of a session's events
+ * @s: session being freed; nothing queues events any more
+ *
+ * The work item holds no reference of its own: it is cancelled here and
+ * the queue is emptied in its stead, in order.
+ */
+void pcmig_events_release(struct pcmig_session *s)
+{
+	cancel_work_sync(&s->event_work);
+	pcmig_events_flush(s);
+}
+
+/**
+ * pcmig_event_state() - queue an event for a state change
+ * @s: session; the caller holds @s->lock and made the change under it
  * @old: previous state
  * @state: new state
  */
 void pcmig_event_state(struct pcmig_session *s, enum pcmig_state old,
 		       enum pcmig_state state)
 {
-	pcmig_event_pair(s, PCMIG_CMD_EVENT_STATE, PCMIG_ATTR_STATE, state,
-			 PCMIG_ATTR_OLD_STATE, old);
+	pcmig_event_queue(s, PCMIG_CMD_EVENT_STATE, state, old);
 }
 
 /**
- * pcmig_event_reason() - multicast a pause or a failure
- * @s: session
+ * pcmig_event_reason() - queue an event for a pause or a failure
+ * @s: session; the caller holds @s->lock and made the change under it
  * @cmd: %PCMIG_CMD_EVENT_PAUSED or %PCMIG_CMD_EVENT_ERROR
  * @reason: why
  * @error: negative errno, or zero (an s32 attribute)
@@ -327,31 +450,18 @@ void pcmig_event_state(struct pcmig_session *s, enum pcmig_state old,
 void pcmig_event_reason(struct pcmig_session *s, u8 cmd,
 			enum pcmig_reason reason, int error)
 {
-	pcmig_event_pair(s, cmd, PCMIG_ATTR_REASON, reason, PCMIG_ATTR_ERROR,
-			 (u32)error);
+	pcmig_event_queue(s, cmd, reason, error);
 }
 
 /**
- * pcmig_event_complete() - multicast that every page is present
- * @s: session
+ * pcmig_event_complete() - queue the event that every page is present
+ * @s: session; the caller holds @s->lock and moved it to END under it
+ *
+ * The counters the event carries are read when it is sent.
  */
 void pcmig_event_complete(struct pcmig_session *s)
 {
-	struct pcmig_status *st;
-	struct sk_buff *msg;
-	void *hdr;
-
-	msg = pcmig_event_new(s, PCMIG_CMD_EVENT_COMPLETE, &hdr);
-	if (!msg)
-		return;
-	st = kmalloc(sizeof(*st), GFP_KERNEL);
-	if (!st || pcmig_put_session(msg, s, st)) {
-		kfree(st);
-		nlmsg_free(msg);
-		return;
-	}
-	kfree(st);
-	pcmig_event_send(msg, hdr);
+	pcmig_event_queue(s, PCMIG_CMD_EVENT_COMPLETE, 0, 0);
 }
 
 /**

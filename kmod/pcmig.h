@@ -35,6 +35,7 @@
 
 struct file;
 struct mem_cgroup;
+struct net;
 struct page;
 struct sock;
 struct socket;
@@ -219,11 +220,14 @@ struct pcmig_channel {
  * @npages: pages of memory
  * @backing: tmpfs file holding the pages
  * @memcg: memory cgroup that receives are charged to (creator's)
+ * @net: network namespace of the creator, with a reference: generic netlink
+ *	shows the session and sends its events there only
+ * @all_node: entry in the list of session objects not yet freed
  * @dev: the session's device node
  * @nr_files: open session files (mappings hold one)
  * @destroyed: destroy has run (under the session table lock)
  * @ctl_lock: serialises the ioctls that change the session
- * @lock: protects the state fields and the channel list
+ * @lock: protects the state fields, the channel list and @events
  * @state: &enum pcmig_state; read locklessly by the fault path
  * @resume_state: state to go back to after PAUSED/RECOVER
  * @reason: &enum pcmig_reason of the last pause or failure
@@ -240,7 +244,6 @@ struct pcmig_channel {
  *	0 waits for ever
  * @pause_work: fails the session when the pause timeout expires
  * @pages_discarded: pages made missing again by DISCARD
- * @src_done: the source sent END on every channel
  * @end_mask: channels (PCMIG_CHANNEL_*) that carried END
  * @channels: attached channels
  * @chan_mask: union of the attached channels' masks
@@ -258,6 +261,9 @@ struct pcmig_channel {
  * @slots: pages that faulting tasks prepared for the replies to their
  *	requests, by index; each entry holds a page reference
  * @complete_work: moves the session to END once every page is present
+ * @events: events queued under @lock in the order of the changes they
+ *	report, for @event_work to send
+ * @event_work: sends the queued events, one at a time
  * @tx_lock: serialises request sending; protects @tx_sock, @tx_buf,
  *	@tx_off and @tx_len
  * @tx_sock: socket of the urgent channel, or NULL
@@ -283,12 +289,14 @@ struct pcmig_session {
 	unsigned long npages;
 	struct file *backing;
 	struct mem_cgroup *memcg;
+	struct net *net;
+	struct list_head all_node;
 	struct device *dev;
 	atomic_t nr_files;
 	bool destroyed;
 
 	struct mutex ctl_lock;	/* ioctls that change the session */
-	spinlock_t lock;	/* state fields, channel list */
+	spinlock_t lock;	/* state fields, channel list, events */
 	enum pcmig_state state;
 	enum pcmig_state resume_state;
 	enum pcmig_reason reason;
@@ -301,7 +309,6 @@ struct pcmig_session {
 	u32 pause_timeout_ms;
 	struct delayed_work pause_work;
 	u64 pages_discarded;
-	bool src_done;
 	unsigned int end_mask;
 	struct list_head channels;
 	unsigned int chan_mask;
@@ -318,6 +325,8 @@ struct pcmig_session {
 	atomic64_t nr_present;
 	struct xarray slots;
 	struct work_struct complete_work;
+	struct list_head events;
+	struct work_struct event_work;
 
 	struct mutex tx_lock;	/* request sending, tx_sock, tx_buf */
 	struct socket *tx_sock;
@@ -351,7 +360,7 @@ struct pcmig_session *pcmig_session_find(u32 id);
 int pcmig_session_destroy(struct pcmig_session *s);
 int pcmig_session_next(u32 *id, struct pcmig_session **out);
 void pcmig_session_status(struct pcmig_session *s, struct pcmig_status *st);
-unsigned int pcmig_session_count(void);
+unsigned int pcmig_session_count(const struct net *net);
 int pcmig_sessions_init(void);
 void pcmig_sessions_exit(void);
 
@@ -438,5 +447,7 @@ void pcmig_event_state(struct pcmig_session *s, enum pcmig_state old,
 void pcmig_event_reason(struct pcmig_session *s, u8 cmd,
 			enum pcmig_reason reason, int error);
 void pcmig_event_complete(struct pcmig_session *s);
+void pcmig_events_init(struct pcmig_session *s);
+void pcmig_events_release(struct pcmig_session *s);
 
 #endif /* _PCMIG_H */

@@ -249,8 +249,6 @@ static int pcmig_rx_end(struct pcmig_rx *rx)
 	spin_lock_irq(&s->lock);
 	s->end_mask |= rx->ch->mask;
 	all = (s->end_mask & s->chan_mask) == s->chan_mask;
-	if (all)
-		s->src_done = true;
 	spin_unlock_irq(&s->lock);
 
 	if (!all)

@@ -14,20 +14,24 @@
 #include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/nsproxy.h>
 #include <linux/percpu.h>
 #include <linux/sched/mm.h>
 #include <linux/shmem_fs.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <net/net_namespace.h>
 
 #include "compat.h"
 #include "pcmig.h"
 
-/* The session table: live (not destroyed) sessions by id. */
+/*
+ * The session table: live (not destroyed) sessions by id; and the list of
+ * session objects not yet freed, destroyed ones included.
+ */
 static DEFINE_MUTEX(pcmig_table_lock);
 static DEFINE_IDR(pcmig_table);
-/* Session objects not yet freed, destroyed ones included. */
-static atomic_t pcmig_nr_alive = ATOMIC_INIT(0);
+static LIST_HEAD(pcmig_all);
 
 static dev_t pcmig_devt;
 static struct class *pcmig_class;
@@ -54,9 +58,11 @@ static void pcmig_session_free_mem(struct pcmig_session *s)
 	kfree(s);
 }
 
-/* Undo pcmig_session_alloc(). */
+/* Undo pcmig_session_alloc() and the namespace reference. */
 static void pcmig_session_unalloc(struct pcmig_session *s)
 {
+	if (s->net)
+		put_net(s->net);
 	fput(s->backing);
 	mem_cgroup_put(s->memcg);
 	pcmig_session_free_mem(s);
@@ -71,9 +77,13 @@ static void pcmig_session_free(struct kref *kref)
 	cancel_work_sync(&s->complete_work);
 	pcmig_pause_timeout_release(s);
 	pcmig_tx_release(s);
+	/* Nothing can change the session any more: the last events go out. */
+	pcmig_events_release(s);
 	pcmig_slots_release(s);
+	mutex_lock(&pcmig_table_lock);
+	list_del(&s->all_node);
+	mutex_unlock(&pcmig_table_lock);
 	pcmig_session_unalloc(s);
-	atomic_dec(&pcmig_nr_alive);
 	/* Every caller runs with a reference on the module of its own. */
 	module_put(THIS_MODULE);
 }
@@ -88,13 +98,23 @@ void pcmig_session_put(struct pcmig_session *s)
 }
 
 /**
- * pcmig_session_count() - session objects alive in the module
+ * pcmig_session_count() - session objects of a network namespace
+ * @net: the namespace
  *
- * Return: sessions created and not yet freed, destroyed ones included.
+ * Return: sessions created in @net and not yet freed, destroyed ones
+ * included.
  */
-unsigned int pcmig_session_count(void)
+unsigned int pcmig_session_count(const struct net *net)
 {
-	return atomic_read(&pcmig_nr_alive);
+	struct pcmig_session *s;
+	unsigned int n = 0;
+
+	mutex_lock(&pcmig_table_lock);
+	list_for_each_entry(s, &pcmig_all, all_node)
+		if (net_eq(s->net, net))
+			n++;
+	mutex_unlock(&pcmig_table_lock);
+	return n;
 }
 
 static bool pcmig_name_valid(const char *name)
@@ -140,6 +160,7 @@ static int pcmig_session_alloc(const struct pcmig_create *args,
 	unsigned long longs;
 	struct pcmig_session *s;
 	unsigned int i;
+	int ret;
 
 	s = kzalloc(sizeof(*s), GFP_KERNEL);
 	if (!s)
@@ -159,6 +180,7 @@ static int pcmig_session_alloc(const struct pcmig_create *args,
 	mutex_init(&s->discard_lock);
 	xa_init_flags(&s->slots, XA_FLAGS_LOCK_BH);
 	INIT_WORK(&s->complete_work, pcmig_complete_work);
+	pcmig_events_init(s);
 	pcmig_pause_timeout_init(s);
 	pcmig_tx_init(s);
 	atomic64_set(&s->nr_present, 0);
@@ -188,8 +210,10 @@ static int pcmig_session_alloc(const struct pcmig_create *args,
 	return 0;
 
 err_free:
+	/* The backing file's own error, or an allocation's. */
+	ret = IS_ERR(s->backing) ? PTR_ERR(s->backing) : -ENOMEM;
 	pcmig_session_free_mem(s);
-	return -ENOMEM;
+	return ret;
 }
 
 /**
@@ -197,7 +221,11 @@ err_free:
  * @args: validated by the caller for reserved fields only
  * @out: the session, with a reference for the caller besides the table's
  *
- * Return: 0, -EINVAL, -EEXIST, -ENOSPC or -ENOMEM.
+ * The session belongs to the caller's network namespace: generic netlink
+ * shows it, and sends its events, there only.
+ *
+ * Return: 0, -EINVAL, -EEXIST, -ENOSPC, -ENOMEM, or the error of the
+ * backing file's creation (-ENFILE when the system's file table is full).
  */
 int pcmig_session_create(const struct pcmig_create *args,
 			 struct pcmig_session **out)
@@ -219,6 +247,7 @@ int pcmig_session_create(const struct pcmig_create *args,
 	ret = pcmig_session_alloc(args, &s);
 	if (ret)
 		return ret;
+	s->net = get_net(current->nsproxy->net_ns);
 
 	mutex_lock(&pcmig_table_lock);
 	if (pcmig_name_taken(s->name)) {
@@ -241,7 +270,7 @@ int pcmig_session_create(const struct pcmig_create *args,
 	s->dev = dev;
 
 	__module_get(THIS_MODULE);
-	atomic_inc(&pcmig_nr_alive);
+	list_add_tail(&s->all_node, &pcmig_all);
 	/* The table's reference and the caller's. */
 	kref_get(&s->kref);
 	mutex_unlock(&pcmig_table_lock);
@@ -307,6 +336,10 @@ int pcmig_session_next(u32 *id, struct pcmig_session **out)
  * down and, unless every page is already present (END), it fails with
  * reason DESTROYED so that blocked faults get SIGBUS. The object lives on
  * until the last file, mapping and receiver let go of it.
+ *
+ * Never waits for &pcmig_session.ctl_lock: an ioctl holding it for long (a
+ * DISCARD of TiBs, RECOVER waiting for the receivers) sees the failure and
+ * gives up.
  *
  * Return: 0, or -ENODEV if it was destroyed already.
  */
@@ -665,11 +698,17 @@ static long pcmig_session_ioctl(struct file *file, unsigned int cmd,
 		return pcmig_ioctl_sync(s, argp);
 	case PCMIG_IOC_MISSING:
 		return pcmig_ioctl_missing(s, argp);
+	case PCMIG_IOC_DESTROY:
+		/*
+		 * Not under ctl_lock either: the ioctl holding it may take
+		 * long (a DISCARD of TiBs, RECOVER waiting for receivers);
+		 * the failure ends it early.
+		 */
+		return pcmig_session_destroy(s);
 	case PCMIG_IOC_ATTACH:
 	case PCMIG_IOC_SET_STATE:
 	case PCMIG_IOC_DISCARD:
 	case PCMIG_IOC_SET_PARAMS:
-	case PCMIG_IOC_DESTROY:
 		break;
 	default:
 		return pcmig_ioctl_common(cmd, arg);
@@ -686,11 +725,8 @@ static long pcmig_session_ioctl(struct file *file, unsigned int cmd,
 	case PCMIG_IOC_DISCARD:
 		ret = pcmig_ioctl_discard(s, argp);
 		break;
-	case PCMIG_IOC_SET_PARAMS:
-		ret = pcmig_ioctl_set_params(s, argp);
-		break;
 	default:
-		ret = pcmig_session_destroy(s);
+		ret = pcmig_ioctl_set_params(s, argp);
 		break;
 	}
 	mutex_unlock(&s->ctl_lock);

@@ -272,6 +272,7 @@ static int pcmig_move(struct pcmig_session *s, enum pcmig_state to,
 		s->recoveries++;
 		pcmig_outage_end(s);
 	}
+	pcmig_event_state(s, *from, to);
 	spin_unlock_irq(&s->lock);
 	return 0;
 }
@@ -322,7 +323,6 @@ int pcmig_set_state(struct pcmig_session *s, enum pcmig_state to)
 	if (ret)
 		return ret;
 
-	pcmig_event_state(s, from, to);
 	/* Requests held back (ADVISE) or lost (PAUSED) go out now. */
 	if (pcmig_state_sends(to) && !pcmig_state_sends(from)) {
 		if (from == PCMIG_STATE_RECOVER)
@@ -359,9 +359,8 @@ int pcmig_enter_discard(struct pcmig_session *s)
 		return pcmig_state_final(from) ? -EBUSY : -EINVAL;
 	}
 	WRITE_ONCE(s->state, PCMIG_STATE_DISCARD);
-	spin_unlock_irq(&s->lock);
-
 	pcmig_event_state(s, from, PCMIG_STATE_DISCARD);
+	spin_unlock_irq(&s->lock);
 	return 0;
 }
 
@@ -393,6 +392,8 @@ static void __pcmig_pause(struct pcmig_session *s, const u32 *epoch,
 	s->pauses++;
 	s->epoch++;
 	pcmig_pause_timer(s);
+	pcmig_event_reason(s, PCMIG_CMD_EVENT_PAUSED, reason, error);
+	pcmig_event_state(s, from, PCMIG_STATE_PAUSED);
 	spin_unlock_irq(&s->lock);
 
 	pcmig_channels_shutdown(s);
@@ -400,8 +401,6 @@ static void __pcmig_pause(struct pcmig_session *s, const u32 *epoch,
 	if (reason != PCMIG_REASON_USER)
 		pr_warn_ratelimited("session %u paused: %s (%d)\n", s->id,
 				    pcmig_reason_name(reason), error);
-	pcmig_event_reason(s, PCMIG_CMD_EVENT_PAUSED, reason, error);
-	pcmig_event_state(s, from, PCMIG_STATE_PAUSED);
 }
 
 /**
@@ -441,16 +440,20 @@ void pcmig_pause_channel(struct pcmig_session *s, u32 epoch,
 static void pcmig_fail_locked(struct pcmig_session *s,
 			      enum pcmig_reason reason, int error)
 {
-	if (pcmig_state_outage(s->state))
+	enum pcmig_state from = s->state;
+
+	if (pcmig_state_outage(from))
 		pcmig_outage_end(s);
 	cancel_delayed_work(&s->pause_work);
 	WRITE_ONCE(s->state, PCMIG_STATE_FAILED);
 	s->reason = reason;
 	s->error = error;
+	pcmig_event_reason(s, PCMIG_CMD_EVENT_ERROR, reason, error);
+	pcmig_event_state(s, from, PCMIG_STATE_FAILED);
 }
 
-/* What follows a move from @from to FAILED, without the lock. */
-static void pcmig_fail_finish(struct pcmig_session *s, enum pcmig_state from,
+/* What follows a move to FAILED, without the lock. */
+static void pcmig_fail_finish(struct pcmig_session *s,
 			      enum pcmig_reason reason, int error)
 {
 	pcmig_channels_shutdown(s);
@@ -459,8 +462,6 @@ static void pcmig_fail_finish(struct pcmig_session *s, enum pcmig_state from,
 	if (reason != PCMIG_REASON_DESTROYED && reason != PCMIG_REASON_ABORTED)
 		pr_warn_ratelimited("session %u failed: %s (%d)\n", s->id,
 				    pcmig_reason_name(reason), error);
-	pcmig_event_reason(s, PCMIG_CMD_EVENT_ERROR, reason, error);
-	pcmig_event_state(s, from, PCMIG_STATE_FAILED);
 }
 
 /**
@@ -485,7 +486,7 @@ void pcmig_fail(struct pcmig_session *s, enum pcmig_reason reason, int error)
 	pcmig_fail_locked(s, reason, error);
 	spin_unlock_irq(&s->lock);
 
-	pcmig_fail_finish(s, from, reason, error);
+	pcmig_fail_finish(s, reason, error);
 }
 
 /*
@@ -494,10 +495,7 @@ void pcmig_fail(struct pcmig_session *s, enum pcmig_reason reason, int error)
  */
 static void pcmig_pause_timeout_check(struct pcmig_session *s)
 {
-	enum pcmig_state from;
-
 	spin_lock_irq(&s->lock);
-	from = s->state;
 	if (pcmig_pause_left(s)) {
 		pcmig_pause_timer(s);
 		spin_unlock_irq(&s->lock);
@@ -506,7 +504,7 @@ static void pcmig_pause_timeout_check(struct pcmig_session *s)
 	pcmig_fail_locked(s, PCMIG_REASON_PAUSE_TIMEOUT, -ETIMEDOUT);
 	spin_unlock_irq(&s->lock);
 
-	pcmig_fail_finish(s, from, PCMIG_REASON_PAUSE_TIMEOUT, -ETIMEDOUT);
+	pcmig_fail_finish(s, PCMIG_REASON_PAUSE_TIMEOUT, -ETIMEDOUT);
 }
 
 static void pcmig_pause_timeout_work(struct work_struct *work)
@@ -578,9 +576,9 @@ void pcmig_check_complete(struct pcmig_session *s)
 		return;
 	}
 	WRITE_ONCE(s->state, PCMIG_STATE_END);
+	pcmig_event_complete(s);
+	pcmig_event_state(s, PCMIG_STATE_RUNNING, PCMIG_STATE_END);
 	spin_unlock_irq(&s->lock);
 
 	pcmig_channels_shutdown(s);
-	pcmig_event_complete(s);
-	pcmig_event_state(s, PCMIG_STATE_RUNNING, PCMIG_STATE_END);
 }

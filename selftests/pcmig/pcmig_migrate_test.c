@@ -241,17 +241,27 @@ static void kill_children(void)
 	}
 }
 
-/* Destroy the sessions this test's destination left behind. */
-static void destroy_our_sessions(const char *name)
+/*
+ * Destroy the sessions this test's destination left behind: in the
+ * destination's network namespace @ns (NULL: ours), the only one whose
+ * netlink requests see them.
+ */
+static void destroy_our_sessions(const char *name, const char *ns)
 {
 	struct pcmig_nl_session s[64];
 	unsigned int n = 0, i;
+	int saved = -1;
 
-	if (pcmig_genl_session_dump(s, 64, &n))
-		return;
-	for (i = 0; i < n && i < 64; i++)
-		if (!strncmp(s[i].name, name, strlen(name)))
-			pcmig_genl_session_destroy(s[i].id);
+	if (ns) {
+		saved = pcmig_netns_switch(ns);
+		if (saved < 0)
+			return;
+	}
+	if (!pcmig_genl_session_dump(s, 64, &n))
+		for (i = 0; i < n && i < 64; i++)
+			if (!strncmp(s[i].name, name, strlen(name)))
+				pcmig_genl_session_destroy(s[i].id);
+	pcmig_netns_restore(saved);
 }
 
 static void proc_free(struct mig_proc *p)
@@ -301,7 +311,7 @@ FIXTURE_TEARDOWN(mig)
 		munmap(self->map, self->map_len);
 	if (self->node_fd >= 0)
 		close(self->node_fd);
-	destroy_our_sessions(self->name);
+	destroy_our_sessions(self->name, self->netns ? self->ns_dst : NULL);
 	if (self->netns) {
 		pcmig_netns_del(self->ns_src);
 		pcmig_netns_del(self->ns_dst);
@@ -596,15 +606,23 @@ static const char *summary_line(const struct mig_proc *p, char *buf,
 	return buf;
 }
 
-/* No session of ours is alive (a refused migration leaves none). */
+/*
+ * No session of ours is alive (a refused migration leaves none): asked in
+ * the destination's network namespace, where its sessions are seen.
+ */
 static void expect_no_session(struct __test_metadata *_metadata,
 			      FIXTURE_DATA(mig) *self)
 {
 	uint64_t until = pcmig_now_ms() + 5000;
 	struct pcmig_nl_session s[64];
 	unsigned int n, i;
+	int saved = -1;
 	bool alive;
 
+	if (self->netns) {
+		saved = pcmig_netns_switch(self->ns_dst);
+		ASSERT_LE(0, saved) TH_LOG("%s", pcmig_lib_error());
+	}
 	do {
 		n = 0;
 		alive = false;
@@ -614,6 +632,7 @@ static void expect_no_session(struct __test_metadata *_metadata,
 		if (alive)
 			pcmig_msleep(50);
 	} while (alive && pcmig_now_ms() < until);
+	pcmig_netns_restore(saved);
 	for (i = 0; i < n && i < 64; i++)
 		EXPECT_NE(0, strcmp(s[i].name, self->name))
 			TH_LOG("session %u \"%s\" still alive in %s", s[i].id,

@@ -9,8 +9,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
@@ -1942,45 +1940,10 @@ TEST_F(genl, destroy_needs_cap_net_admin)
 	EXPECT_TRUE(node_exists(self->env.id));
 }
 
-/* Sessions are global: a listener in another network namespace hears them. */
-TEST_F(genl, events_reach_other_network_namespaces)
-{
-	struct pollfd pfd;
-	int p[2], status;
-	pid_t pid;
-	char c;
-
-	ASSERT_EQ(0, pipe(p));
-	pid = fork();
-	ASSERT_LE(0, pid);
-	if (pid == 0) {
-		struct pcmig_events *ev;
-
-		close(p[0]);
-		if (unshare(CLONE_NEWNET))
-			_exit(10);
-		ev = pcmig_events_open();
-		if (!ev)
-			_exit(11);
-		if (write(p[1], "r", 1) != 1)
-			_exit(12);
-		_exit(pcmig_events_find(ev, 0, self->env.id,
-					PCMIG_CMD_EVENT_STATE,
-					PCMIG_STATE_DISCARD, PCMIG_WAIT_MS,
-					NULL) >= 0 ? 0 : 13);
-	}
-	close(p[1]);
-	pfd = (struct pollfd){ .fd = p[0], .events = POLLIN };
-	if (poll(&pfd, 1, PCMIG_WAIT_MS) == 1 && read(p[0], &c, 1) == 1) {
-		EXPECT_EQ(0, pcmig_set_state(self->env.fd,
-					     PCMIG_STATE_DISCARD));
-	}
-	close(p[0]);
-	ASSERT_EQ(0, pcmig_wait_child(pid, 2 * PCMIG_WAIT_MS, &status));
-	EXPECT_TRUE(pcmig_exited_ok(status))
-		TH_LOG("listener: %s (10 unshare, 11 no family or group, 13 no event)",
-		       pcmig_status_str(status));
-}
+/*
+ * Network namespaces (a session's events and netlink view stay in the
+ * namespace that created it): pcmig_netlink_test.
+ */
 
 /* Lifetime */
 

@@ -39,7 +39,7 @@ static struct nla_policy pcmig_policy[PCMIG_ATTR_MAX + 1] = {
 	[PCMIG_ATTR_STATE]		= { .type = NLA_U32 },
 	[PCMIG_ATTR_OLD_STATE]		= { .type = NLA_U32 },
 	[PCMIG_ATTR_REASON]		= { .type = NLA_U32 },
-	[PCMIG_ATTR_ERROR]		= { .type = NLA_U32 },
+	[PCMIG_ATTR_ERROR]		= { .type = NLA_S32 },
 	[PCMIG_ATTR_SIZE]		= { .type = NLA_U64 },
 	[PCMIG_ATTR_PAGES_TOTAL]	= { .type = NLA_U64 },
 	[PCMIG_ATTR_PAGES_PRESENT]	= { .type = NLA_U64 },
@@ -73,8 +73,8 @@ static struct nla_policy pcmig_hist_policy[PCMIG_HIST_BUCKETS + 1] = {
 
 /*
  * The integer fields of struct pcmig_session, by attribute, with their size:
- * 4 bytes where the policy says NLA_U32 (the error is an s32 sent as one), 8
- * where it says NLA_U64.
+ * 4 bytes where the policy says NLA_U32 or NLA_S32 (the error), 8 where it
+ * says NLA_U64.
  */
 static const struct {
 	int attr;

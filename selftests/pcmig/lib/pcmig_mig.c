@@ -80,6 +80,30 @@ static int enter_netns(const char *name)
 	return ret;
 }
 
+int pcmig_netns_switch(const char *name)
+{
+	int saved = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+
+	if (saved < 0)
+		return -errno;
+	if (enter_netns(name)) {
+		int err = -errno;
+
+		close(saved);
+		pcmig_lib_set_error("netns %s: %s", name, strerror(-err));
+		return err;
+	}
+	return saved;
+}
+
+void pcmig_netns_restore(int saved)
+{
+	if (saved < 0)
+		return;
+	setns(saved, CLONE_NEWNET);
+	close(saved);
+}
+
 pid_t pcmig_spawn(char *const argv[], const struct pcmig_spawn_opts *o)
 {
 	static const struct pcmig_spawn_opts none;

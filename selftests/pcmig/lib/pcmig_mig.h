@@ -55,6 +55,14 @@ int pcmig_runl(int timeout_ms, char *out, size_t outlen, const char *arg0,
 int pcmig_netns_pair(const char *a, const char *b, const char *ip_a,
 		     const char *ip_b);
 void pcmig_netns_del(const char *name);
+/*
+ * Move this thread into "ip netns" namespace @name: sockets it opens from
+ * then on (generic netlink ones: sessions created there are visible only
+ * from there) are that namespace's. Returns a descriptor of the namespace
+ * left, for pcmig_netns_restore(), or -errno.
+ */
+int pcmig_netns_switch(const char *name);
+void pcmig_netns_restore(int saved);
 /* The name pcmig_netns_pair() gives the veth end in namespace @ns. */
 void pcmig_netns_veth(const char *ns, char dev[16]);
 
