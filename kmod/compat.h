@@ -32,25 +32,6 @@ static inline void pcmig_release_fault_lock(struct vm_fault *vmf)
 #endif
 }
 
-/*
- * Charge the pages this task allocates to @memcg, and return the previous
- * setting. set_active_memcg() cannot be used from a module: its interrupt
- * branch refers to a per-CPU variable that is not exported. pcmig only
- * calls this from its receiver threads, which are tasks.
- */
-static inline struct mem_cgroup *
-pcmig_set_active_memcg(struct mem_cgroup *memcg)
-{
-#ifdef CONFIG_MEMCG
-	struct mem_cgroup *old = current->active_memcg;
-
-	current->active_memcg = memcg;
-	return old;
-#else
-	return NULL;
-#endif
-}
-
 /* vm_flags became read-only outside the vm_flags_*() helpers in 6.3. */
 static inline void pcmig_vm_flags_set(struct vm_area_struct *vma,
 				      unsigned long flags)

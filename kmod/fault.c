@@ -374,12 +374,21 @@ int pcmig_discard(struct pcmig_session *s, u64 offset, u64 length)
  */
 int pcmig_fault_init(void)
 {
-	/* Requests and replies are on the fault path: never starved. */
-	pcmig_wq = alloc_workqueue("pcmig", WQ_HIGHPRI | WQ_MEM_RECLAIM, 0);
+	/*
+	 * No WQ_MEM_RECLAIM: reclaim never waits for these works. Session
+	 * pages go to swap through tmpfs, never through pcmig, and nothing
+	 * that frees memory waits for a page to arrive. A rescuer thread
+	 * (progress without a new worker under memory pressure) would buy
+	 * nothing for works that allocate with GFP_KERNEL and wait on
+	 * sockets themselves, and it would cost a thread per queue.
+	 *
+	 * Requests and replies are on the fault path: never starved.
+	 */
+	pcmig_wq = alloc_workqueue("pcmig", WQ_HIGHPRI, 0);
 	if (!pcmig_wq)
 		return -ENOMEM;
 	/* The background push must not take the CPU from faulting tasks. */
-	pcmig_bulk_wq = alloc_workqueue("pcmig_bulk", WQ_MEM_RECLAIM, 0);
+	pcmig_bulk_wq = alloc_workqueue("pcmig_bulk", 0, 0);
 	if (!pcmig_bulk_wq) {
 		destroy_workqueue(pcmig_wq);
 		return -ENOMEM;

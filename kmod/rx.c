@@ -35,6 +35,7 @@
 #include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
+#include <linux/sched/mm.h>
 #include <linux/shmem_fs.h>
 #include <linux/spinlock.h>
 #include <linux/xarray.h>
@@ -57,10 +58,10 @@ static struct page *pcmig_get_page(struct pcmig_session *s,
 	struct page *page;
 
 	/* Pages received are charged to the session's creator. */
-	old = pcmig_set_active_memcg(s->memcg);
+	old = set_active_memcg(s->memcg);
 	page = shmem_read_mapping_page_gfp(mapping, idx,
 					   mapping_gfp_mask(mapping));
-	pcmig_set_active_memcg(old);
+	set_active_memcg(old);
 	return page;
 }
 
