@@ -14,7 +14,8 @@
  * faulting task then sleeps on one of the session's hashed wait queues,
  * without the mmap lock, until the receiver makes the page present or the
  * session fails. A remote fault thus wakes two tasks: the source's, and
- * the faulting one, from the socket's receive path.
+ * the faulting one, from the socket's receive path. A fault that cannot
+ * drop the mmap lock does not wait: it sends the request and fails.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -154,17 +155,16 @@ static int pcmig_wait_page(struct pcmig_session *s, unsigned long idx,
 }
 
 /*
- * The page is missing. Returns 0 when it became present while we waited
- * with the mmap lock held, or the fault result to return.
+ * The page is missing. Returns 0 when it became present meanwhile, or the
+ * fault result to return.
  */
 static vm_fault_t pcmig_fault_missing(struct pcmig_session *s,
 				      struct vm_fault *vmf)
 {
 	unsigned long idx = vmf->pgoff;
 	u64 start = ktime_get_ns();
+	bool first, interruptible;
 	struct file *file;
-	bool first;
-	int ret;
 
 	this_cpu_inc(s->stats->faults);
 	if (pcmig_failed(s))
@@ -180,29 +180,34 @@ static vm_fault_t pcmig_fault_missing(struct pcmig_session *s,
 		return VM_FAULT_RETRY;
 	}
 
-	if (vmf->flags & FAULT_FLAG_ALLOW_RETRY) {
+	if (!(vmf->flags & FAULT_FLAG_ALLOW_RETRY)) {
 		/*
-		 * Send and wait without the mmap lock. The file keeps the
-		 * session (and the module) alive should the mapping go away.
+		 * The caller cannot have the mmap lock dropped (GUP without
+		 * "locked": /proc/pid/mem, ptrace, io_uring buffers, VFIO).
+		 * Waiting for the network with it held would stall every
+		 * writer of the lock, and behind a writer every fault of the
+		 * process, for as long as the page takes (unbounded while
+		 * PAUSED). Like handle_userfault(): SIGBUS at once (-EFAULT
+		 * for GUP). The request still goes out, so that a later
+		 * access finds the page on its way or present.
 		 */
-		file = get_file(vmf->vma->vm_file);
-		pcmig_release_fault_lock(vmf);
 		if (first)
 			pcmig_request_send(s, idx);
-		/*
-		 * Only a user-mode access can take a signal and retry: a
-		 * kernel access with a signal pending would retry at once.
-		 */
-		pcmig_wait_page(s, idx, (vmf->flags & FAULT_FLAG_USER) &&
-				(vmf->flags & FAULT_FLAG_INTERRUPTIBLE), start);
-		fput(file);
-		return VM_FAULT_RETRY;
+		return pcmig_page_present(s, idx) ? 0 : VM_FAULT_SIGBUS;
 	}
 
+	/*
+	 * Send and wait without the mmap lock. The file keeps the session
+	 * (and the module) alive should the mapping go away.
+	 */
+	file = get_file(vmf->vma->vm_file);
+	interruptible = pcmig_fault_interruptible(vmf);
+	pcmig_release_fault_lock(vmf);
 	if (first)
 		pcmig_request_send(s, idx);
-	ret = pcmig_wait_page(s, idx, false, start);
-	return ret ? VM_FAULT_SIGBUS : 0;
+	pcmig_wait_page(s, idx, interruptible, start);
+	fput(file);
+	return VM_FAULT_RETRY;
 }
 
 static vm_fault_t pcmig_fault(struct vm_fault *vmf)

@@ -20,7 +20,7 @@
  * added. User space must refuse a major number it does not know.
  */
 #define PCMIG_ABI_MAJOR		0
-#define PCMIG_ABI_MINOR		4
+#define PCMIG_ABI_MINOR		5
 
 /* Feature bits reported in &struct pcmig_version.features. */
 #define PCMIG_FEATURE_SESSIONS	_BITULL(0)	/* sessions, fault path, channel */
