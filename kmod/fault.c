@@ -210,6 +210,32 @@ static vm_fault_t pcmig_fault_missing(struct pcmig_session *s,
 	return VM_FAULT_RETRY;
 }
 
+/**
+ * pcmig_fail_huge() - session memory got a huge page: fail the session
+ * @s: session
+ *
+ * Presence is tracked per page, and a huge folio holds neighbours that have
+ * not arrived: mapped with one PMD they would read as zeros without a fault,
+ * and the receiver would then write them under the guest's feet. The
+ * module's tmpfs mount never asks for huge folios, but shmem_enabled=force
+ * overrides every mount; pcmig_backing_probe() refuses new sessions then,
+ * and a page found to be part of a huge folio (pcmig_page_huge()) when it is
+ * looked up or allocated, because the setting changed since, is neither
+ * mapped nor written: the session fails (%PCMIG_REASON_HUGE_PAGE,
+ * -EOPNOTSUPP). Only in END, when every page is present for good and no
+ * receiver is left, may a huge page be mapped. The caller holds no page
+ * lock.
+ */
+void pcmig_fail_huge(struct pcmig_session *s)
+{
+	/* Once is enough: every later lookup of the page finds it again. */
+	if (pcmig_failed(s))
+		return;
+	pr_warn_ratelimited("session %u: tmpfs gave its memory a huge page: set /sys/kernel/mm/transparent_hugepage/shmem_enabled to something other than force\n",
+			    s->id);
+	pcmig_fail(s, PCMIG_REASON_HUGE_PAGE, -EOPNOTSUPP);
+}
+
 static vm_fault_t pcmig_fault(struct vm_fault *vmf)
 {
 	struct pcmig_session *s = vmf->vma->vm_private_data;
@@ -247,6 +273,15 @@ again:
 		}
 	}
 
+	/* In END every page is present for good: a huge page is harmless. */
+	if (unlikely(pcmig_page_huge(page)) &&
+	    READ_ONCE(s->state) != PCMIG_STATE_END) {
+		unlock_page(page);
+		put_page(page);
+		pcmig_fail_huge(s);
+		return VM_FAULT_SIGBUS;
+	}
+
 	/* DISCARD clears the bit before it truncates the page. */
 	if (unlikely(!pcmig_page_present(s, idx))) {
 		unlock_page(page);
@@ -273,6 +308,14 @@ static vm_fault_t pcmig_map_pages(struct vm_fault *vmf, pgoff_t start,
 	pgoff_t idx = vmf->pgoff, lo, hi;
 
 	if (idx >= s->npages || !pcmig_page_present(s, idx))
+		return 0;
+	/*
+	 * Without a page table yet, filemap_map_pages() maps a huge folio
+	 * whole with one PMD, missing pages and all (see pcmig_fail_huge()).
+	 * The fault itself then installs the table and maps its page only;
+	 * fault-around works from the second fault in each PMD's range on.
+	 */
+	if (IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE) && pmd_none(*vmf->pmd))
 		return 0;
 	end = min_t(pgoff_t, end, s->npages - 1);
 	for (lo = idx; lo > start && pcmig_page_present(s, lo - 1); lo--)

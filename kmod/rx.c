@@ -49,7 +49,10 @@ static int pcmig_rx_violation(struct pcmig_rx *rx, enum pcmig_reason reason)
 	return PCMIG_RX_PROTO;
 }
 
-/* A page of guest memory in the page cache, with a reference. */
+/*
+ * A page of guest memory in the page cache, with a reference. A page of a
+ * huge folio fails the session (see pcmig_fail_huge()): -EOPNOTSUPP.
+ */
 static struct page *pcmig_get_page(struct pcmig_session *s,
 				   unsigned long idx)
 {
@@ -62,6 +65,11 @@ static struct page *pcmig_get_page(struct pcmig_session *s,
 	page = shmem_read_mapping_page_gfp(mapping, idx,
 					   mapping_gfp_mask(mapping));
 	set_active_memcg(old);
+	if (!IS_ERR(page) && unlikely(pcmig_page_huge(page))) {
+		put_page(page);
+		pcmig_fail_huge(s);
+		return ERR_PTR(-EOPNOTSUPP);
+	}
 	return page;
 }
 

@@ -140,6 +140,12 @@ static int pcmig_session_alloc(const struct pcmig_create *args,
 	unsigned long longs;
 	struct pcmig_session *s;
 	unsigned int i;
+	int ret;
+
+	/* Not while tmpfs would give session memory huge pages. */
+	ret = pcmig_backing_probe();
+	if (ret)
+		return ret;
 
 	s = kzalloc(sizeof(*s), GFP_KERNEL);
 	if (!s)
@@ -197,7 +203,8 @@ err_free:
  * @args: validated by the caller for reserved fields only
  * @out: the session, with a reference for the caller besides the table's
  *
- * Return: 0, -EINVAL, -EEXIST, -ENOSPC or -ENOMEM.
+ * Return: 0, -EINVAL, -EEXIST, -ENOSPC, -ENOMEM, or -EOPNOTSUPP while
+ * tmpfs would give session memory huge pages (pcmig_backing_probe()).
  */
 int pcmig_session_create(const struct pcmig_create *args,
 			 struct pcmig_session **out)
