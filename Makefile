@@ -5,6 +5,8 @@
 #   make            build pcmig.ko, pcmig-tool and the selftests
 #   make check      the whole test suite (static checks, unit tests, VM tests)
 #   make check-debug  the same on a debug guest kernel (lockdep, KASAN, ...)
+#   make check-compat compile pcmig.ko against a newer Debian kernel's headers
+#                   (COMPAT_KVER; fetched once, needs the network)
 #   make demo       a demonstration inside the test guest
 #   make bench      benchmarks, figures side by side (BENCH_ARGS=...)
 #   make deps       install the Debian packages the build needs (as root)
@@ -64,7 +66,7 @@ UNIT_SRC   := $(wildcard tools/pcmig/tests/*_test.c)
 UNIT_PROGS := $(patsubst tools/pcmig/tests/%.c,$(UNIT_DIR)/%,$(UNIT_SRC))
 
 .PHONY: all module tool demo-vmm selftests unit benches kernel-files deps \
-	check check-debug demo bench checkpatch clean help
+	check check-debug check-compat demo bench checkpatch clean help
 
 all: module tool demo-vmm selftests unit benches
 
@@ -156,6 +158,25 @@ check:
 
 check-debug:
 	@scripts/check --debug-kernel
+
+# Not part of make check: the headers come from the network the first time.
+# Only kmod/compat.h may need to change for a kernel that fails here.
+COMPAT_KVER ?= 6.12.107+deb12-amd64
+COMPAT_DIR  := $(BUILD)/compat-$(COMPAT_KVER)
+
+check-compat:
+	@kdir=$$(scripts/compat-kdir $(COMPAT_KVER)) || exit 1; \
+	rm -rf $(COMPAT_DIR) && mkdir -p $(COMPAT_DIR)/kmod && \
+	cp -a Kbuild uapi $(COMPAT_DIR)/ && \
+	cp -a kmod/Kbuild kmod/*.c kmod/*.h $(COMPAT_DIR)/kmod/ && \
+	$(MAKE) -C $$kdir M=$(COMPAT_DIR) W=1 C=2 modules \
+		> $(COMPAT_DIR).log 2>&1; rc=$$?; \
+	if [ $$rc != 0 ] || grep -E '(warning|error):' $(COMPAT_DIR).log; then \
+		tail -n 30 $(COMPAT_DIR).log; \
+		echo "check-compat: pcmig.ko against $(COMPAT_KVER): FAILED"; \
+		exit 1; \
+	fi; \
+	echo "check-compat: pcmig.ko builds against $(COMPAT_KVER) (W=1, sparse) clean"
 
 demo:
 	@scripts/demo $(DEMO_ARGS)

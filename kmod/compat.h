@@ -12,6 +12,7 @@
 #include <linux/device.h>
 #include <linux/mm.h>
 #include <linux/sched.h>
+#include <linux/sched/signal.h>
 #include <linux/version.h>
 
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 1, 0)
@@ -33,21 +34,34 @@ static inline void pcmig_release_fault_lock(struct vm_fault *vmf)
 }
 
 /*
- * Charge the pages this task allocates to @memcg, and return the previous
- * setting. set_active_memcg() cannot be used from a module: its interrupt
- * branch refers to a per-CPU variable that is not exported. pcmig only
- * calls this from its receiver threads, which are tasks.
+ * Whether a fault on a missing page may wait interruptibly: any signal then
+ * ends the wait and the fault returns VM_FAULT_RETRY, after which its
+ * caller must either handle the signal or give up (GUP's -EINTR), never
+ * simply fault again, or it would spin until the page arrives.
+ *
+ * 6.1: only a user-mode fault can do that. x86 gives kernel-mode faults
+ * (copy_to_user() and the like) FAULT_FLAG_INTERRUPTIBLE too, but then
+ * retries them at once unless the signal is fatal; GUP never sets the flag.
+ *
+ * 6.2 and later: GUP with FOLL_INTERRUPTIBLE (KVM, to kick a vCPU stuck on
+ * a postcopy page) sets FAULT_FLAG_INTERRUPTIBLE without FAULT_FLAG_USER
+ * and stops with -EINTR on a signal, so the flag is honoured as
+ * userfaultfd_get_blocking_state() does. A retried fault
+ * (FAULT_FLAG_TRIED) that finds a signal already pending comes from a
+ * caller that went round again instead (a kernel-mode access): it waits
+ * killably, as upstream userfaultfd learned to, rather than spin.
  */
-static inline struct mem_cgroup *
-pcmig_set_active_memcg(struct mem_cgroup *memcg)
+static inline bool pcmig_fault_interruptible(const struct vm_fault *vmf)
 {
-#ifdef CONFIG_MEMCG
-	struct mem_cgroup *old = current->active_memcg;
-
-	current->active_memcg = memcg;
-	return old;
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 2, 0)
+	return (vmf->flags & FAULT_FLAG_USER) &&
+	       (vmf->flags & FAULT_FLAG_INTERRUPTIBLE);
 #else
-	return NULL;
+	if (!(vmf->flags & FAULT_FLAG_INTERRUPTIBLE))
+		return false;
+	if (vmf->flags & FAULT_FLAG_USER)
+		return true;
+	return !((vmf->flags & FAULT_FLAG_TRIED) && signal_pending(current));
 #endif
 }
 

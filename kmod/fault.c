@@ -13,7 +13,8 @@
  * faulting task then sleeps on one of the session's hashed wait queues,
  * without the mmap lock, until the receiver makes the page present or the
  * session fails. A remote fault thus wakes two tasks: the source's, and
- * the faulting one, from the socket's receive path.
+ * the faulting one, from the socket's receive path. A fault that cannot
+ * drop the mmap lock does not wait: it sends the request and fails.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -148,17 +149,16 @@ static int pcmig_wait_page(struct pcmig_session *s, unsigned long idx,
 }
 
 /*
- * The page is missing. Returns 0 when it became present while we waited
- * with the mmap lock held, or the fault result to return.
+ * The page is missing. Returns 0 when it became present meanwhile, or the
+ * fault result to return.
  */
 static vm_fault_t pcmig_fault_missing(struct pcmig_session *s,
 				      struct vm_fault *vmf)
 {
 	unsigned long idx = vmf->pgoff;
 	u64 start = ktime_get_ns();
+	bool first, interruptible;
 	struct file *file;
-	bool first;
-	int ret;
 
 	pcmig_stat_inc(&s->stats->faults);
 	if (pcmig_failed(s))
@@ -174,29 +174,60 @@ static vm_fault_t pcmig_fault_missing(struct pcmig_session *s,
 		return VM_FAULT_RETRY;
 	}
 
-	if (vmf->flags & FAULT_FLAG_ALLOW_RETRY) {
+	if (!(vmf->flags & FAULT_FLAG_ALLOW_RETRY)) {
 		/*
-		 * Send and wait without the mmap lock. The file keeps the
-		 * session (and the module) alive should the mapping go away.
+		 * The caller cannot have the mmap lock dropped (GUP without
+		 * "locked": /proc/pid/mem, ptrace, io_uring buffers, VFIO).
+		 * Waiting for the network with it held would stall every
+		 * writer of the lock, and behind a writer every fault of the
+		 * process, for as long as the page takes (unbounded while
+		 * PAUSED). Like handle_userfault(): SIGBUS at once (-EFAULT
+		 * for GUP). The request still goes out, so that a later
+		 * access finds the page on its way or present.
 		 */
-		file = get_file(vmf->vma->vm_file);
-		pcmig_release_fault_lock(vmf);
 		if (first)
 			pcmig_request_send(s, idx);
-		/*
-		 * Only a user-mode access can take a signal and retry: a
-		 * kernel access with a signal pending would retry at once.
-		 */
-		pcmig_wait_page(s, idx, (vmf->flags & FAULT_FLAG_USER) &&
-				(vmf->flags & FAULT_FLAG_INTERRUPTIBLE), start);
-		fput(file);
-		return VM_FAULT_RETRY;
+		return pcmig_page_present(s, idx) ? 0 : VM_FAULT_SIGBUS;
 	}
 
+	/*
+	 * Send and wait without the mmap lock. The file keeps the session
+	 * (and the module) alive should the mapping go away.
+	 */
+	file = get_file(vmf->vma->vm_file);
+	interruptible = pcmig_fault_interruptible(vmf);
+	pcmig_release_fault_lock(vmf);
 	if (first)
 		pcmig_request_send(s, idx);
-	ret = pcmig_wait_page(s, idx, false, start);
-	return ret ? VM_FAULT_SIGBUS : 0;
+	pcmig_wait_page(s, idx, interruptible, start);
+	fput(file);
+	return VM_FAULT_RETRY;
+}
+
+/**
+ * pcmig_fail_huge() - session memory got a huge page: fail the session
+ * @s: session
+ *
+ * Presence is tracked per page, and a huge folio holds neighbours that have
+ * not arrived: mapped with one PMD they would read as zeros without a fault,
+ * and the receiver would then write them under the guest's feet. The
+ * module's tmpfs mount never asks for huge folios, but shmem_enabled=force
+ * overrides every mount; pcmig_backing_probe() refuses new sessions then,
+ * and a page found to be part of a huge folio (pcmig_page_huge()) when it is
+ * looked up or allocated, because the setting changed since, is neither
+ * mapped nor written: the session fails (%PCMIG_REASON_HUGE_PAGE,
+ * -EOPNOTSUPP). Only in END, when every page is present for good and no
+ * receiver is left, may a huge page be mapped. The caller holds no page
+ * lock.
+ */
+void pcmig_fail_huge(struct pcmig_session *s)
+{
+	/* Once is enough: every later lookup of the page finds it again. */
+	if (pcmig_failed(s))
+		return;
+	pr_warn_ratelimited("session %u: tmpfs gave its memory a huge page: set /sys/kernel/mm/transparent_hugepage/shmem_enabled to something other than force\n",
+			    s->id);
+	pcmig_fail(s, PCMIG_REASON_HUGE_PAGE, -EOPNOTSUPP);
 }
 
 static vm_fault_t pcmig_fault(struct vm_fault *vmf)
@@ -236,6 +267,15 @@ again:
 		}
 	}
 
+	/* In END every page is present for good: a huge page is harmless. */
+	if (unlikely(pcmig_page_huge(page)) &&
+	    READ_ONCE(s->state) != PCMIG_STATE_END) {
+		unlock_page(page);
+		put_page(page);
+		pcmig_fail_huge(s);
+		return VM_FAULT_SIGBUS;
+	}
+
 	/* DISCARD clears the bit before it truncates the page. */
 	if (unlikely(!pcmig_page_present(s, idx))) {
 		unlock_page(page);
@@ -262,6 +302,14 @@ static vm_fault_t pcmig_map_pages(struct vm_fault *vmf, pgoff_t start,
 	pgoff_t idx = vmf->pgoff, lo, hi;
 
 	if (idx >= s->npages || !pcmig_page_present(s, idx))
+		return 0;
+	/*
+	 * Without a page table yet, filemap_map_pages() maps a huge folio
+	 * whole with one PMD, missing pages and all (see pcmig_fail_huge()).
+	 * The fault itself then installs the table and maps its page only;
+	 * fault-around works from the second fault in each PMD's range on.
+	 */
+	if (IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE) && pmd_none(*vmf->pmd))
 		return 0;
 	end = min_t(pgoff_t, end, s->npages - 1);
 	for (lo = idx; lo > start && pcmig_page_present(s, lo - 1); lo--)
@@ -312,12 +360,21 @@ int pcmig_mmap(struct pcmig_session *s, struct vm_area_struct *vma)
  */
 int pcmig_fault_init(void)
 {
-	/* Requests and replies are on the fault path: never starved. */
-	pcmig_wq = alloc_workqueue("pcmig", WQ_HIGHPRI | WQ_MEM_RECLAIM, 0);
+	/*
+	 * No WQ_MEM_RECLAIM: reclaim never waits for these works. Session
+	 * pages go to swap through tmpfs, never through pcmig, and nothing
+	 * that frees memory waits for a page to arrive. A rescuer thread
+	 * (progress without a new worker under memory pressure) would buy
+	 * nothing for works that allocate with GFP_KERNEL and wait on
+	 * sockets themselves, and it would cost a thread per queue.
+	 *
+	 * Requests and replies are on the fault path: never starved.
+	 */
+	pcmig_wq = alloc_workqueue("pcmig", WQ_HIGHPRI, 0);
 	if (!pcmig_wq)
 		return -ENOMEM;
 	/* The background push must not take the CPU from faulting tasks. */
-	pcmig_bulk_wq = alloc_workqueue("pcmig_bulk", WQ_MEM_RECLAIM, 0);
+	pcmig_bulk_wq = alloc_workqueue("pcmig_bulk", 0, 0);
 	if (!pcmig_bulk_wq) {
 		destroy_workqueue(pcmig_wq);
 		return -ENOMEM;

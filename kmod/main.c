@@ -11,6 +11,8 @@
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/mount.h>
+#include <linux/pagemap.h>
+#include <linux/shmem_fs.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
 
@@ -18,10 +20,16 @@
 #include "pcmig.h"
 
 /*
- * Session memory lives in files of a private tmpfs mount: the default
- * "huge=never" keeps every page 4 KiB, whatever the system-wide shmem
- * transparent huge page setting says, as the fault path tracks presence
- * per 4 KiB page.
+ * Session memory lives in files of a private tmpfs mount. Its default
+ * "huge=never" keeps pages 4 KiB as the fault path needs (presence is
+ * tracked per page), and the shmem_enabled settings "always",
+ * "within_size" and "advise" only change the kernel's internal shm mount.
+ * But "force" in /sys/kernel/mm/transparent_hugepage/shmem_enabled
+ * overrides every tmpfs mount, and the lookups of the module pass no VMA
+ * whose VM_NOHUGEPAGE would stop it; nothing exported to modules keeps a
+ * tmpfs file at 4 KiB folios then. So sessions are refused while it is set
+ * (pcmig_backing_probe()), and a session that meets a huge page because it
+ * was set later fails (pcmig_fail_huge()).
  */
 static struct vfsmount *pcmig_mnt;
 
@@ -33,6 +41,44 @@ static struct vfsmount *pcmig_mnt;
 struct vfsmount *pcmig_backing_mnt(void)
 {
 	return pcmig_mnt;
+}
+
+/**
+ * pcmig_backing_probe() - whether session memory would get huge pages now
+ *
+ * Allocates the first page of a scratch file of the mount, as a receiver
+ * would, and looks at what tmpfs gave. Under "force" that is a huge folio
+ * (unless memory is too fragmented for one right now: then the session is
+ * created, and pcmig_fail_huge() catches a huge page later).
+ *
+ * Return: 0; -EOPNOTSUPP if tmpfs gives the mount huge pages; -ENOMEM.
+ */
+int pcmig_backing_probe(void)
+{
+	struct page *page;
+	struct file *file;
+	int ret = 0;
+
+	if (!IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE))
+		return 0;
+	file = shmem_file_setup_with_mnt(pcmig_mnt, "pcmig-probe", PMD_SIZE,
+					 VM_NORESERVE);
+	if (IS_ERR(file))
+		return PTR_ERR(file);
+	page = shmem_read_mapping_page_gfp(file->f_mapping, 0,
+					   mapping_gfp_mask(file->f_mapping));
+	if (IS_ERR(page)) {
+		ret = PTR_ERR(page);
+		goto out;
+	}
+	if (pcmig_page_huge(page)) {
+		pr_warn_ratelimited("session memory would get huge pages: set /sys/kernel/mm/transparent_hugepage/shmem_enabled to something other than force\n");
+		ret = -EOPNOTSUPP;
+	}
+	put_page(page);
+out:
+	fput(file);
+	return ret;
 }
 
 /**

@@ -9,6 +9,7 @@
 #include <linux/bits.h>
 #include <linux/kref.h>
 #include <linux/list.h>
+#include <linux/mm.h>
 #include <linux/mutex.h>
 #include <linux/pcmig.h>
 #include <linux/rwsem.h>
@@ -349,6 +350,7 @@ struct pcmig_session {
 void pcmig_fill_version(struct pcmig_version *ver);
 long pcmig_ioctl_common(unsigned int cmd, unsigned long arg);
 struct vfsmount *pcmig_backing_mnt(void);
+int pcmig_backing_probe(void);
 
 /* session.c */
 int pcmig_session_create(const struct pcmig_create *args,
@@ -377,8 +379,22 @@ static inline bool pcmig_page_present(struct pcmig_session *s,
 	return test_bit(idx, s->present);
 }
 
+/**
+ * pcmig_page_huge() - whether a page of session memory is part of a huge folio
+ * @page: a page of the backing file
+ *
+ * Such a page is never mapped or written: see pcmig_fail_huge().
+ *
+ * Return: true for a page of a large folio.
+ */
+static inline bool pcmig_page_huge(struct page *page)
+{
+	return folio_test_large(page_folio(page));
+}
+
 /* fault.c */
 int pcmig_mmap(struct pcmig_session *s, struct vm_area_struct *vma);
+void pcmig_fail_huge(struct pcmig_session *s);
 void pcmig_wake_page(struct pcmig_session *s, unsigned long idx);
 void pcmig_wake_all(struct pcmig_session *s);
 int pcmig_fault_init(void);

@@ -36,6 +36,7 @@
 #include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
+#include <linux/sched/mm.h>
 #include <linux/shmem_fs.h>
 #include <linux/spinlock.h>
 #include <linux/xarray.h>
@@ -49,7 +50,10 @@ static int pcmig_rx_violation(struct pcmig_rx *rx, enum pcmig_reason reason)
 	return PCMIG_RX_PROTO;
 }
 
-/* A page of guest memory in the page cache, with a reference. */
+/*
+ * A page of guest memory in the page cache, with a reference. A page of a
+ * huge folio fails the session (see pcmig_fail_huge()): -EOPNOTSUPP.
+ */
 static struct page *pcmig_get_page(struct pcmig_session *s,
 				   unsigned long idx)
 {
@@ -58,10 +62,15 @@ static struct page *pcmig_get_page(struct pcmig_session *s,
 	struct page *page;
 
 	/* Pages received are charged to the session's creator. */
-	old = pcmig_set_active_memcg(s->memcg);
+	old = set_active_memcg(s->memcg);
 	page = shmem_read_mapping_page_gfp(mapping, idx,
 					   mapping_gfp_mask(mapping));
-	pcmig_set_active_memcg(old);
+	set_active_memcg(old);
+	if (!IS_ERR(page) && unlikely(pcmig_page_huge(page))) {
+		put_page(page);
+		pcmig_fail_huge(s);
+		return ERR_PTR(-EOPNOTSUPP);
+	}
 	return page;
 }
 

@@ -162,6 +162,11 @@ static int pcmig_session_alloc(const struct pcmig_create *args,
 	unsigned int i;
 	int ret;
 
+	/* Not while tmpfs would give session memory huge pages. */
+	ret = pcmig_backing_probe();
+	if (ret)
+		return ret;
+
 	s = kzalloc(sizeof(*s), GFP_KERNEL);
 	if (!s)
 		return -ENOMEM;
@@ -224,8 +229,10 @@ err_free:
  * The session belongs to the caller's network namespace: generic netlink
  * shows it, and sends its events, there only.
  *
- * Return: 0, -EINVAL, -EEXIST, -ENOSPC, -ENOMEM, or the error of the
- * backing file's creation (-ENFILE when the system's file table is full).
+ * Return: 0, -EINVAL, -EEXIST, -ENOSPC, -ENOMEM, -EOPNOTSUPP while tmpfs
+ * would give session memory huge pages (pcmig_backing_probe()), or the
+ * error of the backing file's creation (-ENFILE when the system's file
+ * table is full).
  */
 int pcmig_session_create(const struct pcmig_create *args,
 			 struct pcmig_session **out)

@@ -54,6 +54,7 @@ static const char * const pcmig_reason_names[] = {
 	[PCMIG_REASON_DESTROYED]	= "session destroyed",
 	[PCMIG_REASON_USER]		= "paused by user space",
 	[PCMIG_REASON_PAUSE_TIMEOUT]	= "paused longer than the pause timeout",
+	[PCMIG_REASON_HUGE_PAGE]	= "huge page in session memory",
 };
 
 /**

@@ -40,6 +40,7 @@ static const char * const reason_names[] = {
 	[PCMIG_REASON_DESTROYED]	= "destroyed",
 	[PCMIG_REASON_USER]		= "user",
 	[PCMIG_REASON_PAUSE_TIMEOUT]	= "pause_timeout",
+	[PCMIG_REASON_HUGE_PAGE]	= "huge_page",
 };
 
 static const char * const event_names[] = {

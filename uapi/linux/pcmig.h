@@ -20,7 +20,7 @@
  * added. User space must refuse a major number it does not know.
  */
 #define PCMIG_ABI_MAJOR		0
-#define PCMIG_ABI_MINOR		4
+#define PCMIG_ABI_MINOR		5
 
 /* Feature bits reported in &struct pcmig_version.features. */
 #define PCMIG_FEATURE_SESSIONS	_BITULL(0)	/* sessions, fault path, channel */
@@ -107,6 +107,10 @@ enum pcmig_state {
  * @PCMIG_REASON_USER: user space paused the session (PCMIG_IOC_SET_STATE)
  * @PCMIG_REASON_PAUSE_TIMEOUT: the session stayed PAUSED or RECOVER longer
  *	than its pause timeout (&struct pcmig_params)
+ * @PCMIG_REASON_HUGE_PAGE: tmpfs gave session memory a huge page, which
+ *	would map pages that have not arrived
+ *	(/sys/kernel/mm/transparent_hugepage/shmem_enabled set to "force"
+ *	after the session was created); error -EOPNOTSUPP (ABI 0.5)
  * @__PCMIG_REASON_MAX: number of reasons
  */
 enum pcmig_reason {
@@ -126,6 +130,7 @@ enum pcmig_reason {
 	PCMIG_REASON_DESTROYED,
 	PCMIG_REASON_USER,
 	PCMIG_REASON_PAUSE_TIMEOUT,
+	PCMIG_REASON_HUGE_PAGE,
 
 	__PCMIG_REASON_MAX
 };

@@ -182,7 +182,7 @@ const char *pcmig_reason_name(uint32_t reason)
 		"NONE", "CHANNEL_EOF", "CHANNEL_ERROR", "BAD_MAGIC",
 		"BAD_VERSION", "BAD_TYPE", "BAD_FLAGS", "BAD_RANGE",
 		"BAD_LENGTH", "NOT_REQUESTED", "DUPLICATE", "INCOMPLETE",
-		"ABORTED", "DESTROYED", "USER", "PAUSE_TIMEOUT",
+		"ABORTED", "DESTROYED", "USER", "PAUSE_TIMEOUT", "HUGE_PAGE",
 	};
 
 	return reason < sizeof(names) / sizeof(names[0]) ? names[reason] : "?";

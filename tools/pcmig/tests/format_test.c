@@ -88,13 +88,14 @@ static void test_reasons(void)
 		{ PCMIG_REASON_DESTROYED, "destroyed" },
 		{ PCMIG_REASON_USER, "user" },
 		{ PCMIG_REASON_PAUSE_TIMEOUT, "pause_timeout" },
+		{ PCMIG_REASON_HUGE_PAGE, "huge_page" },
 	};
 	char buf[PCMIG_FMT_LEN];
 
 	check_names(reasons, ARRAY_SIZE(reasons), __PCMIG_REASON_MAX,
 		    pcmig_reason_name, pcmig_reason_str, pcmig_reason_parse);
 	CHECK_STR(pcmig_reason_str(__PCMIG_REASON_MAX, buf, sizeof(buf)),
-		  "unknown(16)");
+		  "unknown(17)");
 	CHECK_STR(pcmig_reason_str(1000, buf, sizeof(buf)), "unknown(1000)");
 	CHECK(pcmig_reason_parse("BAD-MAGIC") == PCMIG_REASON_BAD_MAGIC);
 	CHECK(pcmig_reason_parse("not-requested") ==
