@@ -364,12 +364,12 @@ static void pcmig_channel_stop(struct pcmig_channel *ch, int ret)
 	}
 	pcmig_rx_release(&ch->rx);
 
-	spin_lock_irq(&s->lock);
+	spin_lock_bh(&s->lock);
 	closing = ch->closing;
 	list_del(&ch->node);
 	s->chan_mask &= ~ch->mask;
 	s->end_mask &= ~ch->mask;
-	spin_unlock_irq(&s->lock);
+	spin_unlock_bh(&s->lock);
 	wake_up_all(&s->chan_wq);
 
 	pcmig_rx_report(ch, ret, closing);
@@ -388,7 +388,7 @@ static struct file *pcmig_channel_to_close(struct pcmig_session *s)
 	struct pcmig_channel *ch;
 	struct file *file = NULL;
 
-	spin_lock_irq(&s->lock);
+	spin_lock_bh(&s->lock);
 	list_for_each_entry(ch, &s->channels, node) {
 		if (!ch->closing) {
 			ch->closing = true;
@@ -396,7 +396,7 @@ static struct file *pcmig_channel_to_close(struct pcmig_session *s)
 			break;
 		}
 	}
-	spin_unlock_irq(&s->lock);
+	spin_unlock_bh(&s->lock);
 	return file;
 }
 
@@ -422,9 +422,9 @@ static bool pcmig_no_channels(struct pcmig_session *s)
 {
 	bool empty;
 
-	spin_lock_irq(&s->lock);
+	spin_lock_bh(&s->lock);
 	empty = list_empty(&s->channels);
-	spin_unlock_irq(&s->lock);
+	spin_unlock_bh(&s->lock);
 	return empty;
 }
 
@@ -449,7 +449,7 @@ static bool pcmig_sync_done(struct pcmig_session *s, u64 token, int *ret)
 	struct pcmig_channel *ch;
 	bool done = true;
 
-	spin_lock_irq(&s->lock);
+	spin_lock_bh(&s->lock);
 	if (s->state == PCMIG_STATE_END || s->state == PCMIG_STATE_FAILED) {
 		*ret = -EBUSY;
 	} else if (s->state == PCMIG_STATE_PAUSED ||
@@ -461,7 +461,7 @@ static bool pcmig_sync_done(struct pcmig_session *s, u64 token, int *ret)
 			if (ch->sync < token)
 				done = false;
 	}
-	spin_unlock_irq(&s->lock);
+	spin_unlock_bh(&s->lock);
 	return done;
 }
 
@@ -581,7 +581,7 @@ int pcmig_channel_attach(struct pcmig_session *s, int fd, unsigned int mask)
 	if ((mask & PCMIG_CHANNEL_URGENT) && sock->sk->sk_family != AF_UNIX)
 		tcp_sock_set_nodelay(sock->sk);
 
-	spin_lock_irq(&s->lock);
+	spin_lock_bh(&s->lock);
 	if (!pcmig_state_active(s->state)) {
 		ret = s->state == PCMIG_STATE_PAUSED ? -EPERM : -EBUSY;
 		goto err_unlock;
@@ -591,7 +591,7 @@ int pcmig_channel_attach(struct pcmig_session *s, int fd, unsigned int mask)
 		goto err_unlock;
 	}
 	ch->index = s->next_chan++;
-	spin_unlock_irq(&s->lock);
+	spin_unlock_bh(&s->lock);
 
 	if (!pcmig_sock_read_sock(sock)) {
 		task = kthread_create(pcmig_rx_thread, ch, "pcmig%u-rx%u",
@@ -603,11 +603,11 @@ int pcmig_channel_attach(struct pcmig_session *s, int fd, unsigned int mask)
 		ch->task = task;
 	}
 
-	spin_lock_irq(&s->lock);
+	spin_lock_bh(&s->lock);
 	if (!pcmig_state_active(s->state) || (s->chan_mask & mask)) {
 		/* Paused or attached by a racing caller meanwhile. */
 		ret = s->state == PCMIG_STATE_PAUSED ? -EPERM : -EBUSY;
-		spin_unlock_irq(&s->lock);
+		spin_unlock_bh(&s->lock);
 		if (task)
 			kthread_stop(task);
 		goto err_claim;
@@ -616,7 +616,7 @@ int pcmig_channel_attach(struct pcmig_session *s, int fd, unsigned int mask)
 	s->chan_mask |= mask;
 	ch->epoch = s->epoch;
 	sends = pcmig_state_sends(s->state);
-	spin_unlock_irq(&s->lock);
+	spin_unlock_bh(&s->lock);
 
 	if (mask & PCMIG_CHANNEL_URGENT) {
 		pcmig_tx_set_sock(s, sock, ch->epoch);
@@ -636,7 +636,7 @@ int pcmig_channel_attach(struct pcmig_session *s, int fd, unsigned int mask)
 	return 0;
 
 err_unlock:
-	spin_unlock_irq(&s->lock);
+	spin_unlock_bh(&s->lock);
 err_claim:
 	pcmig_sock_unclaim(ch);
 err_page:

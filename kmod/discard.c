@@ -39,22 +39,22 @@ static void pcmig_discard_begin(struct pcmig_session *s, unsigned long first,
 {
 	struct pcmig_channel *ch;
 
-	spin_lock_irq(&s->lock);
+	spin_lock_bh(&s->lock);
 	s->discard_first = first;
 	s->discard_last = last;
 	s->discarding = true;
 	list_for_each_entry(ch, &s->channels, node)
 		if (ch->rx.busy && ch->rx.cur >= first && ch->rx.cur <= last)
 			ch->rx.stale = true;
-	spin_unlock_irq(&s->lock);
+	spin_unlock_bh(&s->lock);
 }
 
 /* The DISCARD started by pcmig_discard_begin() is over. */
 static void pcmig_discard_end(struct pcmig_session *s)
 {
-	spin_lock_irq(&s->lock);
+	spin_lock_bh(&s->lock);
 	s->discarding = false;
-	spin_unlock_irq(&s->lock);
+	spin_unlock_bh(&s->lock);
 }
 
 /**
@@ -117,9 +117,9 @@ int pcmig_discard(struct pcmig_session *s, u64 offset, u64 length)
 	pcmig_discard_end(s);
 
 	/* Counted before LISTEN can be seen. */
-	spin_lock_irq(&s->lock);
+	spin_lock_bh(&s->lock);
 	s->pages_discarded += n;
-	spin_unlock_irq(&s->lock);
+	spin_unlock_bh(&s->lock);
 out:
 	mutex_unlock(&s->discard_lock);
 	return ret;

@@ -386,12 +386,12 @@ static void pcmig_events_flush(struct pcmig_session *s)
 	struct pcmig_event *ev;
 
 	for (;;) {
-		spin_lock_irq(&s->lock);
+		spin_lock_bh(&s->lock);
 		ev = list_first_entry_or_null(&s->events, struct pcmig_event,
 					      node);
 		if (ev)
 			list_del(&ev->node);
-		spin_unlock_irq(&s->lock);
+		spin_unlock_bh(&s->lock);
 		if (!ev)
 			return;
 		pcmig_event_send(s, ev);

@@ -133,24 +133,22 @@ void pcmig_slots_release(struct pcmig_session *s)
 static void pcmig_rx_busy(struct pcmig_rx *rx)
 {
 	struct pcmig_session *s = rx->s;
-	unsigned long flags;
 
-	spin_lock_irqsave(&s->lock, flags);
+	spin_lock_bh(&s->lock);
 	rx->cur = rx->idx;
 	rx->busy = true;
 	rx->stale = s->discarding && rx->idx >= s->discard_first &&
 		    rx->idx <= s->discard_last;
-	spin_unlock_irqrestore(&s->lock, flags);
+	spin_unlock_bh(&s->lock);
 }
 
 static void pcmig_rx_unclaim(struct pcmig_rx *rx)
 {
 	struct pcmig_session *s = rx->s;
-	unsigned long flags;
 
-	spin_lock_irqsave(&s->lock, flags);
+	spin_lock_bh(&s->lock);
 	rx->busy = false;
-	spin_unlock_irqrestore(&s->lock, flags);
+	spin_unlock_bh(&s->lock);
 	/* Pairs with test_and_set_bit_lock() of the next claimer. */
 	clear_bit_unlock(rx->idx, s->receiving);
 	rx->claimed = false;
@@ -163,7 +161,7 @@ static void pcmig_rx_unclaim(struct pcmig_rx *rx)
 static void pcmig_rx_commit(struct pcmig_rx *rx, struct page *page)
 {
 	struct pcmig_session *s = rx->s;
-	unsigned long idx = rx->idx, flags;
+	unsigned long idx = rx->idx;
 	bool stale, added = false;
 
 	if (page) {
@@ -172,7 +170,7 @@ static void pcmig_rx_commit(struct pcmig_rx *rx, struct page *page)
 		set_page_dirty(page);
 	}
 
-	spin_lock_irqsave(&s->lock, flags);
+	spin_lock_bh(&s->lock);
 	stale = rx->stale;
 	rx->busy = false;
 	/* Fully ordered: the contents are visible before the bit. */
@@ -180,7 +178,7 @@ static void pcmig_rx_commit(struct pcmig_rx *rx, struct page *page)
 		atomic64_inc(&s->nr_present);
 		added = true;
 	}
-	spin_unlock_irqrestore(&s->lock, flags);
+	spin_unlock_bh(&s->lock);
 
 	if (stale && page)
 		/* Not present: holds zeros, should it still be cached. */
@@ -255,10 +253,10 @@ static int pcmig_rx_end(struct pcmig_rx *rx)
 	bool all;
 
 	rx->src_done = true;
-	spin_lock_irq(&s->lock);
+	spin_lock_bh(&s->lock);
 	s->end_mask |= rx->ch->mask;
 	all = (s->end_mask & s->chan_mask) == s->chan_mask;
-	spin_unlock_irq(&s->lock);
+	spin_unlock_bh(&s->lock);
 
 	if (!all)
 		return 0;
@@ -273,13 +271,13 @@ static int pcmig_rx_sync(struct pcmig_rx *rx, u64 token)
 {
 	struct pcmig_session *s = rx->s;
 
-	spin_lock_irq(&s->lock);
+	spin_lock_bh(&s->lock);
 	if (token <= rx->ch->sync) {
-		spin_unlock_irq(&s->lock);
+		spin_unlock_bh(&s->lock);
 		return pcmig_rx_violation(rx, PCMIG_REASON_BAD_RANGE);
 	}
 	rx->ch->sync = token;
-	spin_unlock_irq(&s->lock);
+	spin_unlock_bh(&s->lock);
 	wake_up_all(&s->chan_wq);
 	return 0;
 }

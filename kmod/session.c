@@ -392,7 +392,6 @@ static u64 pcmig_in_flight(struct pcmig_session *s)
  */
 void pcmig_session_status(struct pcmig_session *s, struct pcmig_status *st)
 {
-	unsigned long flags;
 	unsigned int i;
 	int cpu;
 
@@ -401,7 +400,7 @@ void pcmig_session_status(struct pcmig_session *s, struct pcmig_status *st)
 	st->size = s->size;
 	st->pages_total = s->npages;
 
-	spin_lock_irqsave(&s->lock, flags);
+	spin_lock_bh(&s->lock);
 	st->state = s->state;
 	st->reason = s->reason;
 	st->error = s->error;
@@ -417,7 +416,7 @@ void pcmig_session_status(struct pcmig_session *s, struct pcmig_status *st)
 	} else {
 		st->resume_state = PCMIG_STATE_NONE;
 	}
-	spin_unlock_irqrestore(&s->lock, flags);
+	spin_unlock_bh(&s->lock);
 	st->requests_resent = atomic64_read(&s->requests_resent);
 
 	for_each_possible_cpu(cpu) {

@@ -154,17 +154,16 @@ bool pcmig_state_outage(enum pcmig_state state)
 bool pcmig_before_listen(struct pcmig_session *s)
 {
 	enum pcmig_state state = READ_ONCE(s->state);
-	unsigned long flags;
 	bool ret;
 
 	if (!pcmig_state_outage(state))
 		return pcmig_state_discards(state);
 	/* The resume state goes with the state. */
-	spin_lock_irqsave(&s->lock, flags);
+	spin_lock_bh(&s->lock);
 	ret = pcmig_state_discards(s->state) ||
 	      (pcmig_state_outage(s->state) &&
 	       pcmig_state_discards(s->resume_state));
-	spin_unlock_irqrestore(&s->lock, flags);
+	spin_unlock_bh(&s->lock);
 	return ret;
 }
 
@@ -253,7 +252,7 @@ static int pcmig_move(struct pcmig_session *s, enum pcmig_state to,
 {
 	int ret = 0;
 
-	spin_lock_irq(&s->lock);
+	spin_lock_bh(&s->lock);
 	*from = s->state;
 	if (pcmig_state_final(*from))
 		ret = -EBUSY;
@@ -263,7 +262,7 @@ static int pcmig_move(struct pcmig_session *s, enum pcmig_state to,
 		 !(s->chan_mask & PCMIG_CHANNEL_URGENT))
 		ret = -ENOTCONN;
 	if (ret) {
-		spin_unlock_irq(&s->lock);
+		spin_unlock_bh(&s->lock);
 		return ret;
 	}
 	WRITE_ONCE(s->state, to);
@@ -274,7 +273,7 @@ static int pcmig_move(struct pcmig_session *s, enum pcmig_state to,
 		pcmig_outage_end(s);
 	}
 	pcmig_event_state(s, *from, to);
-	spin_unlock_irq(&s->lock);
+	spin_unlock_bh(&s->lock);
 	return 0;
 }
 
@@ -349,19 +348,19 @@ int pcmig_enter_discard(struct pcmig_session *s)
 {
 	enum pcmig_state from;
 
-	spin_lock_irq(&s->lock);
+	spin_lock_bh(&s->lock);
 	from = s->state;
 	if (from == PCMIG_STATE_DISCARD) {
-		spin_unlock_irq(&s->lock);
+		spin_unlock_bh(&s->lock);
 		return 0;
 	}
 	if (from != PCMIG_STATE_ADVISE) {
-		spin_unlock_irq(&s->lock);
+		spin_unlock_bh(&s->lock);
 		return pcmig_state_final(from) ? -EBUSY : -EINVAL;
 	}
 	WRITE_ONCE(s->state, PCMIG_STATE_DISCARD);
 	pcmig_event_state(s, from, PCMIG_STATE_DISCARD);
-	spin_unlock_irq(&s->lock);
+	spin_unlock_bh(&s->lock);
 	return 0;
 }
 
@@ -376,10 +375,10 @@ static void __pcmig_pause(struct pcmig_session *s, const u32 *epoch,
 {
 	enum pcmig_state from;
 
-	spin_lock_irq(&s->lock);
+	spin_lock_bh(&s->lock);
 	from = s->state;
 	if (!pcmig_state_active(from) || (epoch && *epoch != s->epoch)) {
-		spin_unlock_irq(&s->lock);
+		spin_unlock_bh(&s->lock);
 		return;
 	}
 	/* A pause from RECOVER continues the outage it is part of. */
@@ -395,7 +394,7 @@ static void __pcmig_pause(struct pcmig_session *s, const u32 *epoch,
 	pcmig_pause_timer(s);
 	pcmig_event_reason(s, PCMIG_CMD_EVENT_PAUSED, reason, error);
 	pcmig_event_state(s, from, PCMIG_STATE_PAUSED);
-	spin_unlock_irq(&s->lock);
+	spin_unlock_bh(&s->lock);
 
 	pcmig_channels_shutdown(s);
 	pcmig_tx_drop_queue(s);
@@ -478,14 +477,14 @@ void pcmig_fail(struct pcmig_session *s, enum pcmig_reason reason, int error)
 {
 	enum pcmig_state from;
 
-	spin_lock_irq(&s->lock);
+	spin_lock_bh(&s->lock);
 	from = s->state;
 	if (pcmig_state_final(from)) {
-		spin_unlock_irq(&s->lock);
+		spin_unlock_bh(&s->lock);
 		return;
 	}
 	pcmig_fail_locked(s, reason, error);
-	spin_unlock_irq(&s->lock);
+	spin_unlock_bh(&s->lock);
 
 	pcmig_fail_finish(s, reason, error);
 }
@@ -496,14 +495,14 @@ void pcmig_fail(struct pcmig_session *s, enum pcmig_reason reason, int error)
  */
 static void pcmig_pause_timeout_check(struct pcmig_session *s)
 {
-	spin_lock_irq(&s->lock);
+	spin_lock_bh(&s->lock);
 	if (pcmig_pause_left(s)) {
 		pcmig_pause_timer(s);
-		spin_unlock_irq(&s->lock);
+		spin_unlock_bh(&s->lock);
 		return;
 	}
 	pcmig_fail_locked(s, PCMIG_REASON_PAUSE_TIMEOUT, -ETIMEDOUT);
-	spin_unlock_irq(&s->lock);
+	spin_unlock_bh(&s->lock);
 
 	pcmig_fail_finish(s, PCMIG_REASON_PAUSE_TIMEOUT, -ETIMEDOUT);
 }
@@ -549,13 +548,13 @@ void pcmig_pause_timeout_release(struct pcmig_session *s)
  */
 int pcmig_set_pause_timeout(struct pcmig_session *s, u32 timeout_ms)
 {
-	spin_lock_irq(&s->lock);
+	spin_lock_bh(&s->lock);
 	if (pcmig_state_final(s->state)) {
-		spin_unlock_irq(&s->lock);
+		spin_unlock_bh(&s->lock);
 		return -EBUSY;
 	}
 	s->pause_timeout_ms = timeout_ms;
-	spin_unlock_irq(&s->lock);
+	spin_unlock_bh(&s->lock);
 
 	pcmig_pause_timeout_check(s);
 	return 0;
@@ -571,15 +570,15 @@ void pcmig_check_complete(struct pcmig_session *s)
 	if (atomic64_read(&s->nr_present) != s->npages)
 		return;
 
-	spin_lock_irq(&s->lock);
+	spin_lock_bh(&s->lock);
 	if (s->state != PCMIG_STATE_RUNNING) {
-		spin_unlock_irq(&s->lock);
+		spin_unlock_bh(&s->lock);
 		return;
 	}
 	WRITE_ONCE(s->state, PCMIG_STATE_END);
 	pcmig_event_complete(s);
 	pcmig_event_state(s, PCMIG_STATE_RUNNING, PCMIG_STATE_END);
-	spin_unlock_irq(&s->lock);
+	spin_unlock_bh(&s->lock);
 
 	pcmig_channels_shutdown(s);
 }
