@@ -59,6 +59,7 @@
  * @log: the file of its output, or "" for our standard error
  * @log_start: the log's size when QEMU started
  * @offsets: QEMU's memory-backend-file has "offset"
+ * @phase: what QEMU is doing, for messages ("starting", ...)
  * @loaded: its incoming migration completed
  * @running: "cont" succeeded: from now on it is the VM, never stopped
  */
@@ -72,6 +73,7 @@ struct dest_qemu {
 	char log[PATH_MAX];
 	off_t log_start;
 	bool offsets;
+	const char *phase;
 	bool loaded;
 	bool running;
 };
@@ -154,6 +156,7 @@ int dest_qemu_prepare(struct dest *d)
 	d->qemu = q;
 	q->pidfd = q->qfd = -1;
 	q->status = -1;
+	q->phase = "starting";
 	qmp_init(&q->qmp);
 	if (d->o->qemu_log)
 		snprintf(q->log, sizeof(q->log), "%s", d->o->qemu_log);
@@ -320,10 +323,31 @@ int dest_qemu_start(struct dest *d)
 	return 0;
 }
 
-/* The last line QEMU wrote to its log since it started, in @buf. */
+/* Append "; " (unless @buf is empty) and @s to @buf, cut to fit. */
+static void append(char *buf, size_t len, const char *s)
+{
+	size_t o = strlen(buf), n;
+
+	if (o && o + 2 < len) {
+		memcpy(buf + o, "; ", 2);
+		o += 2;
+	}
+	n = strlen(s);
+	if (o + n >= len)
+		n = len - 1 - o;
+	memcpy(buf + o, s, n);
+	buf[o + n] = '\0';
+}
+
+/*
+ * The last lines (at most 3) QEMU wrote to its log since it started, in
+ * @buf, joined with "; ": an error of QEMU's often takes two lines, the
+ * second a summary ("load of migration failed: Invalid argument").
+ */
 static void last_words(struct dest_qemu *q, char *buf, size_t len)
 {
-	char tail[2048], *nl, *line;
+	char tail[2048], *nl, *line = NULL;
+	unsigned int lines = 0;
 	ssize_t n;
 	off_t size;
 	int fd;
@@ -346,27 +370,46 @@ static void last_words(struct dest_qemu *q, char *buf, size_t len)
 			while (n > 0 && (tail[n - 1] == '\n' ||
 					 tail[n - 1] == '\r'))
 				tail[--n] = '\0';
-			nl = strrchr(tail, '\n');
-			line = nl ? nl + 1 : tail;
-			n = (ssize_t)strlen(line);
-			if ((size_t)n >= len)
-				n = (ssize_t)len - 1;
-			memcpy(buf, line, n);
-			buf[n] = '\0';
+			/* Back over at most 3 lines, then join them. */
+			for (line = tail + n; line > tail && lines < 3; ) {
+				line--;
+				if (*line == '\n' && ++lines == 3) {
+					line++;
+					break;
+				}
+			}
+			for (; line && *line; line = nl ? nl + 1 : NULL) {
+				nl = strchr(line, '\n');
+				if (nl)
+					*nl = '\0';
+				if (nl && nl > line && nl[-1] == '\r')
+					nl[-1] = '\0';
+				if (*line)
+					append(buf, len, line);
+			}
 		}
 	}
 	close(fd);
 }
 
-/* Whether QEMU ended; if so, why, in @err. */
-static bool qemu_ended(struct dest *d, const char *what, char *err,
-		       size_t errlen)
+/*
+ * Whether QEMU ended (waiting up to @wait_ms for it: it closed its QMP
+ * socket, its exit is near); if so, why, in @err.
+ */
+static bool qemu_ended(struct dest *d, int wait_ms, char *err, size_t errlen)
 {
 	struct dest_qemu *q = d->qemu;
+	struct pollfd p = { .fd = q->pidfd, .events = POLLIN };
+	uint64_t until = dest_now_ms() + wait_ms;
 	char words[512], how[64];
 
-	if (q->status < 0 && waitpid(q->pid, &q->status, WNOHANG) != q->pid)
-		return false;
+	while (q->status < 0 &&
+	       waitpid(q->pid, &q->status, WNOHANG) != q->pid) {
+		if (dest_now_ms() >= until)
+			return false;
+		if (poll(&p, q->pidfd >= 0 ? 1 : 0, 20) < 0 && errno != EINTR)
+			return false;
+	}
 	if (WIFEXITED(q->status))
 		snprintf(how, sizeof(how), "exited with status %d",
 			 WEXITSTATUS(q->status));
@@ -375,9 +418,10 @@ static bool qemu_ended(struct dest *d, const char *what, char *err,
 			 WTERMSIG(q->status), strsignal(WTERMSIG(q->status)));
 	last_words(q, words, sizeof(words));
 	if (words[0])
-		snprintf(err, errlen, "QEMU %s %s: %s", how, what, words);
+		snprintf(err, errlen, "QEMU %s while %s: %s", how, q->phase,
+			 words);
 	else
-		snprintf(err, errlen, "QEMU %s %s%s", how, what,
+		snprintf(err, errlen, "QEMU %s while %s%s", how, q->phase,
 			 q->log[0] ? "" : " (its messages: on standard error)");
 	return true;
 }
@@ -388,7 +432,7 @@ static bool qemu_ended(struct dest *d, const char *what, char *err,
  * failure, QEMU's end or @deadline. Return: 0 to go on, -1 with @err set.
  */
 static int qemu_tick(struct dest *d, int fd, short events, uint64_t deadline,
-		     const char *what, char *err, size_t errlen)
+		     char *err, size_t errlen)
 {
 	struct dest_qemu *q = d->qemu;
 	struct pollfd p[2] = {
@@ -398,19 +442,21 @@ static int qemu_tick(struct dest *d, int fd, short events, uint64_t deadline,
 
 	poll(p, 2, QEMU_POLL_MS);
 	if (d->aborted && *d->aborted) {
-		snprintf(err, errlen, "QEMU %s: interrupted by a signal", what);
+		snprintf(err, errlen, "interrupted by a signal while QEMU was %s",
+			 q->phase);
 		return -1;
 	}
 	dest_service(d);
 	if (d->result >= 0) {
-		snprintf(err, errlen, "QEMU %s: stopped: %s", what, d->msg);
+		snprintf(err, errlen, "stopped while QEMU was %s: %s",
+			 q->phase, d->msg);
 		return -1;
 	}
-	if (qemu_ended(d, what, err, errlen))
+	if (qemu_ended(d, 0, err, errlen))
 		return -1;
 	if (dest_now_ms() > deadline) {
-		snprintf(err, errlen, "QEMU %s: not done within %d s (--hook-timeout)",
-			 what, d->o->hook_timeout_ms / 1000);
+		snprintf(err, errlen, "QEMU was still %s after %d s (--hook-timeout)",
+			 q->phase, d->o->hook_timeout_ms / 1000);
 		return -1;
 	}
 	return 0;
@@ -430,11 +476,11 @@ static int qemu_cmd(struct dest *d, const char *cmd, const char *args,
 		ret = qmp_wait(m, id, 0, r);
 		if (ret != -ETIMEDOUT)
 			break;
-		if (qemu_tick(d, m->fd, POLLIN, deadline, cmd, err, errlen))
+		if (qemu_tick(d, m->fd, POLLIN, deadline, err, errlen))
 			return -1;
 		ret = 0;
 	}
-	if (ret == -ECONNRESET && qemu_ended(d, cmd, err, errlen))
+	if (ret == -ECONNRESET && qemu_ended(d, 2000, err, errlen))
 		return -1;
 	if (ret) {
 		snprintf(err, errlen, "QEMU: %s: %s", cmd, m->err);
@@ -525,8 +571,7 @@ static int incoming(struct dest *d, int rfd, int wfd, uint64_t deadline,
 				 st, desc);
 			break;
 		}
-		if (qemu_tick(d, wfd, POLLOUT, deadline, "loading the device state",
-			      err, errlen))
+		if (qemu_tick(d, wfd, POLLOUT, deadline, err, errlen))
 			break;
 	}
 out:
@@ -559,18 +604,19 @@ int dest_qemu_load(struct dest *d, char *err, size_t errlen)
 
 			if (poll(&p, 1, 0) > 0)
 				break;
-			if (qemu_tick(d, q->qfd, POLLIN, deadline, "starting",
-				      err, errlen))
+			if (qemu_tick(d, q->qfd, POLLIN, deadline, err,
+				      errlen))
 				return -1;
 		}
 		fd = q->qfd;
 		q->qfd = -1;
 		if (qmp_start(&q->qmp, fd, d->o->timeout_ms)) {
-			if (!qemu_ended(d, "starting", err, errlen))
+			if (!qemu_ended(d, 2000, err, errlen))
 				snprintf(err, errlen, "QEMU: %s", q->qmp.err);
 			return -1;
 		}
 	}
+	q->phase = "loading the device state";
 	if (qemu_query(d, "query-status", "status", st, sizeof(st), NULL, 0,
 		       deadline, err, errlen))
 		return -1;
@@ -620,12 +666,23 @@ int dest_qemu_cont(struct dest *d, char *err, size_t errlen)
 	struct dest_qemu *q = d->qemu;
 	char st[64];
 
-	if (qemu_cmd(d, "cont", NULL, -1, deadline, NULL, err, errlen))
-		return -1;
+	/*
+	 * From "cont" on the VM may run here, whatever comes: it is never
+	 * stopped again, unless QEMU refused the command (its error).
+	 */
+	q->phase = "resuming the VM";
 	q->running = true;
-	if (qemu_query(d, "query-status", "status", st, sizeof(st), NULL, 0,
-		       deadline, err, errlen))
+	q->qmp.err_class[0] = '\0';
+	if (qemu_cmd(d, "cont", NULL, -1, deadline, NULL, err, errlen)) {
+		if (q->qmp.err_class[0])
+			q->running = false;
 		return -1;
+	}
+	if (qemu_query(d, "query-status", "status", st, sizeof(st), NULL, 0,
+		       deadline, err, errlen)) {
+		dest_warn(d, "%s", err);
+		snprintf(st, sizeof(st), "running");
+	}
 	dest_info(d, "QEMU (pid %d): VM %s", (int)q->pid, st);
 	dest_json_start(d, "qemu");
 	dest_json_str(d, "action", "cont");

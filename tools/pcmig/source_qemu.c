@@ -89,12 +89,17 @@ static int run_state(struct src *s, char *buf, size_t len, bool *running)
 	return 0;
 }
 
-/* "status" of query-migrate ("none" before any), "error-desc" if failed. */
+/*
+ * "status" of query-migrate ("none" before any), and in @desc its
+ * "error-desc" if it failed, or else what blocks a migration
+ * ("blocked-reasons", joined with "; "), or "".
+ */
 static int mig_state(struct src *s, char *buf, size_t len, char *desc,
 		     size_t dlen)
 {
+	char reason[256];
 	struct qmp_reply r;
-	int t;
+	int t, b, i;
 
 	if (qmp_exec(s->qmp, "query-migrate", NULL, -1, s->timeout_ms, &r))
 		return qfail(s, "query-migrate");
@@ -104,8 +109,15 @@ static int mig_state(struct src *s, char *buf, size_t len, char *desc,
 	else
 		json_string(&r.doc, t, buf, len);
 	if (desc && json_string(&r.doc, json_get(&r.doc, r.ret, "error-desc"),
-				desc, dlen) == -EINVAL)
-		snprintf(desc, dlen, "no error description");
+				desc, dlen) == -EINVAL) {
+		desc[0] = '\0';
+		b = json_get(&r.doc, r.ret, "blocked-reasons");
+		for (i = 0; (t = json_elem(&r.doc, b, i)) >= 0; i++) {
+			json_string(&r.doc, t, reason, sizeof(reason));
+			snprintf(desc + strlen(desc), dlen - strlen(desc),
+				 "%s%s", desc[0] ? "; " : "", reason);
+		}
+	}
 	qmp_reply_free(&r);
 	return 0;
 }
@@ -218,7 +230,7 @@ fail:
  */
 int src_qemu_open(struct src *s)
 {
-	char st[64], mst[64];
+	char st[64], mst[64], why[QMP_ERR_LEN];
 	bool running;
 
 	s->qmp = calloc(1, sizeof(*s->qmp));
@@ -238,7 +250,7 @@ int src_qemu_open(struct src *s)
 			 "QEMU's VM cannot be migrated in its state '%s'", st);
 		return -1;
 	}
-	if (mig_state(s, mst, sizeof(mst), NULL, 0))
+	if (mig_state(s, mst, sizeof(mst), why, sizeof(why)))
 		return -1;
 	if (!in(mst, idle, ARRAY_SIZE(idle))) {
 		src_fail(s, PCMIG_ERR_ABORTED, 0,
@@ -248,6 +260,11 @@ int src_qemu_open(struct src *s)
 	}
 	if (check_memdevs(s))
 		return -1;
+	if (!strcmp(mst, "none") && why[0]) {
+		src_fail(s, PCMIG_ERR_ABORTED, 0,
+			 "QEMU cannot migrate this VM: %s", why);
+		return -1;
+	}
 	src_msg(s, "QEMU %s at %s: VM %s, %u shared memory backend%s checked",
 		s->qmp->version, s->qemu_qmp, st, s->nblocks,
 		s->nblocks == 1 ? "" : "s");
@@ -359,7 +376,8 @@ static int mig_end(struct src *s, char *st, size_t len)
 			return 0;
 		if (!strcmp(st, "failed") || !strcmp(st, "cancelled")) {
 			src_fail(s, PCMIG_ERR_ABORTED, FAIL_TELL,
-				 "QEMU's migration %s: %s", st, desc);
+				 "QEMU's migration %s: %s", st,
+				 desc[0] ? desc : "no error description");
 			return -1;
 		}
 		if (src_now_ns() > deadline) {
@@ -466,8 +484,12 @@ void src_qemu_abort(struct src *s)
 			s->qmp->err);
 	if (!s->qemu_stopped)
 		return;
+	if (s->packaged_ok) {
+		fprintf(stderr, "pcmig-tool: migrate: QEMU: the VM stays stopped here: it runs at the destination\n");
+		return;
+	}
 	if (s->package_sent) {
-		fprintf(stderr, "pcmig-tool: migrate: QEMU: the VM stays stopped at the source: its state went to the destination\n");
+		fprintf(stderr, "pcmig-tool: migrate: QEMU: the VM stays stopped here: its device state went to the destination, which did not confirm running it (no PACKAGED_OK); if the destination's QEMU never ran the VM (it says so), resume it here with QMP 'cont'\n");
 		return;
 	}
 	if (qmp_exec(s->qmp, "cont", NULL, -1, s->timeout_ms, NULL)) {
