@@ -11,6 +11,8 @@
  * never written; each round ends with a line on the serial port:
  *
  *   memcheck: round N ok            (or: memcheck: round N bad B)
+ *   memcheck: cold pass P ok        (or: bad B) each time the slices
+ *                                   have covered the whole cold region
  *   memcheck: BAD page P word W got X want Y     (the first few of them)
  *
  * So a VM migrated while it runs keeps counting rounds from where it
@@ -191,7 +193,7 @@ static uint32_t option(const char *cmd, const char *key, uint32_t def)
 void guest_main(uint32_t magic, const struct mb_info *mbi)
 {
 	uint32_t p, cold_first = COLD_START / PAGE, cold_end, hot, slice;
-	uint32_t pos, n, round, bad;
+	uint32_t pos, n, round, bad, pass = 0, cold_bad = 0, b;
 	const char *cmd = 0;
 
 	/* The loader zeroed .bss (the ELF's memory size past its file). */
@@ -245,9 +247,22 @@ void guest_main(uint32_t magic, const struct mb_info *mbi)
 			fill(HOT_START / PAGE + p, round);
 		}
 		for (n = 0; n < slice; n++) {
-			bad += check(pos, 0);
-			if (++pos == cold_end)
-				pos = cold_first;
+			b = check(pos, 0);
+			bad += b;
+			cold_bad += b;
+			if (++pos < cold_end)
+				continue;
+			pos = cold_first;
+			puts_serial("memcheck: cold pass ");
+			put_dec(++pass);
+			if (cold_bad) {
+				puts_serial(" bad ");
+				put_dec(cold_bad);
+			} else {
+				puts_serial(" ok");
+			}
+			putc_serial('\n');
+			cold_bad = 0;
 		}
 		puts_serial("memcheck: round ");
 		put_dec(round);
