@@ -56,6 +56,7 @@
 #include "pcmig_test.h"
 #include "pcmig_genl.h"
 #include "pcmig_mig.h"
+#include "pcmig_qemu.h"
 #include "pcmig_source.h"
 
 static void __attribute__((constructor)) qemu_test_init(void)
@@ -109,22 +110,6 @@ void arg(struct args *a, const char *fmt, ...)
 	a->used += n + 1;
 }
 
-/*
- * A QMP proxy between the tool and QEMU: relays both ways (descriptors
- * passed with SCM_RIGHTS too), records each command and the descriptors it
- * carried, and answers "migrate" itself with an error.
- */
-struct proxy {
-	char path[192];		/* where the tool connects */
-	char qemu[192];		/* QEMU's QMP socket */
-	int lfd;
-	pthread_t th;
-	bool started;
-	volatile int stop;
-	pthread_mutex_t lock;
-	char log[4096];		/* "command/fds" separated by spaces */
-};
-
 FIXTURE(qemu) {
 	char dir[128];
 	char ram[160];
@@ -140,7 +125,7 @@ FIXTURE(qemu) {
 	struct proc vm, mig, inc, step[2];
 	int node_fd;
 	void *map;
-	struct proxy px;
+	struct pcmig_qmp_proxy px;
 };
 
 static bool exe_near(const char *env, const char *rel, char *buf, size_t len)
@@ -317,8 +302,6 @@ static void log_file(struct __test_metadata *_metadata, const char *what,
 	free(t);
 }
 
-static void proxy_stop(struct proxy *px);
-
 FIXTURE_TEARDOWN(qemu)
 {
 	struct proc *ps[] = { &self->vm, &self->mig, &self->inc,
@@ -338,7 +321,7 @@ FIXTURE_TEARDOWN(qemu)
 		log_file(_metadata, "destination serial", self->dst_serial);
 		log_file(_metadata, "destination QEMU", self->dst_log);
 	}
-	proxy_stop(&self->px);
+	pcmig_qmp_proxy_stop(&self->px);
 	for (i = 0; i < 5; i++) {
 		if (ps[i]->pid > 0 && ps[i]->status < 0)
 			pcmig_kill_child(ps[i]->pid);
@@ -436,55 +419,6 @@ static bool exited_with(const struct proc *p, int code)
 		TH_LOG("no \"%s\" in:\n%s", needle, t_ ? t_ : "(null)"); \
 } while (0)
 
-/* What the guest printed: boots, first and last round, BAD lines. */
-struct serial {
-	int boots;
-	long first, last;
-	int bad;
-	bool ready;
-};
-
-static void serial_read(const char *path, struct serial *s)
-{
-	char *t = pcmig_read_file(path, NULL), *l, *save = NULL;
-	long r;
-
-	memset(s, 0, sizeof(*s));
-	s->first = s->last = -1;
-	if (!t)
-		return;
-	for (l = strtok_r(t, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-		if (!strncmp(l, "memcheck: ram ", 14))
-			s->boots++;
-		else if (!strcmp(l, "memcheck: ready"))
-			s->ready = true;
-		else if (strstr(l, "BAD") || strstr(l, " bad "))
-			s->bad++;
-		if (sscanf(l, "memcheck: round %ld", &r) == 1) {
-			if (s->first < 0)
-				s->first = r;
-			s->last = r;
-		}
-	}
-	free(t);
-}
-
-/* Wait until the guest at @path has printed round @round (or later). */
-static bool wait_round(const char *path, long round, int ms)
-{
-	uint64_t deadline = pcmig_now_ms() + ms;
-	struct serial s;
-
-	for (;;) {
-		serial_read(path, &s);
-		if (s.last >= round)
-			return true;
-		if (pcmig_now_ms() > deadline)
-			return false;
-		pcmig_msleep(200);
-	}
-}
-
 /* The source QEMU with the guest, its RAM in self->ram; @extra args. */
 static void start_vm(struct __test_metadata *_metadata,
 		     FIXTURE_DATA(qemu) *self, const char *const *extra)
@@ -507,7 +441,7 @@ static void start_vm(struct __test_metadata *_metadata,
 static void vm_running(struct __test_metadata *_metadata,
 		       FIXTURE_DATA(qemu) *self)
 {
-	bool ok = wait_round(self->src_serial, 2, BOOT_MS);
+	bool ok = pcmig_wait_round(self->src_serial, 2, BOOT_MS);
 
 	if (!ok) {
 		log_file(_metadata, "source serial", self->src_serial);
@@ -591,7 +525,7 @@ static void start_migrate(struct __test_metadata *_metadata,
 TEST_F_TIMEOUT(qemu, migrates_running_guest, 900)
 {
 	static const char * const slow[] = { "--bandwidth", "4M", NULL };
-	struct serial src, dst;
+	struct pcmig_serial src, dst;
 	long long pid, state, total;
 	char node[64], line[1024];
 	int64_t first;
@@ -629,10 +563,10 @@ TEST_F_TIMEOUT(qemu, migrates_running_guest, 900)
 	 * The guest went on where it stopped: the destination's first round
 	 * is the one after the source's last, without a boot in between.
 	 */
-	serial_read(self->src_serial, &src);
-	ASSERT_TRUE(wait_round(self->dst_serial, src.last + 3, ROUNDS_MS))
+	pcmig_serial_read(self->src_serial, &src);
+	ASSERT_TRUE(pcmig_wait_round(self->dst_serial, src.last + 3, ROUNDS_MS))
 		log_file(_metadata, "destination serial", self->dst_serial);
-	serial_read(self->dst_serial, &dst);
+	pcmig_serial_read(self->dst_serial, &dst);
 	EXPECT_EQ(1, src.boots);
 	EXPECT_EQ(0, dst.boots);
 	EXPECT_EQ(src.last + 1, dst.first);
@@ -681,7 +615,7 @@ TEST_F_TIMEOUT(qemu, steps_advise_listen_run, 600)
 {
 	struct args l = { .n = 0 }, r = { .n = 0 };
 	char sdir[192], path[256], *ev, *log;
-	struct serial src, dst;
+	struct pcmig_serial src, dst;
 	long long pid;
 
 	snprintf(sdir, sizeof(sdir), "%s/steps", self->dir);
@@ -714,7 +648,7 @@ TEST_F_TIMEOUT(qemu, steps_advise_listen_run, 600)
 	free(ev);
 	/* Loaded, paused until run. */
 	pcmig_msleep(2000);
-	serial_read(self->dst_serial, &dst);
+	pcmig_serial_read(self->dst_serial, &dst);
 	EXPECT_EQ(-1, dst.last);
 
 	arg(&r, "%s", self->tool);
@@ -728,10 +662,10 @@ TEST_F_TIMEOUT(qemu, steps_advise_listen_run, 600)
 	ASSERT_EXIT(&self->step[1], 0);
 	ASSERT_EXIT(&self->mig, 0);
 
-	serial_read(self->src_serial, &src);
-	ASSERT_TRUE(wait_round(self->dst_serial, src.last + 3, ROUNDS_MS))
+	pcmig_serial_read(self->src_serial, &src);
+	ASSERT_TRUE(pcmig_wait_round(self->dst_serial, src.last + 3, ROUNDS_MS))
 		log_file(_metadata, "destination serial", self->dst_serial);
-	serial_read(self->dst_serial, &dst);
+	pcmig_serial_read(self->dst_serial, &dst);
 	EXPECT_EQ(0, dst.boots);
 	EXPECT_EQ(src.last + 1, dst.first);
 	EXPECT_EQ(0, dst.bad);
@@ -746,223 +680,6 @@ TEST_F_TIMEOUT(qemu, steps_advise_listen_run, 600)
 	EXPECT_EQ(0, access(path, F_OK));
 }
 
-/* ---- the QMP proxy ---- */
-
-static int unix_addr(struct sockaddr_un *sa, const char *path)
-{
-	size_t n = strlen(path);
-
-	memset(sa, 0, sizeof(*sa));
-	sa->sun_family = AF_UNIX;
-	if (n >= sizeof(sa->sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sa->sun_path, path, n);
-	return 0;
-}
-
-static void proxy_note(struct proxy *px, const char *line, int nfds)
-{
-	const char *p = strstr(line, "\"execute\":\"");
-	char name[64] = "?";
-	size_t o;
-
-	if (p)
-		sscanf(p + 11, "%63[^\"]", name);
-	pthread_mutex_lock(&px->lock);
-	o = strlen(px->log);
-	snprintf(px->log + o, sizeof(px->log) - o, "%s/%d ", name, nfds);
-	pthread_mutex_unlock(&px->lock);
-}
-
-static int write_all(int fd, const char *buf, size_t len)
-{
-	ssize_t n;
-
-	while (len) {
-		n = send(fd, buf, len, MSG_NOSIGNAL);
-		if (n <= 0)
-			return -1;
-		buf += n;
-		len -= n;
-	}
-	return 0;
-}
-
-/* One line (a command) to QEMU, with the descriptors that came with it. */
-static int send_line(int fd, const char *line, size_t len, int *fds, int n)
-{
-	union {
-		struct cmsghdr h;
-		char b[CMSG_SPACE(8 * sizeof(int))];
-	} c;
-	struct iovec iov = { (void *)line, len };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
-	ssize_t k;
-
-	if (n) {
-		memset(&c, 0, sizeof(c));
-		m.msg_control = c.b;
-		m.msg_controllen = CMSG_SPACE(n * sizeof(int));
-		c.h.cmsg_level = SOL_SOCKET;
-		c.h.cmsg_type = SCM_RIGHTS;
-		c.h.cmsg_len = CMSG_LEN(n * sizeof(int));
-		memcpy(CMSG_DATA(&c.h), fds, n * sizeof(int));
-	}
-	k = sendmsg(fd, &m, MSG_NOSIGNAL);
-	if (k <= 0)
-		return -1;
-	return write_all(fd, line + k, len - k);
-}
-
-/* Relay one connection of the tool until either side closes. */
-static void proxy_conn(struct proxy *px, int cfd)
-{
-	struct sockaddr_un sa;
-	static char in[65536];
-	char buf[65536], *nl, reply[160], *idp;
-	int fds[8], nfds = 0, qfd, i;
-	size_t inlen = 0, len;
-	ssize_t n;
-
-	qfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (qfd < 0 || unix_addr(&sa, px->qemu) ||
-	    connect(qfd, (struct sockaddr *)&sa, sizeof(sa))) {
-		if (qfd >= 0)
-			close(qfd);
-		return;
-	}
-	while (!px->stop) {
-		struct pollfd p[2] = { { .fd = qfd, .events = POLLIN },
-				       { .fd = cfd, .events = POLLIN } };
-
-		if (poll(p, 2, 200) <= 0)
-			continue;
-		if (p[0].revents) {
-			n = read(qfd, buf, sizeof(buf));
-			if (n <= 0 || write_all(cfd, buf, n))
-				break;
-		}
-		if (p[1].revents) {
-			union {
-				struct cmsghdr h;
-				char b[CMSG_SPACE(8 * sizeof(int))];
-			} c;
-			struct iovec iov = { in + inlen, sizeof(in) - inlen };
-			struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
-					    .msg_control = c.b,
-					    .msg_controllen = sizeof(c.b) };
-			struct cmsghdr *h;
-
-			n = recvmsg(cfd, &m, MSG_CMSG_CLOEXEC);
-			if (n <= 0)
-				break;
-			for (h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h)) {
-				int k = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-
-				if (h->cmsg_type != SCM_RIGHTS)
-					continue;
-				for (i = 0; i < k && nfds < 8; i++)
-					memcpy(&fds[nfds++],
-					       CMSG_DATA(h) + i * sizeof(int),
-					       sizeof(int));
-			}
-			inlen += n;
-			while ((nl = memchr(in, '\n', inlen))) {
-				len = nl - in + 1;
-				*nl = '\0';
-				proxy_note(px, in, nfds);
-				*nl = '\n';
-				if (memmem(in, len, "\"execute\":\"migrate\"",
-					   19)) {
-					idp = memmem(in, len, "\"id\":", 5);
-					snprintf(reply, sizeof(reply),
-						 "{\"error\": {\"class\": \"GenericError\", \"desc\": \"injected by pcmig_qemu_test\"}, \"id\": %ld}\r\n",
-						 idp ? strtol(idp + 5, NULL, 10) : 0);
-					write_all(cfd, reply, strlen(reply));
-					for (i = 0; i < nfds; i++)
-						close(fds[i]);
-				} else if (send_line(qfd, in, len, fds, nfds)) {
-					goto out;
-				} else {
-					for (i = 0; i < nfds; i++)
-						close(fds[i]);
-				}
-				nfds = 0;
-				memmove(in, in + len, inlen - len);
-				inlen -= len;
-			}
-		}
-	}
-out:
-	for (i = 0; i < nfds; i++)
-		close(fds[i]);
-	close(qfd);
-}
-
-static void *proxy_main(void *arg)
-{
-	struct proxy *px = arg;
-	int cfd;
-
-	while (!px->stop) {
-		struct pollfd p = { .fd = px->lfd, .events = POLLIN };
-
-		if (poll(&p, 1, 200) <= 0)
-			continue;
-		cfd = accept4(px->lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (cfd < 0)
-			continue;
-		proxy_conn(px, cfd);
-		close(cfd);
-	}
-	return NULL;
-}
-
-static int proxy_start(struct proxy *px, const char *path, const char *qemu)
-{
-	struct sockaddr_un sa;
-
-	if (strlen(path) >= sizeof(px->path) ||
-	    strlen(qemu) >= sizeof(px->qemu) || unix_addr(&sa, path))
-		return -ENAMETOOLONG;
-	strcpy(px->path, path);
-	strcpy(px->qemu, qemu);
-	px->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (px->lfd < 0 || bind(px->lfd, (struct sockaddr *)&sa, sizeof(sa)) ||
-	    listen(px->lfd, 4))
-		return -errno;
-	if (pthread_create(&px->th, NULL, proxy_main, px))
-		return -EAGAIN;
-	px->started = true;
-	return 0;
-}
-
-static void proxy_stop(struct proxy *px)
-{
-	if (px->started) {
-		px->stop = 1;
-		pthread_join(px->th, NULL);
-		px->started = false;
-	}
-	if (px->lfd >= 0)
-		close(px->lfd);
-	px->lfd = -1;
-}
-
-/* The position of "name/fds " in the proxy's log, or -1. */
-static long logged_at(struct proxy *px, const char *entry)
-{
-	char e[80], *p;
-	long at;
-
-	snprintf(e, sizeof(e), " %s ", entry);
-	pthread_mutex_lock(&px->lock);
-	p = strstr(px->log, e + 1) == px->log ? px->log : strstr(px->log, e);
-	at = p ? p - px->log : -1;
-	pthread_mutex_unlock(&px->lock);
-	return at;
-}
-
 /* ---- failures ---- */
 
 /*
@@ -974,7 +691,7 @@ static long logged_at(struct proxy *px, const char *entry)
 TEST_F_TIMEOUT(qemu, load_failure_quotes_qemu, 600)
 {
 	static const char * const rng[] = { "-device", "virtio-rng-pci", NULL };
-	struct serial a, b, dst;
+	struct pcmig_serial a, b, dst;
 	long long pid;
 
 	start_vm(_metadata, self, rng);
@@ -999,14 +716,14 @@ TEST_F_TIMEOUT(qemu, load_failure_quotes_qemu, 600)
 	pid = pcmig_json_num(self->inc.out_text, "qemu", "pid");
 	ASSERT_LT(0, pid);
 	EXPECT_TRUE(pcmig_pid_ended((pid_t)pid));
-	serial_read(self->dst_serial, &dst);
+	pcmig_serial_read(self->dst_serial, &dst);
 	EXPECT_EQ(-1, dst.last);
 	EXPECT_EQ(0, dst.boots);
 
 	/* The source's VM stays stopped. */
-	serial_read(self->src_serial, &a);
+	pcmig_serial_read(self->src_serial, &a);
 	pcmig_msleep(3000);
-	serial_read(self->src_serial, &b);
+	pcmig_serial_read(self->src_serial, &b);
 	EXPECT_EQ(a.last, b.last);
 	EXPECT_EQ(0, b.bad);
 }
@@ -1019,14 +736,14 @@ TEST_F_TIMEOUT(qemu, load_failure_quotes_qemu, 600)
 TEST_F_TIMEOUT(qemu, source_resumes_vm_after_failure, 600)
 {
 	char path[192], line[1024];
-	struct serial s, t;
+	struct pcmig_serial s, t;
 	long long pid;
 	long stop, caps, getfd, mig, cont;
 
 	start_vm(_metadata, self, NULL);
 	vm_running(_metadata, self);
 	snprintf(path, sizeof(path), "%s/proxy.qmp", self->dir);
-	ASSERT_EQ(0, proxy_start(&self->px, path, self->src_qmp));
+	ASSERT_EQ(0, pcmig_qmp_proxy_start(&self->px, path, self->src_qmp));
 	start_dest(_metadata, self, NULL);
 	start_migrate(_metadata, self, path, NULL);
 	proc_wait(&self->mig, FAIL_MS);
@@ -1042,18 +759,18 @@ TEST_F_TIMEOUT(qemu, source_resumes_vm_after_failure, 600)
 		    strstr(line, "\"action\":\"resumed\""))
 		TH_LOG("%s", self->mig.out_text);
 	/* What the tool said to QEMU, in this order. */
-	stop = logged_at(&self->px, "stop/0");
-	caps = logged_at(&self->px, "migrate-set-capabilities/0");
-	getfd = logged_at(&self->px, "getfd/1");
-	mig = logged_at(&self->px, "migrate/0");
-	cont = logged_at(&self->px, "cont/0");
+	stop = pcmig_qmp_proxy_logged_at(&self->px, "stop/0");
+	caps = pcmig_qmp_proxy_logged_at(&self->px, "migrate-set-capabilities/0");
+	getfd = pcmig_qmp_proxy_logged_at(&self->px, "getfd/1");
+	mig = pcmig_qmp_proxy_logged_at(&self->px, "migrate/0");
+	cont = pcmig_qmp_proxy_logged_at(&self->px, "cont/0");
 	EXPECT_TRUE(stop >= 0 && stop < caps && caps < getfd && getfd < mig &&
 		    mig < cont) TH_LOG("QMP commands: %s", self->px.log);
 
 	/* The VM runs again at the source. */
-	serial_read(self->src_serial, &s);
-	EXPECT_TRUE(wait_round(self->src_serial, s.last + 2, ROUNDS_MS));
-	serial_read(self->src_serial, &t);
+	pcmig_serial_read(self->src_serial, &s);
+	EXPECT_TRUE(pcmig_wait_round(self->src_serial, s.last + 2, ROUNDS_MS));
+	pcmig_serial_read(self->src_serial, &t);
 	EXPECT_EQ(1, t.boots);
 	EXPECT_EQ(0, t.bad);
 
