@@ -46,8 +46,8 @@
 	"                          SIGBUS, the VM most likely dies) after this\n" \
 	"                          long paused; 0, the default: it waits, and\n" \
 	"                          so does the VM, for as long as it takes\n" \
-	"      --hook-timeout SECONDS  limit of each hook, and of QEMU's start\n" \
-	"                          and load with --qemu (default 300)\n" \
+	"      --hook-timeout SECONDS  limit of each hook; with --qemu, of\n" \
+	"                          QEMU's load, and of its cont (default 300)\n" \
 	"      --qemu -- QEMU ARGS...  the VM is a QEMU that we start after\n" \
 	"                          ADVISE: ARGS (the source QEMU's, less its\n" \
 	"                          RAM backends) and a memory-backend-file per\n" \
@@ -56,8 +56,8 @@
 	"                          ours; the device state is loaded over QMP at\n" \
 	"                          LISTEN, 'cont' is RUN (Documentation/qemu.rst)\n" \
 	"      --qemu-log FILE     QEMU's output (default: our stderr; advise:\n" \
-	"                          DIR/qemu.log); its last line tells why it\n" \
-	"                          failed\n" \
+	"                          DIR/qemu.log); when QEMU fails, its last\n" \
+	"                          lines there are quoted\n" \
 	"  -j, --json              JSON lines on stdout (the default when\n" \
 	"                          stdout is not a terminal)\n"		\
 	"  -q, --quiet             no messages but errors, no progress line\n" \
