@@ -20,15 +20,14 @@
 
 /* ---- the guest's serial port ---- */
 
-void pcmig_serial_read(const char *path, struct pcmig_serial *s)
+static void parse(char *t, struct pcmig_serial *s)
 {
-	char *t = pcmig_read_file(path, NULL), *l, *save = NULL;
+	char *l, *save = NULL;
 	long r;
 
 	memset(s, 0, sizeof(*s));
 	s->first = s->last = -1;
-	if (!t)
-		return;
+	s->consecutive = true;
 	for (l = strtok_r(t, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 		if (!strncmp(l, "memcheck: ram ", 14))
 			s->boots++;
@@ -39,10 +38,41 @@ void pcmig_serial_read(const char *path, struct pcmig_serial *s)
 		if (sscanf(l, "memcheck: round %ld", &r) == 1) {
 			if (s->first < 0)
 				s->first = r;
+			else if (r != s->last + 1)
+				s->consecutive = false;
 			s->last = r;
 		}
 	}
+	if (s->first > 1)
+		s->consecutive = false;
+}
+
+void pcmig_serial_read(const char *path, struct pcmig_serial *s)
+{
+	char *t = pcmig_read_file(path, NULL), none[1] = "";
+
+	parse(t ? t : none, s);
 	free(t);
+}
+
+void pcmig_serial_read2(const char *src, const char *dst,
+			struct pcmig_serial *s)
+{
+	char *a = pcmig_read_file(src, NULL), *b = pcmig_read_file(dst, NULL);
+	size_t la = a ? strlen(a) : 0, lb = b ? strlen(b) : 0;
+	char *t = malloc(la + lb + 1), none[1] = "";
+
+	if (t) {
+		memcpy(t, a ? a : "", la);
+		memcpy(t + la, b ? b : "", lb);
+		t[la + lb] = '\0';
+		parse(t, s);
+	} else {
+		parse(none, s);
+	}
+	free(t);
+	free(a);
+	free(b);
 }
 
 /* Wait until the guest at @path has printed round @round (or later). */

@@ -10,16 +10,26 @@
 #include <pthread.h>
 #include <stdbool.h>
 
-/* What the guest printed: boots, first and last round, BAD lines. */
+/*
+ * What the guest printed: boots, first and last round, BAD lines, and
+ * whether the rounds count 1, 2, 3... without a gap or a repeat.
+ */
 struct pcmig_serial {
 	int boots;
 	long first, last;
 	int bad;
 	bool ready;
+	bool consecutive;
 };
 
 /* Read the guest's serial output in file @path (missing: nothing). */
 void pcmig_serial_read(const char *path, struct pcmig_serial *s);
+/*
+ * The same for the output of one guest that moved: file @src, then file
+ * @dst, read as one stream (a line the stop cut in two is whole again).
+ */
+void pcmig_serial_read2(const char *src, const char *dst,
+			struct pcmig_serial *s);
 /* Wait until the guest at @path has printed round @round (or later). */
 bool pcmig_wait_round(const char *path, long round, int ms);
 
