@@ -368,13 +368,22 @@ int pcmig_fault_init(void)
 	 * nothing for works that allocate with GFP_KERNEL and wait on
 	 * sockets themselves, and it would cost a thread per queue.
 	 *
+	 * WQ_CPU_INTENSIVE: a receiver may run for long without sleeping
+	 * (copying a stream of pages, walking a ZERO or DISCARD frame over a
+	 * whole session); it reschedules, but a work item of a bound pool
+	 * that does not sleep keeps every other work item of that CPU's pool
+	 * (vmstat, neighbour tables, other sessions' receivers) from starting
+	 * (the workqueue watchdog saw 32 s with an 8 GiB DISCARD frame on the
+	 * debug kernel). Intensive work items leave the pool's concurrency
+	 * management, so the others get a worker of their own.
+	 *
 	 * Requests and replies are on the fault path: never starved.
 	 */
-	pcmig_wq = alloc_workqueue("pcmig", WQ_HIGHPRI, 0);
+	pcmig_wq = alloc_workqueue("pcmig", WQ_HIGHPRI | WQ_CPU_INTENSIVE, 0);
 	if (!pcmig_wq)
 		return -ENOMEM;
 	/* The background push must not take the CPU from faulting tasks. */
-	pcmig_bulk_wq = alloc_workqueue("pcmig_bulk", 0, 0);
+	pcmig_bulk_wq = alloc_workqueue("pcmig_bulk", WQ_CPU_INTENSIVE, 0);
 	if (!pcmig_bulk_wq) {
 		destroy_workqueue(pcmig_wq);
 		return -ENOMEM;
