@@ -774,7 +774,7 @@ TEST_F_TIMEOUT(big, all_pages_64m_4_threads_random_order, 150)
 	ASSERT_EQ(0, pcmig_readers_start(&r, e->map, 0, n, 0xb16, 4, true,
 					 0x5eed));
 	pcmig_env_kid(e, r.pid);
-	ret = pcmig_env_readers_wait(e, &r, 120000);
+	ret = pcmig_env_readers_wait(e, &r, 120000 * pcmig_time_scale());
 	pcmig_env_status(e, &st);
 	ASSERT_EQ(0, ret) TH_LOG("%s; %llu of %llu pages present",
 				 pcmig_lib_error(),

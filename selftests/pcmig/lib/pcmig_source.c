@@ -59,6 +59,17 @@ uint64_t pcmig_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+unsigned int pcmig_time_scale(void)
+{
+	const char *env = getenv("PCMIG_TIME_SCALE");
+	unsigned long v;
+
+	if (!env)
+		return 1;
+	v = strtoul(env, NULL, 10);
+	return v >= 1 && v <= 100 ? (unsigned int)v : 1;
+}
+
 /* Pattern */
 
 uint64_t pcmig_pattern_word(uint64_t seed, uint64_t page, uint64_t word)

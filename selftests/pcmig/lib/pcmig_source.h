@@ -28,6 +28,12 @@ void pcmig_lib_set_error(const char *fmt, ...)
 
 /* Monotonic clock in milliseconds. */
 uint64_t pcmig_now_ms(void);
+/*
+ * $PCMIG_TIME_SCALE (1..100, default 1): a factor for the bounds of waits
+ * that scale with the kernel's speed; make check-debug sets 4 (KASAN,
+ * lockdep and friends under emulation).
+ */
+unsigned int pcmig_time_scale(void);
 
 /*
  * The page pattern: every 8-byte word of page @page is
