@@ -36,6 +36,7 @@
 
 #include "compat.h"
 #include "pcmig.h"
+#include "trace.h"
 
 struct workqueue_struct *pcmig_wq;
 struct workqueue_struct *pcmig_bulk_wq;
@@ -141,6 +142,7 @@ static int pcmig_wait_page(struct pcmig_session *s, unsigned long idx,
 	else
 		ret = wait_event_killable(*wq, pcmig_page_present(s, idx) ||
 					  pcmig_failed(s));
+	trace_pcmig_fault(s, idx, start, ret);
 	if (pcmig_page_present(s, idx)) {
 		pcmig_account_wait(s, ktime_get_ns() - start);
 		return 0;
@@ -161,6 +163,7 @@ static vm_fault_t pcmig_fault_missing(struct pcmig_session *s,
 	struct file *file;
 
 	pcmig_stat_inc(&s->stats->faults);
+	trace_pcmig_fault_missing(s, idx, vmf->flags);
 	if (pcmig_failed(s))
 		return VM_FAULT_SIGBUS;
 	first = pcmig_request(s, idx);

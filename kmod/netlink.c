@@ -25,6 +25,7 @@
 
 #include "compat.h"
 #include "pcmig.h"
+#include "trace.h"
 
 static const struct nla_policy pcmig_genl_policy[PCMIG_ATTR_MAX + 1] = {
 	[PCMIG_ATTR_ID]		= { .type = NLA_U32 },
@@ -437,6 +438,7 @@ void pcmig_events_release(struct pcmig_session *s)
 void pcmig_event_state(struct pcmig_session *s, enum pcmig_state old,
 		       enum pcmig_state state)
 {
+	trace_pcmig_state_change(s, old, state);
 	pcmig_event_queue(s, PCMIG_CMD_EVENT_STATE, state, old);
 }
 

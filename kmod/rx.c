@@ -43,6 +43,7 @@
 
 #include "compat.h"
 #include "pcmig.h"
+#include "trace.h"
 
 static int pcmig_rx_violation(struct pcmig_rx *rx, enum pcmig_reason reason)
 {
@@ -187,6 +188,7 @@ static void pcmig_rx_commit(struct pcmig_rx *rx, struct page *page)
 	rx->claimed = false;
 	if (!added)
 		return;
+	trace_pcmig_page_received(rx, page);
 
 	if (!page) {
 		pcmig_stat_inc(&s->stats->pages_zero);

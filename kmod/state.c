@@ -20,6 +20,7 @@
 
 #include "compat.h"
 #include "pcmig.h"
+#include "trace.h"
 
 /*
  * Sized by their initialisers: a state or reason added to the UAPI without
@@ -271,6 +272,7 @@ static int pcmig_move(struct pcmig_session *s, enum pcmig_state to,
 		s->error = 0;
 		s->recoveries++;
 		pcmig_outage_end(s);
+		trace_pcmig_recover(s);
 	}
 	pcmig_event_state(s, *from, to);
 	spin_unlock_bh(&s->lock);
@@ -391,6 +393,7 @@ static void __pcmig_pause(struct pcmig_session *s, const u32 *epoch,
 	s->error = error;
 	s->pauses++;
 	s->epoch++;
+	trace_pcmig_pause(s);
 	pcmig_pause_timer(s);
 	pcmig_event_reason(s, PCMIG_CMD_EVENT_PAUSED, reason, error);
 	pcmig_event_state(s, from, PCMIG_STATE_PAUSED);

@@ -25,6 +25,7 @@
 #include <linux/workqueue.h>
 
 #include "pcmig.h"
+#include "trace.h"
 
 /* &pcmig_session.tx_flags */
 #define PCMIG_TX_RESEND	0	/* request every missing requested page */
@@ -84,6 +85,7 @@ static int pcmig_tx_write(struct pcmig_session *s, bool block)
 		s->tx_len -= ret;
 	}
 	pcmig_stat_inc(&s->stats->requests_sent);
+	trace_pcmig_request_sent(s);
 	return 0;
 }
 
