@@ -21,7 +21,7 @@
 
 #include <asm/local64.h>
 
-#define PCMIG_MODULE_VERSION	"0.4.0"
+#define PCMIG_MODULE_VERSION	"0.5.0"
 
 /* Session ids, and so node minors, are below this. */
 #define PCMIG_MAX_SESSIONS	4096
