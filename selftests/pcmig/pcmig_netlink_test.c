@@ -187,12 +187,34 @@ FIXTURE_TEARDOWN(hold)
 }
 
 /*
+ * After a destroy: the session is FAILED (DESTROYED), and the DISCARD that
+ * held its ioctl lock ends within BAIL_MS with EBUSY.
+ */
+static void expect_destroyed_discard_bails(struct __test_metadata *_metadata,
+					   FIXTURE_DATA(hold) *self)
+{
+	struct pcmig_status st;
+	int status, ret;
+
+	ASSERT_EQ(0, pcmig_get_status(self->fd, &st));
+	EXPECT_EQ(PCMIG_STATE_FAILED, st.state);
+	EXPECT_EQ(PCMIG_REASON_DESTROYED, st.reason);
+	ret = pcmig_wait_child(self->discard, BAIL_MS, &status);
+	EXPECT_EQ(0, ret) TH_LOG("DISCARD still running %d ms after destroy",
+				 BAIL_MS);
+	if (!ret) {
+		self->discard = 0;
+		EXPECT_EQ(EBUSY, exit_code(status))
+			TH_LOG("DISCARD: %s", pcmig_status_str(status));
+	}
+}
+
+/*
  * SESSION_DESTROY (and GET) while a DISCARD of 1 TiB holds the session's
  * ioctl lock: both return at once; the DISCARD stops early with -EBUSY.
  */
 TEST_F_TIMEOUT(hold, destroy_and_get_do_not_wait_behind_an_ioctl, 400)
 {
-	struct pcmig_status st;
 	uint64_t t0, t;
 	int status, ret;
 
@@ -219,28 +241,16 @@ TEST_F_TIMEOUT(hold, destroy_and_get_do_not_wait_behind_an_ioctl, 400)
 		TH_LOG("SESSION_DESTROY: %s", pcmig_status_str(status));
 	TH_LOG("SESSION_DESTROY took %llu ms", (unsigned long long)t);
 
-	ASSERT_EQ(0, pcmig_get_status(self->fd, &st));
-	EXPECT_EQ(PCMIG_STATE_FAILED, st.state);
-	EXPECT_EQ(PCMIG_REASON_DESTROYED, st.reason);
-
 	/* The DISCARD gives up: the session is final. */
-	ret = pcmig_wait_child(self->discard, BAIL_MS, &status);
-	EXPECT_EQ(0, ret) TH_LOG("DISCARD still running %d ms after destroy",
-				 BAIL_MS);
-	if (!ret) {
-		self->discard = 0;
-		EXPECT_EQ(EBUSY, exit_code(status))
-			TH_LOG("DISCARD: %s", pcmig_status_str(status));
-		TH_LOG("DISCARD ended %llu ms after the destroy began",
-		       (unsigned long long)(pcmig_now_ms() - t0));
-	}
+	expect_destroyed_discard_bails(_metadata, self);
+	TH_LOG("DISCARD ended %llu ms after the destroy began",
+	       (unsigned long long)(pcmig_now_ms() - t0));
 	EXPECT_EQ(-ENODEV, pcmig_destroy(self->fd));
 }
 
 /* PCMIG_IOC_DESTROY on another descriptor does not wait either. */
 TEST_F_TIMEOUT(hold, destroy_ioctl_does_not_wait_behind_an_ioctl, 400)
 {
-	struct pcmig_status st;
 	int status, ret;
 
 	self->kid[0] = fork_ioctl_destroy(self->fd);
@@ -252,17 +262,7 @@ TEST_F_TIMEOUT(hold, destroy_ioctl_does_not_wait_behind_an_ioctl, 400)
 	self->kid[0] = 0;
 	EXPECT_EQ(0, exit_code(status))
 		TH_LOG("PCMIG_IOC_DESTROY: %s", pcmig_status_str(status));
-	ASSERT_EQ(0, pcmig_get_status(self->fd, &st));
-	EXPECT_EQ(PCMIG_STATE_FAILED, st.state);
-	EXPECT_EQ(PCMIG_REASON_DESTROYED, st.reason);
-	ret = pcmig_wait_child(self->discard, BAIL_MS, &status);
-	EXPECT_EQ(0, ret) TH_LOG("DISCARD still running %d ms after destroy",
-				 BAIL_MS);
-	if (!ret) {
-		self->discard = 0;
-		EXPECT_EQ(EBUSY, exit_code(status))
-			TH_LOG("DISCARD: %s", pcmig_status_str(status));
-	}
+	expect_destroyed_discard_bails(_metadata, self);
 }
 
 /*

@@ -224,6 +224,26 @@ TEST_F(thp, create_refused_under_force)
 }
 
 /*
+ * The session met a huge page: FAILED with reason HUGE_PAGE, @present pages
+ * present (none written since), and page @never never requested.
+ */
+static void expect_failed_huge(struct __test_metadata *_metadata,
+			       struct pcmig_env *e, uint64_t present,
+			       uint64_t never)
+{
+	struct pcmig_status st;
+
+	ASSERT_EQ(0, pcmig_env_status(e, &st));
+	EXPECT_EQ(PCMIG_STATE_FAILED, st.state)
+		TH_LOG("state %s", pcmig_state_name(st.state));
+	EXPECT_EQ(PCMIG_REASON_HUGE_PAGE, st.reason)
+		TH_LOG("reason %s", pcmig_reason_name(st.reason));
+	EXPECT_EQ(-EOPNOTSUPP, st.error);
+	EXPECT_EQ(present, st.pages_present);
+	EXPECT_EQ(0, pcmig_source_requests(e->src, never));
+}
+
+/*
  * shmem_enabled becomes force after the session was created; a fault on
  * page 0 would get a huge page. Reading page 1 right after page 0 must not
  * see zeros: page 1 never arrived.
@@ -231,7 +251,6 @@ TEST_F(thp, create_refused_under_force)
 TEST_F(thp, force_later_fault_fails_session)
 {
 	struct pcmig_env *e = &self->env;
-	struct pcmig_status st;
 	long hp0, hp1;
 	int status;
 	pid_t kid;
@@ -255,14 +274,7 @@ TEST_F(thp, force_later_fault_fails_session)
 	EXPECT_TRUE(pcmig_died_of(status, SIGBUS))
 		TH_LOG("reader: %s (2: page 1 read as zeros, never requested)",
 		       pcmig_status_str(status));
-	ASSERT_EQ(0, pcmig_env_status(e, &st));
-	EXPECT_EQ(PCMIG_STATE_FAILED, st.state)
-		TH_LOG("state %s", pcmig_state_name(st.state));
-	EXPECT_EQ(PCMIG_REASON_HUGE_PAGE, st.reason)
-		TH_LOG("reason %s", pcmig_reason_name(st.reason));
-	EXPECT_EQ(-EOPNOTSUPP, st.error);
-	EXPECT_EQ(0, st.pages_present);
-	EXPECT_EQ(0, pcmig_source_requests(e->src, 1));
+	expect_failed_huge(_metadata, e, 0, 1);
 }
 
 /*
@@ -315,14 +327,7 @@ TEST_F(thp, force_later_receiver_fails_session)
 	EXPECT_TRUE(pcmig_died_of(status, SIGBUS))
 		TH_LOG("reader: %s (2: page 300 read as zeros, never requested)",
 		       pcmig_status_str(status));
-	ASSERT_EQ(0, pcmig_env_status(e, &st));
-	EXPECT_EQ(PCMIG_STATE_FAILED, st.state)
-		TH_LOG("state %s", pcmig_state_name(st.state));
-	EXPECT_EQ(PCMIG_REASON_HUGE_PAGE, st.reason)
-		TH_LOG("reason %s", pcmig_reason_name(st.reason));
-	EXPECT_EQ(-EOPNOTSUPP, st.error);
-	EXPECT_EQ(255, st.pages_present);
-	EXPECT_EQ(0, pcmig_source_requests(e->src, 300));
+	expect_failed_huge(_metadata, e, 255, 300);
 }
 
 /*
