@@ -221,6 +221,8 @@ struct pcmig_channel {
  * @npages: pages of memory
  * @backing: tmpfs file holding the pages
  * @memcg: memory cgroup that receives are charged to (creator's)
+ * @inode: inode of the file PCMIG_IOC_CREATE returned, with a reference
+ *	(file.c)
  * @net: network namespace of the creator, with a reference: generic netlink
  *	shows the session and sends its events there only
  * @all_node: entry in the list of session objects not yet freed
@@ -290,6 +292,7 @@ struct pcmig_session {
 	unsigned long npages;
 	struct file *backing;
 	struct mem_cgroup *memcg;
+	struct inode *inode;
 	struct net *net;
 	struct list_head all_node;
 	struct device *dev;
@@ -359,6 +362,7 @@ int pcmig_session_open_file(struct pcmig_session *s);
 void pcmig_session_get(struct pcmig_session *s);
 void pcmig_session_put(struct pcmig_session *s);
 struct pcmig_session *pcmig_session_find(u32 id);
+struct pcmig_session *pcmig_session_find_inode(const struct inode *inode);
 int pcmig_session_destroy(struct pcmig_session *s);
 int pcmig_session_next(u32 *id, struct pcmig_session **out);
 void pcmig_session_status(struct pcmig_session *s, struct pcmig_status *st);
@@ -391,6 +395,11 @@ static inline bool pcmig_page_huge(struct page *page)
 {
 	return folio_test_large(page_folio(page));
 }
+
+/* file.c */
+struct file *pcmig_file_create(struct pcmig_session *s,
+			       const struct file_operations *fops);
+void pcmig_file_release(struct pcmig_session *s);
 
 /* fault.c */
 int pcmig_mmap(struct pcmig_session *s, struct vm_area_struct *vma);

@@ -4,7 +4,6 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/anon_inodes.h>
 #include <linux/cdev.h>
 #include <linux/device.h>
 #include <linux/file.h>
@@ -63,6 +62,7 @@ static void pcmig_session_unalloc(struct pcmig_session *s)
 {
 	if (s->net)
 		put_net(s->net);
+	pcmig_file_release(s);
 	fput(s->backing);
 	mem_cgroup_put(s->memcg);
 	pcmig_session_free_mem(s);
@@ -312,6 +312,30 @@ struct pcmig_session *pcmig_session_find(u32 id)
 }
 
 /**
+ * pcmig_session_find_inode() - look a live session up by its file inode
+ * @inode: inode of a file being opened, not a device node
+ *
+ * Return: the live session whose PCMIG_IOC_CREATE file has @inode (see
+ * file.c), with a reference, or NULL.
+ */
+struct pcmig_session *pcmig_session_find_inode(const struct inode *inode)
+{
+	struct pcmig_session *s;
+	int id;
+
+	mutex_lock(&pcmig_table_lock);
+	idr_for_each_entry(&pcmig_table, s, id) {
+		if (s->inode == inode) {
+			pcmig_session_get(s);
+			mutex_unlock(&pcmig_table_lock);
+			return s;
+		}
+	}
+	mutex_unlock(&pcmig_table_lock);
+	return NULL;
+}
+
+/**
  * pcmig_session_next() - iterate over live sessions
  * @id: in: first id to look at; out: the id found
  * @out: the session found, with a reference
@@ -474,7 +498,8 @@ int pcmig_session_open_file(struct pcmig_session *s)
 		return fd;
 
 	pcmig_session_get(s);
-	file = anon_inode_getfile("[pcmig]", &pcmig_session_fops, s, O_RDWR);
+	/* A regular file: see file.c. */
+	file = pcmig_file_create(s, &pcmig_session_fops);
 	if (IS_ERR(file)) {
 		pcmig_session_put(s);
 		put_unused_fd(fd);
@@ -487,6 +512,10 @@ int pcmig_session_open_file(struct pcmig_session *s)
 	return fd;
 }
 
+/*
+ * An open of /dev/pcmig<id>, or of the file PCMIG_IOC_CREATE returned
+ * through /proc/<pid>/fd/<n> (a regular file, see file.c).
+ */
 static int pcmig_node_open(struct inode *inode, struct file *file)
 {
 	struct pcmig_session *s;
@@ -494,7 +523,10 @@ static int pcmig_node_open(struct inode *inode, struct file *file)
 	if (!(file->f_mode & FMODE_WRITE) || !(file->f_mode & FMODE_READ))
 		return -EACCES;
 
-	s = pcmig_session_find(iminor(inode));
+	if (S_ISCHR(inode->i_mode))
+		s = pcmig_session_find(iminor(inode));
+	else
+		s = pcmig_session_find_inode(inode);
 	if (!s)
 		return -ENODEV;
 	pcmig_session_file(s, file);
