@@ -430,6 +430,7 @@ void pcmig_session_status(struct pcmig_session *s, struct pcmig_status *st)
 	st->error = s->error;
 	st->pauses = s->pauses;
 	st->pages_discarded = s->pages_discarded;
+	st->pages_punched = s->pages_punched;
 	st->pause_timeout_ms = s->pause_timeout_ms;
 	st->recoveries = s->recoveries;
 	st->paused_at_ns = s->paused_at_ns;
@@ -498,7 +499,7 @@ int pcmig_session_open_file(struct pcmig_session *s)
 		return fd;
 
 	pcmig_session_get(s);
-	/* A regular file: see file.c. */
+	/* A regular file, so that fallocate(2) reaches it (file.c). */
 	file = pcmig_file_create(s, &pcmig_session_fops);
 	if (IS_ERR(file)) {
 		pcmig_session_put(s);
@@ -555,6 +556,12 @@ static loff_t pcmig_session_llseek(struct file *file, loff_t offset,
 static int pcmig_session_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	return pcmig_mmap(file->private_data, vma);
+}
+
+static long pcmig_session_fallocate(struct file *file, int mode,
+				    loff_t offset, loff_t len)
+{
+	return pcmig_fallocate(file->private_data, mode, offset, len);
 }
 
 static long pcmig_ioctl_attach(struct pcmig_session *s, void __user *argp)
@@ -777,6 +784,7 @@ static const struct file_operations pcmig_session_fops = {
 	.release	= pcmig_session_release,
 	.llseek		= pcmig_session_llseek,
 	.mmap		= pcmig_session_mmap,
+	.fallocate	= pcmig_session_fallocate,
 	.unlocked_ioctl	= pcmig_session_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 };
