@@ -96,4 +96,14 @@ static inline struct class *pcmig_class_create(const char *name)
 #endif
 }
 
+/*
+ * The first argument of inode_operations.setattr: the mount's user
+ * namespace before 6.3, its idmapping from 6.3 on.
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
+#define PCMIG_IDMAP	struct user_namespace
+#else
+#define PCMIG_IDMAP	struct mnt_idmap
+#endif
+
 #endif /* _PCMIG_COMPAT_H */

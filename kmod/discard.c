@@ -29,13 +29,18 @@
 #include "compat.h"
 #include "pcmig.h"
 
-/*
- * A DISCARD of pages @first..@last starts: pages being received in the
- * range, or started before pcmig_discard_end(), are dropped when their
- * payload is in instead of becoming present. Under s->discard_lock.
+/**
+ * pcmig_discard_begin() - pages being received in a range are to be dropped
+ * @s: session; the caller holds @s->discard_lock
+ * @first: first page of the range
+ * @last: last page of the range
+ *
+ * A DISCARD or a punch of pages @first..@last starts: pages being received
+ * in the range, or started before pcmig_discard_end(), are dropped when
+ * their payload is in instead of becoming present.
  */
-static void pcmig_discard_begin(struct pcmig_session *s, unsigned long first,
-				unsigned long last)
+void pcmig_discard_begin(struct pcmig_session *s, unsigned long first,
+			 unsigned long last)
 {
 	struct pcmig_channel *ch;
 
@@ -49,8 +54,11 @@ static void pcmig_discard_begin(struct pcmig_session *s, unsigned long first,
 	spin_unlock_bh(&s->lock);
 }
 
-/* The DISCARD started by pcmig_discard_begin() is over. */
-static void pcmig_discard_end(struct pcmig_session *s)
+/**
+ * pcmig_discard_end() - the range of pcmig_discard_begin() is done
+ * @s: session; the caller holds @s->discard_lock
+ */
+void pcmig_discard_end(struct pcmig_session *s)
 {
 	spin_lock_bh(&s->lock);
 	s->discarding = false;

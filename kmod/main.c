@@ -95,7 +95,7 @@ void pcmig_fill_version(struct pcmig_version *ver)
 	 * declares a new feature must not make the module claim it.
 	 */
 	ver->features = PCMIG_FEATURE_SESSIONS | PCMIG_FEATURE_SYNC |
-			PCMIG_FEATURE_RECOVER;
+			PCMIG_FEATURE_RECOVER | PCMIG_FEATURE_PUNCH;
 	ver->page_size = PAGE_SIZE;
 }
 

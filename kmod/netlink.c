@@ -110,6 +110,7 @@ static int pcmig_put_counters(struct sk_buff *msg,
 		{ PCMIG_ATTR_PAUSED_AT_NS,	st->paused_at_ns },
 		{ PCMIG_ATTR_PAUSED_TOTAL_NS,	st->paused_total_ns },
 		{ PCMIG_ATTR_REQUESTS_RESENT,	st->requests_resent },
+		{ PCMIG_ATTR_PAGES_PUNCHED,	st->pages_punched },
 	};
 	struct nlattr *hist;
 	unsigned int i;

@@ -21,7 +21,7 @@
 
 #include <asm/local64.h>
 
-#define PCMIG_MODULE_VERSION	"0.5.0"
+#define PCMIG_MODULE_VERSION	"0.6.0"
 
 /* Session ids, and so node minors, are below this. */
 #define PCMIG_MAX_SESSIONS	4096
@@ -88,7 +88,8 @@ enum pcmig_rx_state {
  * @reason: the violation when a step returned PCMIG_RX_PROTO
  * @src_done: END arrived on this channel
  * @busy: @cur is being received (under &pcmig_session.lock)
- * @stale: a DISCARD covered @cur meanwhile: drop it (under the lock)
+ * @stale: a DISCARD or punch covered @cur meanwhile: drop it (under the
+ *	lock)
  * @cur: page being received, for DISCARD (under the lock)
  * @pages: pages of the current frame looked up ahead, in process context
  */
@@ -221,6 +222,8 @@ struct pcmig_channel {
  * @npages: pages of memory
  * @backing: tmpfs file holding the pages
  * @memcg: memory cgroup that receives are charged to (creator's)
+ * @inode: inode of the file PCMIG_IOC_CREATE returned, with a reference
+ *	(file.c)
  * @net: network namespace of the creator, with a reference: generic netlink
  *	shows the session and sends its events there only
  * @all_node: entry in the list of session objects not yet freed
@@ -245,14 +248,16 @@ struct pcmig_channel {
  *	0 waits for ever
  * @pause_work: fails the session when the pause timeout expires
  * @pages_discarded: pages made missing again by DISCARD
+ * @pages_punched: missing pages a punch made present (zero)
  * @end_mask: channels (PCMIG_CHANNEL_*) that carried END
  * @channels: attached channels
  * @chan_mask: union of the attached channels' masks
  * @next_chan: index for the next channel
  * @chan_wq: woken when a receiver has left @channels or got a SYNC frame
- * @discard_lock: serialises DISCARDs, from their look at the state to their
- *	last page, with each other and with the move to LISTEN
- * @discarding: a DISCARD of @discard_first..@discard_last runs (under @lock)
+ * @discard_lock: serialises DISCARDs and punches, from their look at the
+ *	state to their last page, with each other and with the move to LISTEN
+ * @discarding: a DISCARD or punch of @discard_first..@discard_last runs:
+ *	pages received in the range are dropped (under @lock)
  * @discard_first: see @discarding
  * @discard_last: see @discarding
  * @present: bitmap of present pages
@@ -290,6 +295,7 @@ struct pcmig_session {
 	unsigned long npages;
 	struct file *backing;
 	struct mem_cgroup *memcg;
+	struct inode *inode;
 	struct net *net;
 	struct list_head all_node;
 	struct device *dev;
@@ -310,13 +316,14 @@ struct pcmig_session {
 	u32 pause_timeout_ms;
 	struct delayed_work pause_work;
 	u64 pages_discarded;
+	u64 pages_punched;
 	unsigned int end_mask;
 	struct list_head channels;
 	unsigned int chan_mask;
 	unsigned int next_chan;
 	wait_queue_head_t chan_wq;
 
-	struct mutex discard_lock;	/* DISCARDs, and the move to LISTEN */
+	struct mutex discard_lock;	/* DISCARDs, punches, the move to LISTEN */
 	bool discarding;
 	unsigned long discard_first;
 	unsigned long discard_last;
@@ -359,6 +366,7 @@ int pcmig_session_open_file(struct pcmig_session *s);
 void pcmig_session_get(struct pcmig_session *s);
 void pcmig_session_put(struct pcmig_session *s);
 struct pcmig_session *pcmig_session_find(u32 id);
+struct pcmig_session *pcmig_session_find_inode(const struct inode *inode);
 int pcmig_session_destroy(struct pcmig_session *s);
 int pcmig_session_next(u32 *id, struct pcmig_session **out);
 void pcmig_session_status(struct pcmig_session *s, struct pcmig_status *st);
@@ -392,6 +400,11 @@ static inline bool pcmig_page_huge(struct page *page)
 	return folio_test_large(page_folio(page));
 }
 
+/* file.c */
+struct file *pcmig_file_create(struct pcmig_session *s,
+			       const struct file_operations *fops);
+void pcmig_file_release(struct pcmig_session *s);
+
 /* fault.c */
 int pcmig_mmap(struct pcmig_session *s, struct vm_area_struct *vma);
 void pcmig_fail_huge(struct pcmig_session *s);
@@ -404,6 +417,14 @@ extern struct workqueue_struct *pcmig_bulk_wq;
 
 /* discard.c */
 int pcmig_discard(struct pcmig_session *s, u64 offset, u64 length);
+void pcmig_discard_begin(struct pcmig_session *s, unsigned long first,
+			 unsigned long last);
+void pcmig_discard_end(struct pcmig_session *s);
+
+/* punch.c */
+int pcmig_punch(struct pcmig_session *s, u64 offset, u64 length);
+long pcmig_fallocate(struct pcmig_session *s, int mode, loff_t offset,
+		     loff_t len);
 
 /* tx.c */
 void pcmig_tx_init(struct pcmig_session *s);
@@ -425,6 +446,7 @@ int pcmig_rx_next(struct pcmig_rx *rx, bool can_sleep, void **buf,
 void pcmig_rx_consume(struct pcmig_rx *rx, size_t n);
 void pcmig_rx_release(struct pcmig_rx *rx);
 void pcmig_slot_prepare(struct pcmig_session *s, unsigned long idx);
+void pcmig_slot_drop(struct pcmig_session *s, unsigned long idx);
 void pcmig_slots_release(struct pcmig_session *s);
 
 /* channel.c */

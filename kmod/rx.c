@@ -29,7 +29,10 @@
  * pages being received in its range stale (they are dropped at commit, as
  * if the DISCARD had come right after them), and pages started while it
  * runs are stale too. Before LISTEN, PAGES, ZERO and DISCARD frames are
- * accepted on the bulk channel only, where they are ordered.
+ * accepted on the bulk channel only, where they are ordered. A punch
+ * (punch.c) does the same, and also makes pages present that a receiver
+ * may have claimed: a page started stale writes its payload into the
+ * scratch page, never into the page cache, where a fault may map it.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -104,8 +107,12 @@ void pcmig_slot_prepare(struct pcmig_session *s, unsigned long idx)
 	}
 }
 
-/* The page is present: its slot is not needed any more. */
-static void pcmig_slot_drop(struct pcmig_session *s, unsigned long idx)
+/**
+ * pcmig_slot_drop() - the page is present: its slot is not needed any more
+ * @s: session
+ * @idx: page that became present
+ */
+void pcmig_slot_drop(struct pcmig_session *s, unsigned long idx)
 {
 	struct page *page;
 
@@ -130,17 +137,25 @@ void pcmig_slots_release(struct pcmig_session *s)
 	xa_destroy(&s->slots);
 }
 
-/* This receiver starts writing page rx->idx, which it claimed. */
-static void pcmig_rx_busy(struct pcmig_rx *rx)
+/*
+ * This receiver starts writing page rx->idx, which it claimed. Return: the
+ * page is stale already, to be dropped: a DISCARD or punch of it runs, or
+ * a punch made it present after we claimed it (nobody else does).
+ */
+static bool pcmig_rx_busy(struct pcmig_rx *rx)
 {
 	struct pcmig_session *s = rx->s;
+	bool stale;
 
 	spin_lock_bh(&s->lock);
 	rx->cur = rx->idx;
 	rx->busy = true;
-	rx->stale = s->discarding && rx->idx >= s->discard_first &&
-		    rx->idx <= s->discard_last;
+	stale = (s->discarding && rx->idx >= s->discard_first &&
+		 rx->idx <= s->discard_last) ||
+		pcmig_page_present(s, rx->idx);
+	rx->stale = stale;
 	spin_unlock_bh(&s->lock);
+	return stale;
 }
 
 static void pcmig_rx_unclaim(struct pcmig_rx *rx)
@@ -237,8 +252,15 @@ static int pcmig_rx_check_pages(struct pcmig_rx *rx, unsigned long first,
 		if (requested && !asked)
 			return pcmig_rx_violation(rx,
 						  PCMIG_REASON_NOT_REQUESTED);
-		if (pcmig_page_present(s, idx) && !asked)
-			return pcmig_rx_violation(rx, PCMIG_REASON_DUPLICATE);
+		/* DISCARD clears present, then requested: read in turn. */
+		smp_rmb();
+		if (pcmig_page_present(s, idx) && !asked) {
+			/* A punch sets requested, then present: look again. */
+			smp_rmb();
+			if (!test_bit(idx, s->requested))
+				return pcmig_rx_violation(rx,
+							  PCMIG_REASON_DUPLICATE);
+		}
 	}
 	return 0;
 }
@@ -457,12 +479,17 @@ static struct page *pcmig_rx_find_page(struct pcmig_rx *rx, bool can_sleep)
 			return page;
 		put_page(page);
 	}
-	/* A faulting task prepared it: we own the page, the slot is ours. */
+	/*
+	 * A faulting task prepared it: we own the page, the slot is ours.
+	 * Under the lock: a punch may drop the slot meanwhile.
+	 */
+	xa_lock_bh(&rx->s->slots);
 	page = xa_load(&rx->s->slots, rx->idx);
-	if (page) {
+	if (page)
 		get_page(page);
+	xa_unlock_bh(&rx->s->slots);
+	if (page)
 		return page;
-	}
 	if (!can_sleep)
 		return ERR_PTR(-EAGAIN);
 	/* A pushed page: look the rest of the frame up too. */
@@ -499,7 +526,11 @@ static int pcmig_rx_page(struct pcmig_rx *rx, bool can_sleep)
 		pcmig_rx_unclaim(rx);
 		return PTR_ERR(page) == -EAGAIN ? PCMIG_RX_DEFER : PTR_ERR(page);
 	}
-	pcmig_rx_busy(rx);
+	if (pcmig_rx_busy(rx)) {
+		/* Punched maybe, and mapped: the payload goes nowhere. */
+		put_page(page);
+		page = NULL;
+	}
 	rx->page = page;
 	rx->got = 0;
 	rx->state = PCMIG_RX_PAYLOAD;
@@ -508,8 +539,10 @@ static int pcmig_rx_page(struct pcmig_rx *rx, bool can_sleep)
 duplicate:
 	/*
 	 * Present, or arriving on another channel: legitimate only if it was
-	 * requested (the push crossed the reply). Its payload is dropped.
+	 * requested (the push crossed the reply) or punched (which marks it
+	 * requested before present). Its payload is dropped.
 	 */
+	smp_rmb();
 	if (!test_bit(idx, s->requested))
 		return pcmig_rx_violation(rx, PCMIG_REASON_DUPLICATE);
 	pcmig_stat_inc(&s->stats->pages_duplicate);
@@ -621,7 +654,9 @@ void pcmig_rx_init(struct pcmig_rx *rx, struct pcmig_channel *ch)
 void pcmig_rx_release(struct pcmig_rx *rx)
 {
 	if (rx->state == PCMIG_RX_PAYLOAD && rx->claimed) {
-		clear_highpage(rx->page);
+		/* No page: a stale one, whose payload went to scratch. */
+		if (rx->page)
+			clear_highpage(rx->page);
 		pcmig_rx_unclaim(rx);
 	}
 	if (rx->page) {

@@ -4,7 +4,6 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/anon_inodes.h>
 #include <linux/cdev.h>
 #include <linux/device.h>
 #include <linux/file.h>
@@ -63,6 +62,7 @@ static void pcmig_session_unalloc(struct pcmig_session *s)
 {
 	if (s->net)
 		put_net(s->net);
+	pcmig_file_release(s);
 	fput(s->backing);
 	mem_cgroup_put(s->memcg);
 	pcmig_session_free_mem(s);
@@ -312,6 +312,30 @@ struct pcmig_session *pcmig_session_find(u32 id)
 }
 
 /**
+ * pcmig_session_find_inode() - look a live session up by its file inode
+ * @inode: inode of a file being opened, not a device node
+ *
+ * Return: the live session whose PCMIG_IOC_CREATE file has @inode (see
+ * file.c), with a reference, or NULL.
+ */
+struct pcmig_session *pcmig_session_find_inode(const struct inode *inode)
+{
+	struct pcmig_session *s;
+	int id;
+
+	mutex_lock(&pcmig_table_lock);
+	idr_for_each_entry(&pcmig_table, s, id) {
+		if (s->inode == inode) {
+			pcmig_session_get(s);
+			mutex_unlock(&pcmig_table_lock);
+			return s;
+		}
+	}
+	mutex_unlock(&pcmig_table_lock);
+	return NULL;
+}
+
+/**
  * pcmig_session_next() - iterate over live sessions
  * @id: in: first id to look at; out: the id found
  * @out: the session found, with a reference
@@ -406,6 +430,7 @@ void pcmig_session_status(struct pcmig_session *s, struct pcmig_status *st)
 	st->error = s->error;
 	st->pauses = s->pauses;
 	st->pages_discarded = s->pages_discarded;
+	st->pages_punched = s->pages_punched;
 	st->pause_timeout_ms = s->pause_timeout_ms;
 	st->recoveries = s->recoveries;
 	st->paused_at_ns = s->paused_at_ns;
@@ -474,7 +499,8 @@ int pcmig_session_open_file(struct pcmig_session *s)
 		return fd;
 
 	pcmig_session_get(s);
-	file = anon_inode_getfile("[pcmig]", &pcmig_session_fops, s, O_RDWR);
+	/* A regular file, so that fallocate(2) reaches it (file.c). */
+	file = pcmig_file_create(s, &pcmig_session_fops);
 	if (IS_ERR(file)) {
 		pcmig_session_put(s);
 		put_unused_fd(fd);
@@ -487,6 +513,10 @@ int pcmig_session_open_file(struct pcmig_session *s)
 	return fd;
 }
 
+/*
+ * An open of /dev/pcmig<id>, or of the file PCMIG_IOC_CREATE returned
+ * through /proc/<pid>/fd/<n> (a regular file, see file.c).
+ */
 static int pcmig_node_open(struct inode *inode, struct file *file)
 {
 	struct pcmig_session *s;
@@ -494,7 +524,10 @@ static int pcmig_node_open(struct inode *inode, struct file *file)
 	if (!(file->f_mode & FMODE_WRITE) || !(file->f_mode & FMODE_READ))
 		return -EACCES;
 
-	s = pcmig_session_find(iminor(inode));
+	if (S_ISCHR(inode->i_mode))
+		s = pcmig_session_find(iminor(inode));
+	else
+		s = pcmig_session_find_inode(inode);
 	if (!s)
 		return -ENODEV;
 	pcmig_session_file(s, file);
@@ -523,6 +556,12 @@ static loff_t pcmig_session_llseek(struct file *file, loff_t offset,
 static int pcmig_session_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	return pcmig_mmap(file->private_data, vma);
+}
+
+static long pcmig_session_fallocate(struct file *file, int mode,
+				    loff_t offset, loff_t len)
+{
+	return pcmig_fallocate(file->private_data, mode, offset, len);
 }
 
 static long pcmig_ioctl_attach(struct pcmig_session *s, void __user *argp)
@@ -745,6 +784,7 @@ static const struct file_operations pcmig_session_fops = {
 	.release	= pcmig_session_release,
 	.llseek		= pcmig_session_llseek,
 	.mmap		= pcmig_session_mmap,
+	.fallocate	= pcmig_session_fallocate,
 	.unlocked_ioctl	= pcmig_session_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 };

@@ -20,7 +20,7 @@
  * added. User space must refuse a major number it does not know.
  */
 #define PCMIG_ABI_MAJOR		0
-#define PCMIG_ABI_MINOR		5
+#define PCMIG_ABI_MINOR		6
 
 /* Feature bits reported in &struct pcmig_version.features. */
 #define PCMIG_FEATURE_SESSIONS	_BITULL(0)	/* sessions, fault path, channel */
@@ -29,8 +29,12 @@
 						 * from user space, the pause
 						 * timeout (ABI 0.4)
 						 */
+#define PCMIG_FEATURE_PUNCH	_BITULL(3)	/* fallocate(PUNCH_HOLE) on
+						 * session files, pages_punched
+						 * (ABI 0.6)
+						 */
 #define PCMIG_FEATURES_ALL	(PCMIG_FEATURE_SESSIONS | PCMIG_FEATURE_SYNC | \
-				 PCMIG_FEATURE_RECOVER)
+				 PCMIG_FEATURE_RECOVER | PCMIG_FEATURE_PUNCH)
 
 /* Longest session name, including the terminating NUL. */
 #define PCMIG_NAME_LEN		32
@@ -251,6 +255,10 @@ struct pcmig_range {
  * @requests_resent: pages requested on leaving RECOVER: those whose
  *	requests or replies were lost with the old channels, and those first
  *	faulted on during the outage (ABI 0.4)
+ * @pages_punched: pages that were missing and became present, as zeros,
+ *	because user space punched a hole over them with
+ *	fallocate(FALLOC_FL_PUNCH_HOLE): the source need not send them any
+ *	more (ABI 0.6)
  * @reserved: zero
  */
 struct pcmig_status {
@@ -281,7 +289,8 @@ struct pcmig_status {
 	__u64 paused_at_ns;
 	__u64 paused_total_ns;
 	__u64 requests_resent;
-	__u64 reserved[3];
+	__u64 pages_punched;
+	__u64 reserved[2];
 };
 
 /**
@@ -583,6 +592,7 @@ enum pcmig_genl_cmd {
  * @PCMIG_ATTR_PAUSED_AT_NS: u64
  * @PCMIG_ATTR_PAUSED_TOTAL_NS: u64
  * @PCMIG_ATTR_REQUESTS_RESENT: u64
+ * @PCMIG_ATTR_PAGES_PUNCHED: u64, &pcmig_status.pages_punched (ABI 0.6)
  * @__PCMIG_ATTR_MAX: number of attributes
  * @PCMIG_ATTR_MAX: highest attribute
  */
@@ -624,6 +634,7 @@ enum pcmig_genl_attr {
 	PCMIG_ATTR_PAUSED_AT_NS,
 	PCMIG_ATTR_PAUSED_TOTAL_NS,
 	PCMIG_ATTR_REQUESTS_RESENT,
+	PCMIG_ATTR_PAGES_PUNCHED,
 
 	__PCMIG_ATTR_MAX,
 	PCMIG_ATTR_MAX = __PCMIG_ATTR_MAX - 1

@@ -75,6 +75,7 @@ static const struct {
 	F(PAUSED_AT_NS, paused_at_ns),
 	F(PAUSED_TOTAL_NS, paused_total_ns),
 	F(REQUESTS_RESENT, requests_resent),
+	F(PAGES_PUNCHED, pages_punched),
 #undef F
 };
 
@@ -94,6 +95,7 @@ int pcmig_nl_session_missing(const struct pcmig_nl_session *s)
 		PCMIG_ATTR_RESUME_STATE, PCMIG_ATTR_PAUSE_TIMEOUT_MS,
 		PCMIG_ATTR_RECOVERIES, PCMIG_ATTR_PAUSED_AT_NS,
 		PCMIG_ATTR_PAUSED_TOTAL_NS, PCMIG_ATTR_REQUESTS_RESENT,
+		PCMIG_ATTR_PAGES_PUNCHED,
 	};
 	unsigned int i;
 

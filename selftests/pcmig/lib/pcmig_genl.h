@@ -35,6 +35,8 @@ struct pcmig_nl_session {
 	/* ABI 0.4 */
 	uint32_t resume_state, pause_timeout_ms;
 	uint64_t recoveries, paused_at_ns, paused_total_ns, requests_resent;
+	/* ABI 0.6 */
+	uint64_t pages_punched;
 	uint64_t hist[PCMIG_HIST_BUCKETS];
 	unsigned int hist_entries;	/* nested entries seen */
 	/* Which attributes were there: bit PCMIG_ATTR_* */
