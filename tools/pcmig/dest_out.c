@@ -283,6 +283,7 @@ void dest_summary(struct dest *d)
 		dest_json_u64(d, "pages_zero", st->pages_zero);
 		dest_json_u64(d, "pages_duplicate", st->pages_duplicate);
 		dest_json_u64(d, "pages_discarded", st->pages_discarded);
+		dest_json_u64(d, "pages_punched", st->pages_punched);
 		dest_json_u64(d, "bytes_received", st->bytes_received);
 		dest_json_u64(d, "requests_sent", st->requests_sent);
 		dest_json_u64(d, "faults", st->faults);
@@ -303,9 +304,9 @@ void dest_summary(struct dest *d)
 	       st->pages_total, pcmig_fmt_size(st->size, a, sizeof(a)),
 	       dest_fmt_ms(total_ms, b, sizeof(b)),
 	       dest_fmt_ms(run_ms, c, sizeof(c)));
-	printf("  pages: %llu pushed, %llu requested, %llu zero, %llu duplicate, %llu discarded\n",
+	printf("  pages: %llu pushed, %llu requested, %llu zero, %llu duplicate, %llu discarded, %llu punched\n",
 	       st->pages_pushed, st->pages_requested, st->pages_zero,
-	       st->pages_duplicate, st->pages_discarded);
+	       st->pages_duplicate, st->pages_discarded, st->pages_punched);
 	printf("  faults: %llu (%llu waited)", st->faults, st->faults_blocked);
 	if (wait_pct(d, 100))
 		printf(", wait p50<=%s p90<=%s p99<=%s",
@@ -348,11 +349,12 @@ void dest_status_json(struct dest *d, FILE *f)
 		fprintf(f, ",\"state\":\"%s\",\"reason\":\"%s\"",
 			pcmig_state_str(st->state, buf, sizeof(buf)),
 			pcmig_reason_str(st->reason, when, sizeof(when)));
-		fprintf(f, ",\"size\":%llu,\"pages_total\":%llu,\"pages_present\":%llu,\"pages_received\":%llu,\"pages_requested\":%llu,\"pages_pushed\":%llu,\"pages_zero\":%llu,\"pages_duplicate\":%llu,\"pages_discarded\":%llu,\"faults\":%llu,\"faults_blocked\":%llu",
+		fprintf(f, ",\"size\":%llu,\"pages_total\":%llu,\"pages_present\":%llu,\"pages_received\":%llu,\"pages_requested\":%llu,\"pages_pushed\":%llu,\"pages_zero\":%llu,\"pages_duplicate\":%llu,\"pages_discarded\":%llu,\"pages_punched\":%llu,\"faults\":%llu,\"faults_blocked\":%llu",
 			st->size, st->pages_total, st->pages_present,
 			st->pages_received, st->pages_requested,
 			st->pages_pushed, st->pages_zero, st->pages_duplicate,
-			st->pages_discarded, st->faults, st->faults_blocked);
+			st->pages_discarded, st->pages_punched, st->faults,
+			st->faults_blocked);
 		fprintf(f, ",\"p50_ns\":%" PRIu64 ",\"p99_ns\":%" PRIu64
 			",\"rate\":%" PRIu64, wait_pct(d, 50), wait_pct(d, 99),
 			dest_rate_get(&d->rate));

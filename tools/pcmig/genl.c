@@ -64,6 +64,7 @@ static struct nla_policy pcmig_policy[PCMIG_ATTR_MAX + 1] = {
 	[PCMIG_ATTR_PAUSED_AT_NS]	= { .type = NLA_U64 },
 	[PCMIG_ATTR_PAUSED_TOTAL_NS]	= { .type = NLA_U64 },
 	[PCMIG_ATTR_REQUESTS_RESENT]	= { .type = NLA_U64 },
+	[PCMIG_ATTR_PAGES_PUNCHED]	= { .type = NLA_U64 },
 };
 
 /* Inside PCMIG_ATTR_HIST: attribute i + 1 is bucket i. */
@@ -110,6 +111,7 @@ static const struct {
 	U64_FIELD(PAUSED_AT_NS, paused_at_ns),
 	U64_FIELD(PAUSED_TOTAL_NS, paused_total_ns),
 	U64_FIELD(REQUESTS_RESENT, requests_resent),
+	U64_FIELD(PAGES_PUNCHED, pages_punched),
 #undef U32_FIELD
 #undef U64_FIELD
 };

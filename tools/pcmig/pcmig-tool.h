@@ -77,6 +77,8 @@ struct pcmig_genl {
  * @paused_total_ns: %PCMIG_ATTR_PAUSED_TOTAL_NS, the current outage
  *	included up to the moment the module answered (ABI 0.4)
  * @requests_resent: %PCMIG_ATTR_REQUESTS_RESENT (ABI 0.4)
+ * @pages_punched: %PCMIG_ATTR_PAGES_PUNCHED, missing pages a punch made
+ *	present (ABI 0.6)
  * @seen_ns: not an attribute: CLOCK_MONOTONIC, in nanoseconds, when
  *	pcmig_genl_parse() parsed the message, the "now" that @paused_at_ns is
  *	measured against; 0 when unknown (then so is the outage's length)
@@ -115,6 +117,7 @@ struct pcmig_session {
 	uint64_t paused_at_ns;
 	uint64_t paused_total_ns;
 	uint64_t requests_resent;
+	uint64_t pages_punched;
 	uint64_t seen_ns;
 	uint64_t seen_real_ns;
 };

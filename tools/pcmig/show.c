@@ -281,6 +281,9 @@ static void json_members(FILE *f, const struct pcmig_session *s, bool nulls,
 	json_u64(f, first, "pause_timeout_ms",
 		 pcmig_has(s, PCMIG_ATTR_PAUSE_TIMEOUT_MS), s->pause_timeout_ms,
 		 nulls);
+	json_u64(f, first, "pages_punched",
+		 pcmig_has(s, PCMIG_ATTR_PAGES_PUNCHED), s->pages_punched,
+		 nulls);
 }
 
 /**
@@ -294,8 +297,8 @@ static void json_members(FILE *f, const struct pcmig_session *s, bool nulls,
  * waits). The outage members (ABI 0.4) come last: "resume_state" (a name),
  * "recoveries", "paused_at_ns", "paused_for_ms" (how long the current
  * outage had lasted when the message was parsed; null outside PAUSED and
- * RECOVER), "paused_total_ns", "requests_resent", "pause_timeout_ms". No
- * newline follows.
+ * RECOVER), "paused_total_ns", "requests_resent", "pause_timeout_ms"; then
+ * "pages_punched" (ABI 0.6). No newline follows.
  */
 void pcmig_show_session_json(FILE *f, const struct pcmig_session *s)
 {
@@ -594,6 +597,9 @@ void pcmig_show_session_details(FILE *f, const struct pcmig_session *s)
 	if (pcmig_has(s, PCMIG_ATTR_REQUESTS_RESENT))
 		detail_u64(f, "requests resent", s, PCMIG_ATTR_REQUESTS_RESENT,
 			   s->requests_resent);
+	if (pcmig_has(s, PCMIG_ATTR_PAGES_PUNCHED))
+		detail_u64(f, "pages punched", s, PCMIG_ATTR_PAGES_PUNCHED,
+			   s->pages_punched);
 	detail_u64(f, "pauses", s, PCMIG_ATTR_PAUSES, s->pauses);
 	if (pcmig_has(s, PCMIG_ATTR_RECOVERIES))
 		detail_u64(f, "recoveries", s, PCMIG_ATTR_RECOVERIES,
@@ -676,6 +682,8 @@ static void event_counters(FILE *f, const struct pcmig_session *ev)
 			fmt_duration(ns, buf, sizeof(buf)));
 	if (pcmig_has(ev, PCMIG_ATTR_PAUSE_TIMEOUT_MS))
 		fprintf(f, " pause_timeout_ms=%u", ev->pause_timeout_ms);
+	if (pcmig_has(ev, PCMIG_ATTR_PAGES_PUNCHED))
+		fprintf(f, " pages_punched=%" PRIu64, ev->pages_punched);
 	if (pcmig_has(ev, PCMIG_ATTR_ERROR) && ev->error)
 		fprintf(f, " error=%d (%s)", ev->error, err_str(ev->error));
 }

@@ -82,7 +82,10 @@ static struct nl_msg *full_session(void)
 #define SEEN_REAL_NS	((86400 + 3661) * SEC + 5000000)
 #define PAUSED_AT_NS	(SEEN_NS - 83 * SEC - SEC / 2)
 
-/* The outage attributes of ABI 0.4: 2 recoveries, 3 min 3.5 s paused. */
+/*
+ * The attributes added since ABI 0.3: the outage's (ABI 0.4), 2 recoveries,
+ * 3 min 3.5 s paused; 5 pages punched (ABI 0.6).
+ */
 static void put_outage(struct nl_msg *msg, uint32_t resume_state,
 		       uint32_t pause_timeout_ms)
 {
@@ -92,6 +95,7 @@ static void put_outage(struct nl_msg *msg, uint32_t resume_state,
 	nla_put_u64(msg, PCMIG_ATTR_PAUSED_AT_NS, PAUSED_AT_NS);
 	nla_put_u64(msg, PCMIG_ATTR_PAUSED_TOTAL_NS, 183 * SEC + SEC / 2);
 	nla_put_u64(msg, PCMIG_ATTR_REQUESTS_RESENT, 17);
+	nla_put_u64(msg, PCMIG_ATTR_PAGES_PUNCHED, 5);
 }
 
 /* The attributes of @msg, read at SEEN_NS (SEEN_REAL_NS). */
@@ -103,13 +107,14 @@ static void parse_seen(struct nl_msg *msg, struct pcmig_session *s)
 	nlmsg_free(msg);
 }
 
-/* Every outage attribute of ABI 0.4, in struct pcmig_session.have. */
+/* Every attribute put_outage() puts, in struct pcmig_session.have. */
 #define OUTAGE_ATTRS	((1ULL << PCMIG_ATTR_RESUME_STATE) |		\
 			 (1ULL << PCMIG_ATTR_PAUSE_TIMEOUT_MS) |	\
 			 (1ULL << PCMIG_ATTR_RECOVERIES) |		\
 			 (1ULL << PCMIG_ATTR_PAUSED_AT_NS) |		\
 			 (1ULL << PCMIG_ATTR_PAUSED_TOTAL_NS) |		\
-			 (1ULL << PCMIG_ATTR_REQUESTS_RESENT))
+			 (1ULL << PCMIG_ATTR_REQUESTS_RESENT) |		\
+			 (1ULL << PCMIG_ATTR_PAGES_PUNCHED))
 
 static char *capture_start(FILE **f, char **mem, size_t *len)
 {
@@ -182,6 +187,7 @@ static void test_parse_outage(void)
 	CHECK_U64(s.paused_at_ns, PAUSED_AT_NS);
 	CHECK_U64(s.paused_total_ns, 183 * SEC + SEC / 2);
 	CHECK_U64(s.requests_resent, 17);
+	CHECK_U64(s.pages_punched, 5);
 	/* The clocks the outage is measured against: read at the parse. */
 	CHECK(s.seen_ns >= before && s.seen_ns <= now_ns(CLOCK_MONOTONIC));
 	CHECK(s.seen_real_ns >= real_before &&
@@ -336,7 +342,7 @@ static void test_show_json(void)
 	CHECK_HAS(mem, "\"hist\":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,5,4,0,0,1,");
 	/* p50: 5 of 10 in bucket 16; p90: bucket 17; p99: bucket 20. */
 	/* The module sent no outage attribute (before ABI 0.4): null. */
-	CHECK_HAS(mem, "\"p50_ns\":131072,\"p90_ns\":262144,\"p99_ns\":2097152,\"resume_state\":null,\"recoveries\":null,\"paused_at_ns\":null,\"paused_for_ms\":null,\"paused_total_ns\":null,\"requests_resent\":null,\"pause_timeout_ms\":null}");
+	CHECK_HAS(mem, "\"p50_ns\":131072,\"p90_ns\":262144,\"p99_ns\":2097152,\"resume_state\":null,\"recoveries\":null,\"paused_at_ns\":null,\"paused_for_ms\":null,\"paused_total_ns\":null,\"requests_resent\":null,\"pause_timeout_ms\":null,\"pages_punched\":null}");
 	p = strstr(mem, "\"hist\":[");
 	for (; p && *p != ']'; p++)
 		commas += *p == ',';
@@ -532,6 +538,7 @@ static char *shown(void (*show)(FILE *f, const struct pcmig_session *s),
 /* The counters after "requests sent", with those of put_outage(). */
 #define DETAILS_COUNTERS						\
 	"requests resent   17\n"						\
+	"pages punched     5\n"						\
 	"pauses            3\n"						\
 	"recoveries        2\n"						\
 	"paused in total   3 min 3 s\n"
@@ -564,7 +571,7 @@ static void test_show_paused(void)
 
 	CHECK_SHOWN(pcmig_show_session_json, &s,
 		    JSON_HEAD("paused", "channel_eof", "3")
-		    "\"resume_state\":\"running\",\"recoveries\":2,\"paused_at_ns\":4916500000000,\"paused_for_ms\":83500,\"paused_total_ns\":183500000000,\"requests_resent\":17,\"pause_timeout_ms\":300000}");
+		    "\"resume_state\":\"running\",\"recoveries\":2,\"paused_at_ns\":4916500000000,\"paused_for_ms\":83500,\"paused_total_ns\":183500000000,\"requests_resent\":17,\"pause_timeout_ms\":300000,\"pages_punched\":5}");
 
 	/* The table keeps its columns; the reason stays in its own. */
 	capture_start(&f, &mem, &len);
@@ -586,7 +593,7 @@ static void test_show_paused_old_module(void)
 		    DETAILS_REST "pauses            3\n" DETAILS_WAITS);
 	CHECK_SHOWN(pcmig_show_session_json, &s,
 		    JSON_HEAD("paused", "channel_eof", "3")
-		    "\"resume_state\":null,\"recoveries\":null,\"paused_at_ns\":null,\"paused_for_ms\":null,\"paused_total_ns\":null,\"requests_resent\":null,\"pause_timeout_ms\":null}");
+		    "\"resume_state\":null,\"recoveries\":null,\"paused_at_ns\":null,\"paused_for_ms\":null,\"paused_total_ns\":null,\"requests_resent\":null,\"pause_timeout_ms\":null,\"pages_punched\":null}");
 }
 
 /* The details of @s start with the outage lines @want, then "last error". */
@@ -681,7 +688,7 @@ static void test_show_recovered(void)
 		    DETAILS_WAITS);
 	CHECK_SHOWN(pcmig_show_session_json, &s,
 		    JSON_HEAD("running", "channel_eof", "3")
-		    "\"resume_state\":\"none\",\"recoveries\":2,\"paused_at_ns\":4916500000000,\"paused_for_ms\":null,\"paused_total_ns\":183500000000,\"requests_resent\":17,\"pause_timeout_ms\":300000}");
+		    "\"resume_state\":\"none\",\"recoveries\":2,\"paused_at_ns\":4916500000000,\"paused_for_ms\":null,\"paused_total_ns\":183500000000,\"requests_resent\":17,\"pause_timeout_ms\":300000,\"pages_punched\":5}");
 
 	/* No timeout set: no line for it outside an outage. */
 	s.pause_timeout_ms = 0;
@@ -710,8 +717,8 @@ static void test_show_event_outage(void)
 	put_outage(msg, PCMIG_STATE_NONE, 0);
 	parse_seen(msg, &ev);
 	mem = show_event_both(&ev, &ts);
-	CHECK_STR(mem, EVENT_TIME " session 4 complete state=end pages_total=256 recoveries=2 paused_at_ns=4916500000000 paused_total_ns=183500000000 requests_resent=17 pause_timeout_ms=0\n"
-		  "{\"time\":\"1970-01-02T01:01:01.005000Z\",\"event\":\"complete\",\"id\":4,\"state\":\"end\",\"pages_total\":256,\"resume_state\":\"none\",\"recoveries\":2,\"paused_at_ns\":4916500000000,\"paused_total_ns\":183500000000,\"requests_resent\":17,\"pause_timeout_ms\":0}\n");
+	CHECK_STR(mem, EVENT_TIME " session 4 complete state=end pages_total=256 recoveries=2 paused_at_ns=4916500000000 paused_total_ns=183500000000 requests_resent=17 pause_timeout_ms=0 pages_punched=5\n"
+		  "{\"time\":\"1970-01-02T01:01:01.005000Z\",\"event\":\"complete\",\"id\":4,\"state\":\"end\",\"pages_total\":256,\"resume_state\":\"none\",\"recoveries\":2,\"paused_at_ns\":4916500000000,\"paused_total_ns\":183500000000,\"requests_resent\":17,\"pause_timeout_ms\":0,\"pages_punched\":5}\n");
 	free(mem);
 
 	/* An event of an outage (none today): how long, where it resumes. */
@@ -719,8 +726,8 @@ static void test_show_event_outage(void)
 	ev.state = PCMIG_STATE_PAUSED;
 	ev.resume_state = PCMIG_STATE_RUNNING;
 	mem = show_event_both(&ev, &ts);
-	CHECK_STR(mem, EVENT_TIME " session 4 unknown(77) state=paused pages_total=256 resume_state=running recoveries=2 paused_at_ns=4916500000000 paused_total_ns=183500000000 requests_resent=17 paused_for=1 min 23 s pause_timeout_ms=0\n"
-		  "{\"time\":\"1970-01-02T01:01:01.005000Z\",\"event\":\"unknown(77)\",\"id\":4,\"state\":\"paused\",\"pages_total\":256,\"resume_state\":\"running\",\"recoveries\":2,\"paused_at_ns\":4916500000000,\"paused_for_ms\":83500,\"paused_total_ns\":183500000000,\"requests_resent\":17,\"pause_timeout_ms\":0}\n");
+	CHECK_STR(mem, EVENT_TIME " session 4 unknown(77) state=paused pages_total=256 resume_state=running recoveries=2 paused_at_ns=4916500000000 paused_total_ns=183500000000 requests_resent=17 paused_for=1 min 23 s pause_timeout_ms=0 pages_punched=5\n"
+		  "{\"time\":\"1970-01-02T01:01:01.005000Z\",\"event\":\"unknown(77)\",\"id\":4,\"state\":\"paused\",\"pages_total\":256,\"resume_state\":\"running\",\"recoveries\":2,\"paused_at_ns\":4916500000000,\"paused_for_ms\":83500,\"paused_total_ns\":183500000000,\"requests_resent\":17,\"pause_timeout_ms\":0,\"pages_punched\":5}\n");
 	free(mem);
 }
 
