@@ -300,3 +300,9 @@ dkms-uninstall:
 		$(DKMS) remove pcmig/$(PCMIG_VERSION) --all || exit 1; \
 	fi
 	rm -rf $(DKMS_SRCDIR)
+
+# Debian packages pcmig-dkms and pcmig-tools (debian/, Documentation/install.rst):
+# dpkg-buildpackage -us -uc -b in a clean copy under build/deb, the .debs there.
+.PHONY: deb
+deb:
+	@scripts/deb-build
