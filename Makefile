@@ -87,7 +87,7 @@ $(DEMO_VMM): $(DEMO_SRC) $(DEMO_HDR) tools/pcmig/ram.c $(IMAGE_SRC) | $(BUILD)
 		-o $@ $(DEMO_SRC) tools/pcmig/ram.c $(IMAGE_SRC) -lpthread
 
 $(TOOL): $(TOOL_SRC) $(TOOL_HDR) | $(BUILD)
-	$(CC) $(CPPFLAGS) $(NL_CFLAGS) $(CFLAGS) $(WARNFLAGS) -o $@ \
+	$(CC) $(CPPFLAGS) $(NL_CFLAGS) $(CFLAGS) $(WARNFLAGS) $(LDFLAGS) -o $@ \
 		$(TOOL_SRC) $(NL_LIBS)
 
 kernel-files: $(KFILES)/.extracted

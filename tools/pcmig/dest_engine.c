@@ -133,6 +133,10 @@ static void do_advise(struct dest *d, const void *p, uint32_t len)
 			dest_fail(d, DEST_EXIT_FAILED, PCMIG_ERR_SESSION,
 				  "a session named '%s' exists already on the destination",
 				  cr.name);
+		else if (errno == EOPNOTSUPP)
+			/* ABI 0.5: tmpfs would hand out huge pages. */
+			dest_fail(d, DEST_EXIT_FAILED, PCMIG_ERR_KERNEL,
+				  "cannot create a session: tmpfs gives huge pages to every file (/sys/kernel/mm/transparent_hugepage/shmem_enabled is 'force'): set it to anything else");
 		else
 			dest_fail(d, DEST_EXIT_FAILED, PCMIG_ERR_KERNEL,
 				  "cannot create a session of %s: %s",
