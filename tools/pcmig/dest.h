@@ -330,7 +330,7 @@ int dest_write_file(const char *path, const void *data, size_t len,
 
 /* dest_qemu_args.c: --qemu's command line. */
 int dest_qemu_check_args(const struct dest_opts *o, char *err, size_t errlen);
-char **dest_qemu_argv(const struct dest_opts *o, const char *node, int qmp_fd,
+char **dest_qemu_argv(const struct dest_opts *o, int mem_fd, int qmp_fd,
 		      bool offsets);
 void dest_qemu_argv_free(char **v);
 

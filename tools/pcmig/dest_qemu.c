@@ -5,10 +5,17 @@
  *
  * ADVISE   dest_qemu_start(): QEMU starts with the operator's arguments
  *          and ours: a memory-backend-file per --ram block, its id the
- *          block's name, on the session node at the block's offset;
+ *          block's name, on the session file at the block's offset;
  *          -incoming defer; -S; and a QMP monitor on a socketpair whose
- *          other end only we hold. Nothing is waited for: QEMU comes up
- *          while the package travels (a fault meanwhile waits for LISTEN).
+ *          other end only we hold. The session file is the descriptor
+ *          CREATE gave us, inherited by QEMU as QEMU_MEM_FD: its mem-path
+ *          is /proc/self/fd/QEMU_MEM_FD, which QEMU reopens (another file
+ *          of the same session, ABI 0.6). Never the node /dev/pcmigN:
+ *          QEMU creates a mem-path that does not exist (a regular file in
+ *          /dev, had the session gone), and fallocate(PUNCH_HOLE), how
+ *          QEMU gives memory back, fails on a character device.
+ *          Nothing is waited for: QEMU comes up while the package
+ *          travels (a fault meanwhile waits for LISTEN).
  * LISTEN   dest_qemu_load(): the greeting, x-ignore-shared, "getfd" with
  *          the read end of a pipe, "migrate-incoming fd:NAME", the device
  *          state written into the pipe, until query-migrate says
@@ -42,6 +49,8 @@
 #include "qmp.h"
 
 #define QEMU_QMP_FD	3		/* our QMP socket, in QEMU */
+#define QEMU_ERR_FD	4		/* exec's errno to us (close-on-exec) */
+#define QEMU_MEM_FD	5		/* the session file, in QEMU */
 #define QEMU_STATE_FD	"pcmig-state"	/* the pipe's name in QEMU */
 #define QEMU_POLL_MS	50		/* between looks while QEMU works */
 #define QEMU_KILL_MS	3000		/* quit, then SIGTERM, then SIGKILL */
@@ -185,14 +194,17 @@ int dest_qemu_prepare(struct dest *d)
 	q->offsets = strstr(out, "offset=") != NULL;
 	if (!q->offsets) {
 		dest_fail(d, DEST_EXIT_FAILED, 0,
-			  "%s cannot map RAM block '%s' at its offset in the session node: its memory-backend-file has no 'offset' property (QEMU 8.1 and later have it); with this QEMU, migrate one RAM block",
+			  "%s cannot map RAM block '%s' at its offset in the session file: its memory-backend-file has no 'offset' property (QEMU 8.1 and later have it); with this QEMU, migrate one RAM block",
 			  probe[0], d->o->blocks[1].name);
 		return -1;
 	}
 	return 0;
 }
 
-/* The child: own session, QMP socket as QEMU_QMP_FD, output, exec. */
+/*
+ * The child: own session, QMP socket as QEMU_QMP_FD, the session file as
+ * QEMU_MEM_FD (inherited: dup2() clears close-on-exec), output, exec.
+ */
 static void qemu_child(struct dest *d, int qfd, int logfd, int errfd)
 {
 	struct dest_qemu *q = d->qemu;
@@ -218,24 +230,25 @@ static void qemu_child(struct dest *d, int qfd, int logfd, int errfd)
 	} else {
 		dup2(STDERR_FILENO, STDOUT_FILENO);
 	}
-	/* Out of the way first: either may sit on the other's number. */
+	/* Out of the way first: any may sit on another's number. */
 	qfd = fcntl(qfd, F_DUPFD_CLOEXEC, 16);
 	errfd = fcntl(errfd, F_DUPFD_CLOEXEC, 16);
-	if (qfd < 0 || errfd < 0 || dup2(qfd, QEMU_QMP_FD) < 0 ||
-	    dup2(errfd, QEMU_QMP_FD + 1) < 0)
+	fd = fcntl(d->sfd, F_DUPFD_CLOEXEC, 16);
+	if (qfd < 0 || errfd < 0 || fd < 0 || dup2(qfd, QEMU_QMP_FD) < 0 ||
+	    dup2(errfd, QEMU_ERR_FD) < 0 || dup2(fd, QEMU_MEM_FD) < 0)
 		_exit(126);
-	close_range(QEMU_QMP_FD + 2, ~0U, 0);
-	fcntl(QEMU_QMP_FD + 1, F_SETFD, FD_CLOEXEC);
+	close_range(QEMU_MEM_FD + 1, ~0U, 0);
+	fcntl(QEMU_ERR_FD, F_SETFD, FD_CLOEXEC);
 	execvp(q->argv[0], q->argv);
 	fd = errno;
-	if (write(QEMU_QMP_FD + 1, &fd, sizeof(fd)) < 0)
+	if (write(QEMU_ERR_FD, &fd, sizeof(fd)) < 0)
 		_exit(127);
 	_exit(127);
 }
 
 /**
- * dest_qemu_start() - start QEMU on the session node (after ADVISE)
- * @d: the migration, its session created
+ * dest_qemu_start() - start QEMU on the session file (after ADVISE)
+ * @d: the migration, its session created (@d->sfd open)
  *
  * Return: 0, or -1 with the migration failed.
  */
@@ -246,7 +259,7 @@ int dest_qemu_start(struct dest *d)
 	struct stat st;
 	ssize_t n;
 
-	q->argv = dest_qemu_argv(d->o, d->node, QEMU_QMP_FD, q->offsets);
+	q->argv = dest_qemu_argv(d->o, QEMU_MEM_FD, QEMU_QMP_FD, q->offsets);
 	if (!q->argv) {
 		dest_fail(d, DEST_EXIT_FAILED, PCMIG_ERR_VMM, "out of memory");
 		return -1;
@@ -310,12 +323,14 @@ int dest_qemu_start(struct dest *d)
 	}
 	q->qfd = sv[0];
 	q->pidfd = (int)syscall(SYS_pidfd_open, q->pid, 0);
-	dest_info(d, "QEMU started (pid %d) on %s%s%s", (int)q->pid, d->node,
+	dest_info(d, "QEMU started (pid %d) on session %u (mem-path /proc/self/fd/%d)%s%s",
+		  (int)q->pid, d->id, QEMU_MEM_FD,
 		  q->log[0] ? ", its output in " : "", q->log);
 	dest_json_start(d, "qemu");
 	dest_json_str(d, "action", "started");
 	dest_json_u64(d, "pid", (uint64_t)q->pid);
 	dest_json_str(d, "node", d->node);
+	dest_json_u64(d, "mem_fd", QEMU_MEM_FD);
 	if (q->log[0])
 		dest_json_str(d, "log", q->log);
 	dest_json_end(d);

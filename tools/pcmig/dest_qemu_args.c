@@ -107,7 +107,7 @@ int dest_qemu_check_args(const struct dest_opts *o, char *err, size_t errlen)
 			if (is_opt(v, "object") && a + 1 < o->qemu_argc &&
 			    !strncmp(o->qemu_argv[a + 1], "memory-backend", 14) &&
 			    has_kv(o->qemu_argv[a + 1], "id", name)) {
-				snprintf(err, errlen, "--qemu: the tool defines memory backend '%s' itself, on the session node: remove -object %s",
+				snprintf(err, errlen, "--qemu: the tool defines memory backend '%s' itself, on the session file: remove -object %s",
 					 name, o->qemu_argv[a + 1]);
 				return -EINVAL;
 			}
@@ -139,7 +139,11 @@ static __attribute__((format(printf, 1, 2))) char *fmt(const char *f, ...)
 /**
  * dest_qemu_argv() - QEMU's whole command line
  * @o: the options
- * @node: the session node, "/dev/pcmigN"
+ * @mem_fd: the session file's descriptor in QEMU: every RAM block's
+ *	mem-path is /proc/self/fd/@mem_fd, never a path QEMU could create
+ *	(file_ram_open() creates a missing mem-path), and a regular file on
+ *	which fallocate(PUNCH_HOLE) gives memory back (the session node, a
+ *	character device, would refuse it with ENODEV)
  * @qmp_fd: the QMP socket's descriptor in QEMU
  * @offsets: QEMU takes "offset" on memory-backend-file (else every block
  *	but the first would be refused: dest_qemu_prepare() checks)
@@ -147,7 +151,7 @@ static __attribute__((format(printf, 1, 2))) char *fmt(const char *f, ...)
  * Return: a NULL-terminated vector, malloc()ed with its strings (free each
  * then the vector), or NULL when out of memory.
  */
-char **dest_qemu_argv(const struct dest_opts *o, const char *node, int qmp_fd,
+char **dest_qemu_argv(const struct dest_opts *o, int mem_fd, int qmp_fd,
 		      bool offsets)
 {
 	int n = o->qemu_argc + 2 * (int)o->nblocks + 8, k = 0, a;
@@ -163,12 +167,12 @@ char **dest_qemu_argv(const struct dest_opts *o, const char *node, int qmp_fd,
 	for (i = 0; i < o->nblocks; i++) {
 		v[k++] = strdup("-object");
 		if (off || offsets)
-			v[k++] = fmt("memory-backend-file,id=%s,mem-path=%s,share=on,size=%" PRIu64 ",offset=%" PRIu64,
-				     o->blocks[i].name, node,
+			v[k++] = fmt("memory-backend-file,id=%s,mem-path=/proc/self/fd/%d,share=on,size=%" PRIu64 ",offset=%" PRIu64,
+				     o->blocks[i].name, mem_fd,
 				     o->blocks[i].size, off);
 		else
-			v[k++] = fmt("memory-backend-file,id=%s,mem-path=%s,share=on,size=%" PRIu64,
-				     o->blocks[i].name, node,
+			v[k++] = fmt("memory-backend-file,id=%s,mem-path=/proc/self/fd/%d,share=on,size=%" PRIu64,
+				     o->blocks[i].name, mem_fd,
 				     o->blocks[i].size);
 		off += o->blocks[i].size;
 	}

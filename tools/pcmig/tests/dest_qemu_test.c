@@ -72,7 +72,7 @@ static void test_check(void)
 		  "--qemu: no --incoming=tcp:0:4444: the tool starts QEMU with -incoming defer");
 	CHECK_HAS(check(daem, 4, "m0", NULL), "--qemu: no -daemonize");
 	CHECK_STR(check(def, 5, "m0", NULL),
-		  "--qemu: the tool defines memory backend 'm0' itself, on the session node: remove -object memory-backend-file,size=1M,id=m0,share=on");
+		  "--qemu: the tool defines memory backend 'm0' itself, on the session file: remove -object memory-backend-file,size=1M,id=m0,share=on");
 	CHECK_STR(check(unused, 5, "m0", NULL),
 		  "--qemu: nothing in QEMU's arguments uses the RAM block 'm0' (-machine memory-backend=m0, or -numa node,memdev=m0)");
 	CHECK_HAS(check(numa, 9, "a.b_c-1", "m2"),
@@ -102,7 +102,7 @@ static void test_argv(void)
 	char **v;
 
 	opts(&o, in, 3, "m0", 64 << 20, NULL, 0);
-	v = dest_qemu_argv(&o, "/dev/pcmig7", 3, false);
+	v = dest_qemu_argv(&o, 4, 3, false);
 	CHECK(v != NULL);
 	if (!v)
 		return;
@@ -110,7 +110,7 @@ static void test_argv(void)
 	CHECK_STR(v[0], "qemu-system-x86_64");
 	CHECK_STR(v[2], "64M");
 	CHECK_STR(v[3], "-object");
-	CHECK_STR(v[4], "memory-backend-file,id=m0,mem-path=/dev/pcmig7,share=on,size=67108864");
+	CHECK_STR(v[4], "memory-backend-file,id=m0,mem-path=/proc/self/fd/4,share=on,size=67108864");
 	CHECK_STR(v[5], "-incoming");
 	CHECK_STR(v[6], "defer");
 	CHECK_STR(v[7], "-S");
@@ -122,13 +122,13 @@ static void test_argv(void)
 
 	/* Two blocks: the second at the first's size, with "offset". */
 	opts(&o, in, 3, "lo", 2 << 20, "hi", 6 << 20);
-	v = dest_qemu_argv(&o, "/dev/pcmig0", 5, true);
+	v = dest_qemu_argv(&o, 6, 5, true);
 	CHECK(v != NULL);
 	if (!v)
 		return;
 	CHECK_U64(count(v), 3 + 4 + 7);
-	CHECK_STR(v[4], "memory-backend-file,id=lo,mem-path=/dev/pcmig0,share=on,size=2097152,offset=0");
-	CHECK_STR(v[6], "memory-backend-file,id=hi,mem-path=/dev/pcmig0,share=on,size=6291456,offset=2097152");
+	CHECK_STR(v[4], "memory-backend-file,id=lo,mem-path=/proc/self/fd/6,share=on,size=2097152,offset=0");
+	CHECK_STR(v[6], "memory-backend-file,id=hi,mem-path=/proc/self/fd/6,share=on,size=6291456,offset=2097152");
 	CHECK_STR(v[11], "socket,id=pcmig-qmp,fd=5");
 	dest_qemu_argv_free(v);
 	dest_qemu_argv_free(NULL);
