@@ -56,6 +56,7 @@
 #define QEMU_KILL_MS	3000		/* quit, then SIGTERM, then SIGKILL */
 #define QEMU_PROBE_MS	10000		/* QEMU -object ...,help */
 #define QEMU_PIPE_SIZE	(1 << 20)
+#define QEMU_EXIT_MS	5000		/* QMP broke: QEMU's exit is near */
 
 /**
  * struct dest_qemu - the QEMU of a destination
@@ -477,7 +478,21 @@ static int qemu_tick(struct dest *d, int fd, short events, uint64_t deadline,
 	return 0;
 }
 
-/* A QMP command, following the session meanwhile. */
+/*
+ * Whether a QMP error means the connection broke: QEMU closed its end (it
+ * exits on a failed load, and may close first and be gone a little later,
+ * so that our next write gets EPIPE or our read ECONNRESET or EOF).
+ */
+static bool qmp_broke(int ret)
+{
+	return ret == -EPIPE || ret == -ECONNRESET || ret == -ENOTCONN;
+}
+
+/*
+ * A QMP command, following the session meanwhile. When the connection
+ * breaks, QEMU is waited for (QEMU_EXIT_MS): its exit status and its last
+ * words tell why, not our socket's errno.
+ */
 static int qemu_cmd(struct dest *d, const char *cmd, const char *args,
 		    int pass_fd, uint64_t deadline, struct qmp_reply *r,
 		    char *err, size_t errlen)
@@ -495,7 +510,7 @@ static int qemu_cmd(struct dest *d, const char *cmd, const char *args,
 			return -1;
 		ret = 0;
 	}
-	if (ret == -ECONNRESET && qemu_ended(d, 2000, err, errlen))
+	if (qmp_broke(ret) && qemu_ended(d, QEMU_EXIT_MS, err, errlen))
 		return -1;
 	if (ret) {
 		snprintf(err, errlen, "QEMU: %s: %s", cmd, m->err);
@@ -582,8 +597,10 @@ static int incoming(struct dest *d, int rfd, int wfd, uint64_t deadline,
 			break;
 		}
 		if (!strcmp(st, "failed") || !strcmp(st, "cancelled")) {
-			snprintf(err, errlen, "QEMU: incoming migration %s: %s",
-				 st, desc);
+			/* QEMU 7.2 exits next: its words are the whole story. */
+			if (!qemu_ended(d, QEMU_EXIT_MS, err, errlen))
+				snprintf(err, errlen, "QEMU: incoming migration %s: %s",
+					 st, desc);
 			break;
 		}
 		if (qemu_tick(d, wfd, POLLOUT, deadline, err, errlen))
@@ -626,7 +643,7 @@ int dest_qemu_load(struct dest *d, char *err, size_t errlen)
 		fd = q->qfd;
 		q->qfd = -1;
 		if (qmp_start(&q->qmp, fd, d->o->timeout_ms)) {
-			if (!qemu_ended(d, 2000, err, errlen))
+			if (!qemu_ended(d, QEMU_EXIT_MS, err, errlen))
 				snprintf(err, errlen, "QEMU: %s", q->qmp.err);
 			return -1;
 		}
