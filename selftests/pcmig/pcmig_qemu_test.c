@@ -27,19 +27,24 @@
  * qemu.steps_advise_listen_run   the same with the destination's steps:
  *	QEMU starts at advise (its output in DIR/qemu.log), loads the state
  *	at listen and stays paused, runs at run; it outlives the daemon.
+ * qemu.dest_qemu_gives_memory_back   4 MiB punched through the destination
+ *	QEMU's descriptor of the session file at ADVISE: pages_punched, zero
+ *	and never fetched, the guest runs on without a BAD page.
  * qemu.source_refuses_what_cannot_migrate   a shared memory backend that
  *	is not a --ram block, and a non-migratable device: refused before
  *	anything is sent, with QEMU's reason.
  *
+ * After each test no /dev/pcmig* may be anything but a character device
+ * (a QEMU given a missing node as mem-path creates a regular file), and
+ * every destination QEMU's mem-path is /proc/self/fd/N.
+ *
  * $PCMIG_QEMU_VERBOSE=1 logs what every process printed, also on success.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,31 +90,6 @@ struct proc {
 	char *err_text;
 };
 
-struct args {
-	char *v[64];
-	unsigned int n;
-	char buf[8192];
-	size_t used;
-};
-
-static __attribute__((format(printf, 2, 3)))
-void arg(struct args *a, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (a->n + 2 >= sizeof(a->v) / sizeof(a->v[0]))
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(a->buf + a->used, sizeof(a->buf) - a->used, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(a->buf) - a->used)
-		return;
-	a->v[a->n++] = a->buf + a->used;
-	a->v[a->n] = NULL;
-	a->used += n + 1;
-}
-
 FIXTURE(qemu) {
 	char dir[128];
 	char ram[160];
@@ -126,43 +106,8 @@ FIXTURE(qemu) {
 	int node_fd;
 	void *map;
 	struct pcmig_qmp_proxy px;
+	char append[32];	/* the guest's command line, or "" */
 };
-
-static bool exe_near(const char *env, const char *rel, char *buf, size_t len)
-{
-	char self[400], *slash;
-	ssize_t n;
-
-	if (getenv(env)) {
-		snprintf(buf, len, "%s", getenv(env));
-		return !access(buf, R_OK);
-	}
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n <= 0)
-		return false;
-	self[n] = '\0';
-	slash = strrchr(self, '/');
-	if (!slash)
-		return false;
-	*slash = '\0';
-	snprintf(buf, len, "%s/%s", self, rel);
-	return !access(buf, R_OK);
-}
-
-/* qemu-system-x86_64 in $PATH. */
-static bool find_qemu(char *buf, size_t len)
-{
-	const char *path = getenv("PATH");
-	char dirs[1024], *d, *save = NULL;
-
-	snprintf(dirs, sizeof(dirs), "%s", path ? path : "/usr/bin:/bin");
-	for (d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-		snprintf(buf, len, "%s/qemu-system-x86_64", d);
-		if (!access(buf, X_OK))
-			return true;
-	}
-	return false;
-}
 
 FIXTURE_SETUP(qemu)
 {
@@ -183,13 +128,13 @@ FIXTURE_SETUP(qemu)
 	ASSERT_EQ(0, access(PCMIG_CTL_PATH, F_OK))
 		TH_LOG("%s: %s (is pcmig.ko loaded?)", PCMIG_CTL_PATH,
 		       strerror(errno));
-	if (!exe_near("PCMIG_TOOL", "../pcmig-tool", self->tool,
-		      sizeof(self->tool)))
+	if (!pcmig_exe_near("PCMIG_TOOL", "../pcmig-tool", self->tool,
+			    sizeof(self->tool)))
 		SKIP(return, "no pcmig-tool at %.400s", self->tool);
-	if (!exe_near("PCMIG_GUEST", "../pcmig-memcheck.elf", self->guest,
-		      sizeof(self->guest)))
+	if (!pcmig_exe_near("PCMIG_GUEST", "../pcmig-memcheck.elf",
+			    self->guest, sizeof(self->guest)))
 		SKIP(return, "no guest at %.400s", self->guest);
-	if (!find_qemu(self->qemu, sizeof(self->qemu)))
+	if (!pcmig_find_qemu(self->qemu, sizeof(self->qemu)))
 		SKIP(return, "no qemu-system-x86_64 in $PATH (make deps)");
 	/* QEMU outlives incoming: as an orphan it comes back to us. */
 	ASSERT_EQ(0, prctl(PR_SET_CHILD_SUBREAPER, 1));
@@ -222,53 +167,6 @@ FIXTURE_SETUP(qemu)
 		TH_LOG("%s", pcmig_lib_error());
 	self->netns = true;
 	snprintf(self->addr, sizeof(self->addr), "10.96.0.2:%d", PORT);
-}
-
-/* Every process whose parent we are (we are a subreaper): kill, reap. */
-static void kill_children(void)
-{
-	unsigned int round;
-
-	for (round = 0; round < 20; round++) {
-		bool any = false;
-		struct dirent *e;
-		DIR *d = opendir("/proc");
-
-		if (!d)
-			return;
-		while ((e = readdir(d))) {
-			char path[64], buf[512], *p;
-			int ppid, fd;
-			pid_t pid = atoi(e->d_name);
-			ssize_t n;
-
-			if (pid <= 0)
-				continue;
-			snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-			fd = open(path, O_RDONLY);
-			if (fd < 0)
-				continue;
-			n = read(fd, buf, sizeof(buf) - 1);
-			close(fd);
-			if (n <= 0)
-				continue;
-			buf[n] = '\0';
-			p = strrchr(buf, ')');
-			if (!p || sscanf(p + 2, "%*c %d", &ppid) != 1 ||
-			    ppid != getpid())
-				continue;
-			kill(pid, SIGKILL);
-			any = true;
-		}
-		closedir(d);
-		while (waitpid(-1, NULL, WNOHANG) > 0)
-			;
-		if (!any)
-			return;
-		pcmig_msleep(50);
-		while (waitpid(-1, NULL, WNOHANG) > 0)
-			;
-	}
 }
 
 static void proc_collect(struct proc *p)
@@ -308,6 +206,7 @@ FIXTURE_TEARDOWN(qemu)
 			      &self->step[0], &self->step[1] };
 	struct pcmig_nl_session s[64];
 	unsigned int i, n = 0;
+	char strays[512];
 
 	if (getenv("PCMIG_QEMU_VERBOSE")) {
 		for (i = 0; i < 5; i++) {
@@ -328,7 +227,7 @@ FIXTURE_TEARDOWN(qemu)
 		free(ps[i]->out_text);
 		free(ps[i]->err_text);
 	}
-	kill_children();
+	pcmig_kill_children();
 	if (self->map)
 		munmap(self->map, RAM_MB * MIB);
 	if (self->node_fd >= 0)
@@ -337,6 +236,12 @@ FIXTURE_TEARDOWN(qemu)
 		for (i = 0; i < n && i < 64; i++)
 			if (!strcmp(s[i].name, self->name))
 				pcmig_genl_session_destroy(s[i].id);
+	/*
+	 * No QEMU may leave a file where a session's node belongs (a missing
+	 * mem-path is created): removed, lest it fail every test after.
+	 */
+	EXPECT_EQ(0, pcmig_dev_strays(strays, sizeof(strays), true))
+		TH_LOG("not character devices, removed: %s", strays);
 	if (self->netns) {
 		pcmig_netns_del(self->ns_src);
 		pcmig_netns_del(self->ns_dst);
@@ -348,27 +253,31 @@ FIXTURE_TEARDOWN(qemu)
 }
 
 /* The arguments both QEMUs share: machine, RAM size, guest, serial. */
-static void vm_args(FIXTURE_DATA(qemu) *self, struct args *a,
+static void vm_args(FIXTURE_DATA(qemu) *self, struct pcmig_args *a,
 		    const char *serial)
 {
-	arg(a, "-nodefaults");
-	arg(a, "-display");
-	arg(a, "none");
-	arg(a, "-accel");
-	arg(a, "tcg");
-	arg(a, "-machine");
-	arg(a, "pc,memory-backend=m0");
-	arg(a, "-m");
-	arg(a, "%dM", RAM_MB);
-	arg(a, "-kernel");
-	arg(a, "%s", self->guest);
-	arg(a, "-serial");
-	arg(a, "file:%s", serial);
+	pcmig_arg(a, "-nodefaults");
+	pcmig_arg(a, "-display");
+	pcmig_arg(a, "none");
+	pcmig_arg(a, "-accel");
+	pcmig_arg(a, "tcg");
+	pcmig_arg(a, "-machine");
+	pcmig_arg(a, "pc,memory-backend=m0");
+	pcmig_arg(a, "-m");
+	pcmig_arg(a, "%dM", RAM_MB);
+	pcmig_arg(a, "-kernel");
+	pcmig_arg(a, "%s", self->guest);
+	pcmig_arg(a, "-serial");
+	pcmig_arg(a, "file:%s", serial);
+	if (self->append[0]) {
+		pcmig_arg(a, "-append");
+		pcmig_arg(a, "%s", self->append);
+	}
 }
 
 static void proc_start(struct __test_metadata *_metadata,
 		       FIXTURE_DATA(qemu) *self, struct proc *p,
-		       struct args *a, const char *netns)
+		       struct pcmig_args *a, const char *netns)
 {
 	struct pcmig_spawn_opts so = { .netns = netns };
 	unsigned int i;
@@ -423,18 +332,35 @@ static bool exited_with(const struct proc *p, int code)
 static void start_vm(struct __test_metadata *_metadata,
 		     FIXTURE_DATA(qemu) *self, const char *const *extra)
 {
-	struct args a = { .n = 0 };
+	struct pcmig_args a = { .n = 0 };
 
-	arg(&a, "%s", self->qemu);
+	pcmig_arg(&a, "%s", self->qemu);
 	vm_args(self, &a, self->src_serial);
-	arg(&a, "-object");
-	arg(&a, "memory-backend-file,id=m0,mem-path=%s,share=on,size=%dM",
+	pcmig_arg(&a, "-object");
+	pcmig_arg(&a, "memory-backend-file,id=m0,mem-path=%s,share=on,size=%dM",
 	    self->ram, RAM_MB);
-	arg(&a, "-qmp");
-	arg(&a, "unix:%s,server=on,wait=off", self->src_qmp);
+	pcmig_arg(&a, "-qmp");
+	pcmig_arg(&a, "unix:%s,server=on,wait=off", self->src_qmp);
 	for (; extra && *extra; extra++)
-		arg(&a, "%s", *extra);
+		pcmig_arg(&a, "%s", *extra);
 	proc_start(_metadata, self, &self->vm, &a, NULL);
+}
+
+/*
+ * The destination QEMU @pid runs on the session file it inherited: every
+ * mem-path on its command line is /proc/self/fd/N, never a path it could
+ * create (such as a session node that is gone). Return: N, or -1.
+ */
+static int expect_mem_path(struct __test_metadata *_metadata, pid_t pid)
+{
+	char paths[512];
+	int n, fd = -1;
+
+	n = pcmig_qemu_mem_paths(pid, paths, sizeof(paths));
+	EXPECT_EQ(1, n) TH_LOG("QEMU %d mem-paths: %s", (int)pid, paths);
+	EXPECT_EQ(1, sscanf(paths, "/proc/self/fd/%d", &fd))
+		TH_LOG("QEMU %d mem-path: %s", (int)pid, paths);
+	return fd;
 }
 
 /* The guest runs: ready, and two rounds done. */
@@ -458,33 +384,33 @@ static void vm_running(struct __test_metadata *_metadata,
 static void start_dest(struct __test_metadata *_metadata,
 		       FIXTURE_DATA(qemu) *self, const char *sdir)
 {
-	struct args a = { .n = 0 };
+	struct pcmig_args a = { .n = 0 };
 	int ret;
 
-	arg(&a, "%s", self->tool);
+	pcmig_arg(&a, "%s", self->tool);
 	if (sdir) {
-		arg(&a, "advise");
-		arg(&a, "--state-dir");
-		arg(&a, "%s", sdir);
+		pcmig_arg(&a, "advise");
+		pcmig_arg(&a, "--state-dir");
+		pcmig_arg(&a, "%s", sdir);
 	} else {
-		arg(&a, "incoming");
+		pcmig_arg(&a, "incoming");
 	}
-	arg(&a, "--listen");
-	arg(&a, "%s", self->addr);
-	arg(&a, "--key-file");
-	arg(&a, "%s", self->key);
-	arg(&a, "--ram");
-	arg(&a, "m0:%dM", RAM_MB);
-	arg(&a, "--name");
-	arg(&a, "%s", self->name);
+	pcmig_arg(&a, "--listen");
+	pcmig_arg(&a, "%s", self->addr);
+	pcmig_arg(&a, "--key-file");
+	pcmig_arg(&a, "%s", self->key);
+	pcmig_arg(&a, "--ram");
+	pcmig_arg(&a, "m0:%dM", RAM_MB);
+	pcmig_arg(&a, "--name");
+	pcmig_arg(&a, "%s", self->name);
 	if (!sdir) {
-		arg(&a, "--json");
-		arg(&a, "--qemu-log");
-		arg(&a, "%s", self->dst_log);
+		pcmig_arg(&a, "--json");
+		pcmig_arg(&a, "--qemu-log");
+		pcmig_arg(&a, "%s", self->dst_log);
 	}
-	arg(&a, "--qemu");
-	arg(&a, "--");
-	arg(&a, "qemu-system-x86_64");
+	pcmig_arg(&a, "--qemu");
+	pcmig_arg(&a, "--");
+	pcmig_arg(&a, "qemu-system-x86_64");
 	vm_args(self, &a, self->dst_serial);
 	proc_start(_metadata, self, &self->inc, &a, self->ns_dst);
 	ret = pcmig_wait_listen(self->inc.pid, PORT, 60000);
@@ -500,21 +426,21 @@ static void start_migrate(struct __test_metadata *_metadata,
 			  FIXTURE_DATA(qemu) *self, const char *qmp,
 			  const char *const *extra)
 {
-	struct args a = { .n = 0 };
+	struct pcmig_args a = { .n = 0 };
 
-	arg(&a, "%s", self->tool);
-	arg(&a, "migrate");
-	arg(&a, "--connect");
-	arg(&a, "%s", self->addr);
-	arg(&a, "--key-file");
-	arg(&a, "%s", self->key);
-	arg(&a, "--ram");
-	arg(&a, "m0=%s", self->ram);
-	arg(&a, "--qemu-qmp");
-	arg(&a, "%s", qmp);
-	arg(&a, "--json");
+	pcmig_arg(&a, "%s", self->tool);
+	pcmig_arg(&a, "migrate");
+	pcmig_arg(&a, "--connect");
+	pcmig_arg(&a, "%s", self->addr);
+	pcmig_arg(&a, "--key-file");
+	pcmig_arg(&a, "%s", self->key);
+	pcmig_arg(&a, "--ram");
+	pcmig_arg(&a, "m0=%s", self->ram);
+	pcmig_arg(&a, "--qemu-qmp");
+	pcmig_arg(&a, "%s", qmp);
+	pcmig_arg(&a, "--json");
 	for (; extra && *extra; extra++)
-		arg(&a, "%s", *extra);
+		pcmig_arg(&a, "%s", *extra);
 	proc_start(_metadata, self, &self->mig, &a, self->ns_src);
 }
 
@@ -594,10 +520,12 @@ TEST_F_TIMEOUT(qemu, migrates_running_guest, 900)
 	 */
 	expect_went_on(_metadata, self);
 
-	/* QEMU runs on after incoming exited. */
+	/* QEMU runs on after incoming exited, on the session file. */
 	pid = pcmig_json_num(self->inc.out_text, "qemu", "pid");
 	ASSERT_LT(0, pid);
 	EXPECT_FALSE(pcmig_pid_ended((pid_t)pid));
+	EXPECT_EQ(pcmig_json_num(self->inc.out_text, "qemu", "mem_fd"),
+		  expect_mem_path(_metadata, (pid_t)pid));
 
 	/*
 	 * Byte for byte: what the guest never writes after "ready" (below
@@ -626,6 +554,22 @@ TEST_F_TIMEOUT(qemu, migrates_running_guest, 900)
 	EXPECT_LE(0, first);
 }
 
+/* Step @i of the destination after advise: 0 listen, 1 run --wait. */
+static void run_step(struct __test_metadata *_metadata,
+		     FIXTURE_DATA(qemu) *self, int i, const char *sdir)
+{
+	struct pcmig_args a = { .n = 0 };
+
+	pcmig_arg(&a, "%s", self->tool);
+	pcmig_arg(&a, "%s", i ? "run" : "listen");
+	pcmig_arg(&a, "--state-dir");
+	pcmig_arg(&a, "%s", sdir);
+	if (i)
+		pcmig_arg(&a, "--wait");
+	proc_start(_metadata, self, &self->step[i], &a, self->ns_dst);
+	proc_wait(&self->step[i], MIG_MS);
+}
+
 /*
  * The destination in steps: advise starts QEMU (its output in DIR/qemu.log
  * by default), listen loads the state and leaves the VM paused, run
@@ -633,7 +577,6 @@ TEST_F_TIMEOUT(qemu, migrates_running_guest, 900)
  */
 TEST_F_TIMEOUT(qemu, steps_advise_listen_run, 600)
 {
-	struct args l = { .n = 0 }, r = { .n = 0 };
 	char sdir[192], path[256], *ev, *log;
 	struct pcmig_serial dst;
 	long long pid;
@@ -655,13 +598,9 @@ TEST_F_TIMEOUT(qemu, steps_advise_listen_run, 600)
 	free(ev);
 	ASSERT_LT(0, pid);
 	EXPECT_FALSE(pcmig_pid_ended((pid_t)pid));
+	expect_mem_path(_metadata, (pid_t)pid);
 
-	arg(&l, "%s", self->tool);
-	arg(&l, "listen");
-	arg(&l, "--state-dir");
-	arg(&l, "%s", sdir);
-	proc_start(_metadata, self, &self->step[0], &l, self->ns_dst);
-	proc_wait(&self->step[0], MIG_MS);
+	run_step(_metadata, self, 0, sdir);
 	ASSERT_EXIT(&self->step[0], 0);
 	ev = pcmig_read_file(path, NULL);
 	EXPECT_HAS(ev, "\"event\":\"qemu\",\"action\":\"loaded\"");
@@ -671,13 +610,7 @@ TEST_F_TIMEOUT(qemu, steps_advise_listen_run, 600)
 	pcmig_serial_read(self->dst_serial, &dst);
 	EXPECT_EQ(-1, dst.last);
 
-	arg(&r, "%s", self->tool);
-	arg(&r, "run");
-	arg(&r, "--state-dir");
-	arg(&r, "%s", sdir);
-	arg(&r, "--wait");
-	proc_start(_metadata, self, &self->step[1], &r, self->ns_dst);
-	proc_wait(&self->step[1], MIG_MS);
+	run_step(_metadata, self, 1, sdir);
 	proc_wait(&self->mig, MIG_MS);
 	ASSERT_EXIT(&self->step[1], 0);
 	ASSERT_EXIT(&self->mig, 0);
@@ -692,6 +625,96 @@ TEST_F_TIMEOUT(qemu, steps_advise_listen_run, 600)
 	free(log);
 	snprintf(path, sizeof(path), "%s/qemu.log", sdir);
 	EXPECT_EQ(0, access(path, F_OK));
+}
+
+/*
+ * The destination QEMU can give memory back: its RAM is the session file,
+ * where fallocate(PUNCH_HOLE | KEEP_SIZE) works as QEMU's
+ * ram_block_discard_range() does it (virtio-balloon, virtio-mem,
+ * discard-data). Between advise and listen, when every page is missing,
+ * 4 MiB that the guest never touches (it checks its memory below 56 MiB:
+ * "ram=56") are punched through QEMU's own descriptor: they become
+ * present and zero (pages_punched), and are never fetched: the pattern the
+ * test wrote there in the source's RAM is dropped when pushed, while the
+ * 2 MiB after them arrive. The guest runs on without a BAD page.
+ */
+TEST_F_TIMEOUT(qemu, dest_qemu_gives_memory_back, 600)
+{
+	const uint64_t punch = 56 * MIB, plen = 4 * MIB, kept = 2 * MIB;
+	char sdir[192], path[256], *ev;
+	struct pcmig_nl_session s;
+	long long pid, id;
+	uint64_t i, bad = 0;
+	unsigned char *src;
+	int fd, rfd;
+
+	snprintf(self->append, sizeof(self->append), "ram=56");
+	snprintf(sdir, sizeof(sdir), "%s/steps", self->dir);
+	self->inc.what = "advise";
+	start_vm(_metadata, self, NULL);
+	vm_running(_metadata, self);
+	/* A pattern at the source where the guest never looks. */
+	rfd = open(self->ram, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, rfd);
+	src = mmap(NULL, plen + kept, PROT_WRITE, MAP_SHARED, rfd, punch);
+	close(rfd);
+	ASSERT_NE(MAP_FAILED, src);
+	for (i = 0; i < plen + kept; i += PS)
+		memset(src + i, 0x80 | (int)(i / PS % 127), PS);
+	munmap(src, plen + kept);
+
+	start_dest(_metadata, self, sdir);
+	start_migrate(_metadata, self, self->src_qmp, NULL);
+	proc_wait(&self->inc, MIG_MS);
+	ASSERT_EXIT(&self->inc, 0);
+	snprintf(path, sizeof(path), "%s/events", sdir);
+	ev = pcmig_read_file(path, NULL);
+	pid = pcmig_json_num(ev, "qemu", "pid");
+	id = pcmig_json_num(ev, "advised", "id");
+	free(ev);
+	ASSERT_LT(0, pid);
+	ASSERT_LE(0, id);
+	fd = expect_mem_path(_metadata, (pid_t)pid);
+	ASSERT_LE(0, fd);
+
+	/* QEMU's descriptor of the session file, opened again: punch. */
+	snprintf(path, sizeof(path), "/proc/%lld/fd/%d", pid, fd);
+	self->node_fd = open(path, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->node_fd) TH_LOG("%s: %s", path, strerror(errno));
+	ASSERT_EQ(0, fallocate(self->node_fd,
+			       FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			       punch, plen)) TH_LOG("%s", strerror(errno));
+	ASSERT_EQ(0, pcmig_session_in_netns(self->ns_dst, id, &s));
+	EXPECT_EQ(plen / PS, s.pages_punched);
+	EXPECT_EQ(plen / PS, s.pages_present);
+
+	run_step(_metadata, self, 0, sdir);
+	ASSERT_EXIT(&self->step[0], 0);
+	run_step(_metadata, self, 1, sdir);
+	proc_wait(&self->mig, MIG_MS);
+	ASSERT_EXIT(&self->step[1], 0);
+	ASSERT_EXIT(&self->mig, 0);
+	expect_went_on(_metadata, self);
+
+	/* All there; the punched pages stayed zero, the next ones came. */
+	ASSERT_EQ(0, pcmig_session_in_netns(self->ns_dst, id, &s));
+	EXPECT_EQ(PCMIG_STATE_END, s.state);
+	EXPECT_EQ(RAM_MB * MIB / PS, s.pages_present);
+	EXPECT_EQ(plen / PS, s.pages_punched);
+	EXPECT_LE(plen / PS, s.pages_duplicate);
+	self->map = mmap(NULL, RAM_MB * MIB, PROT_READ, MAP_SHARED,
+			 self->node_fd, 0);
+	ASSERT_NE(MAP_FAILED, self->map) TH_LOG("mmap: %s", strerror(errno));
+	src = (unsigned char *)self->map + punch;
+	for (i = 0; i < plen && !src[i]; i++)
+		;
+	EXPECT_EQ(plen, i) TH_LOG("punched page %llu is not zero",
+				  (unsigned long long)(i / PS));
+	EXPECT_EQ(-1, pcmig_cmp_mem_file(src + plen, self->ram, punch + plen,
+					 kept, &bad));
+	EXPECT_EQ(-1, pcmig_cmp_mem_file((const char *)self->map + 6 * MIB,
+					 self->ram, 6 * MIB, 50 * MIB, &bad));
+	EXPECT_FALSE(pcmig_pid_ended((pid_t)pid));
 }
 
 /* ---- failures ---- */

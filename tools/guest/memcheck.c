@@ -21,8 +21,10 @@
  * region keeps, byte for byte, what the source had: the test compares it
  * with the source's RAM file.
  *
- * The multiboot command line (QEMU -append) may set "hot=PAGES" and
- * "slice=PAGES" (cold pages checked per round).
+ * The multiboot command line (QEMU -append) may set "hot=PAGES",
+ * "slice=PAGES" (cold pages checked per round) and "ram=MIB" (the cold
+ * region ends there, if below the end of RAM: the memory above is never
+ * touched, for the tests that give it back at the destination).
  */
 #include <stdint.h>
 
@@ -193,7 +195,7 @@ static uint32_t option(const char *cmd, const char *key, uint32_t def)
 void guest_main(uint32_t magic, const struct mb_info *mbi)
 {
 	uint32_t p, cold_first = COLD_START / PAGE, cold_end, hot, slice;
-	uint32_t pos, n, round, bad, pass = 0, cold_bad = 0, b;
+	uint32_t pos, n, round, bad, pass = 0, cold_bad = 0, b, top;
 	const char *cmd = 0;
 
 	/* The loader zeroed .bss (the ELF's memory size past its file). */
@@ -206,6 +208,9 @@ void guest_main(uint32_t magic, const struct mb_info *mbi)
 	/* RAM from 1 MiB on, in KiB; the 32-bit address space at most. */
 	cold_end = (mbi->mem_upper > 4u * 1024 * 1024 - 2048 ?
 		    4u * 1024 * 1024 - 2048 : mbi->mem_upper) / 4 + 256;
+	top = option(cmd, "ram", 0);
+	if (top && top < cold_end / (MIB / PAGE))
+		cold_end = top * (MIB / PAGE);
 	hot = option(cmd, "hot", HOT_MAX);
 	if (hot > HOT_MAX)
 		hot = HOT_MAX;

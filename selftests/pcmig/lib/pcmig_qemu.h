@@ -9,6 +9,9 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 /*
  * What the guest printed: boots, first and last round, BAD lines, and
@@ -59,5 +62,47 @@ int pcmig_qmp_proxy_start(struct pcmig_qmp_proxy *px, const char *path,
 void pcmig_qmp_proxy_stop(struct pcmig_qmp_proxy *px);
 /* Where "command/fds" is in the log (its order), or -1 if absent. */
 long pcmig_qmp_proxy_logged_at(struct pcmig_qmp_proxy *px, const char *entry);
+
+/* pcmig_qemu_host.c */
+
+/* A command line built piece by piece (pcmig_arg()). */
+struct pcmig_args {
+	char *v[64];
+	unsigned int n;
+	char buf[8192];
+	size_t used;
+};
+
+/* Append printf(@fmt, ...) to @a as one argument (dropped if no room). */
+void pcmig_arg(struct pcmig_args *a, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/*
+ * SESSION_GET of session @id from "ip netns" namespace @ns (where it was
+ * created: only there is it visible). Return: 0 or -errno.
+ */
+struct pcmig_nl_session;
+int pcmig_session_in_netns(const char *ns, uint32_t id,
+			   struct pcmig_nl_session *s);
+
+/*
+ * The program $@env, or @rel next to this test's executable, in @buf:
+ * whether it is readable.
+ */
+bool pcmig_exe_near(const char *env, const char *rel, char *buf, size_t len);
+/* qemu-system-x86_64 in $PATH, in @buf: whether there is one. */
+bool pcmig_find_qemu(char *buf, size_t len);
+/* SIGKILL and reap every process whose parent we are (a subreaper). */
+void pcmig_kill_children(void);
+/*
+ * The mem-path= values on process @pid's command line, separated by
+ * spaces, in @paths. Return: their number, or -1 if it cannot be read.
+ */
+int pcmig_qemu_mem_paths(pid_t pid, char *paths, size_t len);
+/*
+ * What /dev/pcmig* is not a character device (QEMU given a missing node
+ * as mem-path creates a regular file there), its paths in @names;
+ * unlinked if @remove. Return: their number, or -1.
+ */
+int pcmig_dev_strays(char *names, size_t len, bool remove);
 
 #endif /* _PCMIG_QEMU_H */
