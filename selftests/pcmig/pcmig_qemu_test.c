@@ -20,6 +20,9 @@
  *	state (a device only the source has): incoming fails with QEMU's own
  *	words, the source keeps its VM stopped (the state went out) and says
  *	how to resume it; the destination QEMU is gone.
+ * qemu.load_failure_after_qmp_closed   the same failure from a fake QEMU
+ *	that closes QMP 3 s before it exits (the race that said "Broken
+ *	pipe"): incoming waits for the exit and quotes QEMU.
  * qemu.source_resumes_vm_after_failure   QEMU's migrate fails after the
  *	VM was stopped (injected by a QMP proxy between the tool and QEMU):
  *	the tool resumes the VM, which counts rounds again; the destination's
@@ -66,6 +69,11 @@
 
 static void __attribute__((constructor)) qemu_test_init(void)
 {
+	const char *fake = getenv("PCMIG_QEMU_FAKE");
+
+	/* Started as the destination's QEMU by load_failure_after_qmp_closed */
+	if (fake)
+		_exit(pcmig_fake_qemu(atoi(fake)));
 	pcmig_leak_guard_install();
 }
 
@@ -107,6 +115,7 @@ FIXTURE(qemu) {
 	void *map;
 	struct pcmig_qmp_proxy px;
 	char append[32];	/* the guest's command line, or "" */
+	char dst_qemu[400];	/* the destination's QEMU, or "" */
 };
 
 FIXTURE_SETUP(qemu)
@@ -410,7 +419,8 @@ static void start_dest(struct __test_metadata *_metadata,
 	}
 	pcmig_arg(&a, "--qemu");
 	pcmig_arg(&a, "--");
-	pcmig_arg(&a, "qemu-system-x86_64");
+	pcmig_arg(&a, "%s", self->dst_qemu[0] ? self->dst_qemu :
+		  "qemu-system-x86_64");
 	vm_args(self, &a, self->dst_serial);
 	proc_start(_metadata, self, &self->inc, &a, self->ns_dst);
 	ret = pcmig_wait_listen(self->inc.pid, PORT, 60000);
@@ -763,6 +773,40 @@ TEST_F_TIMEOUT(qemu, load_failure_quotes_qemu, 600)
 	pcmig_serial_read(self->src_serial, &b);
 	EXPECT_EQ(a.last, b.last);
 	EXPECT_EQ(0, b.bad);
+}
+
+/*
+ * QEMU closes its QMP socket a moment before it exits after a failed load,
+ * which raced the tool: its next QMP write got EPIPE and it said "Broken
+ * pipe". Here the destination's QEMU is this program as a fake
+ * ($PCMIG_QEMU_FAKE, pcmig_fake_qemu()) that answers QMP up to the first
+ * query-migrate, prints its error, closes QMP, and exits 1 three seconds
+ * later: incoming must wait for the exit and quote it, every time.
+ */
+TEST_F_TIMEOUT(qemu, load_failure_after_qmp_closed, 600)
+{
+	ssize_t n;
+
+	n = readlink("/proc/self/exe", self->dst_qemu,
+		     sizeof(self->dst_qemu) - 1);
+	ASSERT_LT(0, n);
+	self->dst_qemu[n] = '\0';
+	start_vm(_metadata, self, NULL);
+	vm_running(_metadata, self);
+	setenv("PCMIG_QEMU_FAKE", "3000", 1);
+	start_dest(_metadata, self, NULL);
+	unsetenv("PCMIG_QEMU_FAKE");
+	start_migrate(_metadata, self, self->src_qmp, NULL);
+	proc_wait(&self->inc, FAIL_MS);
+	proc_wait(&self->mig, FAIL_MS);
+	ASSERT_EXIT(&self->inc, 1);
+	ASSERT_EXIT(&self->mig, 1);
+
+	EXPECT_HAS(self->inc.err_text,
+		   "error: QEMU exited with status 1 while loading the device state: qemu-system-x86_64: fake-qemu: load of migration failed: injected by pcmig_qemu_test");
+	EXPECT_EQ(NULL, strstr(self->inc.err_text, "Broken pipe"));
+	EXPECT_EQ(NULL, strstr(self->inc.err_text, "closed the QMP"));
+	EXPECT_HAS(self->mig.err_text, "fake-qemu: load of migration failed");
 }
 
 /*

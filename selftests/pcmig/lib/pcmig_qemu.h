@@ -105,4 +105,13 @@ int pcmig_qemu_mem_paths(pid_t pid, char *paths, size_t len);
  */
 int pcmig_dev_strays(char *names, size_t len, bool remove);
 
+/*
+ * pcmig_qemu_fake.c: a destination QEMU for "incoming --qemu" whose load
+ * fails: QMP on descriptor 3 (a 7.2 greeting; "inmigrate"; {} to every
+ * other command) up to the first query-migrate ("active"); then an error
+ * line on standard error, QMP closed, and after @exit_delay_ms the exit.
+ * Return: the exit status, 1 (2 if QMP broke first).
+ */
+int pcmig_fake_qemu(int exit_delay_ms);
+
 #endif /* _PCMIG_QEMU_H */
