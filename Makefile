@@ -65,10 +65,19 @@ UNIT_DIR   := $(BUILD)/unit
 UNIT_SRC   := $(wildcard tools/pcmig/tests/*_test.c)
 UNIT_PROGS := $(patsubst tools/pcmig/tests/%.c,$(UNIT_DIR)/%,$(UNIT_SRC))
 
-.PHONY: all module tool demo-vmm selftests unit benches kernel-files deps \
-	check check-debug check-compat demo bench checkpatch clean help
+# The bare-metal x86 guest that the QEMU test and demo migrate: a
+# multiboot ELF that QEMU boots with -kernel (tools/guest/).
+GUEST     := $(BUILD)/pcmig-memcheck.elf
+GUEST_SRC := tools/guest/memcheck.c tools/guest/memcheck.ld
+GUEST_CFLAGS := -m32 -march=i686 -ffreestanding -fno-pic -fno-pie \
+	-fno-stack-protector -fno-asynchronous-unwind-tables -O2 -nostdlib \
+	-static -no-pie -Wl,-m,elf_i386 -Wl,--build-id=none \
+	-Wl,--no-warn-rwx-segments
 
-all: module tool demo-vmm selftests unit benches
+.PHONY: all module tool demo-vmm guest selftests unit benches kernel-files \
+	deps check check-debug check-compat demo bench checkpatch clean help
+
+all: module tool demo-vmm guest selftests unit benches
 
 help:
 	@sed -n '3,16p' Makefile | sed 's/^# \{0,1\}//'
@@ -89,6 +98,12 @@ $(DEMO_VMM): $(DEMO_SRC) $(DEMO_HDR) tools/pcmig/ram.c $(IMAGE_SRC) | $(BUILD)
 $(TOOL): $(TOOL_SRC) $(TOOL_HDR) | $(BUILD)
 	$(CC) $(CPPFLAGS) $(NL_CFLAGS) $(CFLAGS) $(WARNFLAGS) $(LDFLAGS) -o $@ \
 		$(TOOL_SRC) $(NL_LIBS)
+
+guest: $(GUEST)
+
+$(GUEST): $(GUEST_SRC) | $(BUILD)
+	$(CC) $(GUEST_CFLAGS) $(WARNFLAGS) -T tools/guest/memcheck.ld -o $@ \
+		tools/guest/memcheck.c
 
 kernel-files: $(KFILES)/.extracted
 

@@ -9,10 +9,12 @@
  * dest_client.c  the step commands' side of the daemon's control socket
  * dest_engine.c  the steps: ADVISE, PACKAGED, LISTEN, RUN; poll(), finish
  * dest_setup.c   options, key, listening socket, connections, handshakes
+ * dest_qemu.c    --qemu: QEMU started, its device state loaded over QMP
  * dest_hook.c    the device-state and run hooks
  * dest_recover.c after a lost link: the source reconnects, RESUME, MISSING
  * dest_follow.c  following the session to END: the tick, DONE, dest_fail()
  * dest_out.c     messages, progress line, JSON lines, status file
+ * dest_qemu_args.c --qemu: QEMU's command line (tests/dest_qemu_test.c)
  * dest_util.c    pure helpers (tests/dest_test.c)
  *
  * Each calls only files below it in this list.
@@ -85,6 +87,9 @@
  * @session_id: --session-id, when @have_session_id
  * @have_session_id: the migration's session id was given
  * @state_dir: advise: the step directory
+ * @qemu_argv: --qemu: the QEMU command after "--" (NULL-terminated)
+ * @qemu_argc: its length; 0 without --qemu
+ * @qemu_log: --qemu-log: QEMU's standard output and error, or NULL
  * @cmd: the command's name, for messages
  */
 struct dest_opts {
@@ -108,8 +113,13 @@ struct dest_opts {
 	uint8_t session_id[PCMIG_SESSION_ID_LEN];
 	bool have_session_id;
 	const char *state_dir;
+	char **qemu_argv;
+	int qemu_argc;
+	const char *qemu_log;
 	const char *cmd;
 };
+
+struct dest_qemu;
 
 /**
  * enum dest_step - how far the destination got
@@ -206,6 +216,7 @@ struct dest_rate {
  * @ok_pending: RUNNING is set but PACKAGED_OK could not go out yet
  * @adopt: --attach: the session id and capabilities are those of the first
  *	authenticated source that reconnects
+ * @qemu: --qemu: the QEMU the destination runs (dest_qemu.c), or NULL
  */
 struct dest {
 	struct dest_opts *o;
@@ -258,6 +269,7 @@ struct dest {
 	unsigned int attempts;
 	bool ok_pending;
 	bool adopt;
+	struct dest_qemu *qemu;
 };
 
 /* dest_util.c: pure helpers. */
@@ -315,6 +327,19 @@ int dest_hook_run(struct dest *d, const char *what, const char *cmd,
 		  const void *input, size_t len, char *err, size_t errlen);
 int dest_write_file(const char *path, const void *data, size_t len,
 		    char *err, size_t errlen);
+
+/* dest_qemu_args.c: --qemu's command line. */
+int dest_qemu_check_args(const struct dest_opts *o, char *err, size_t errlen);
+char **dest_qemu_argv(const struct dest_opts *o, int mem_fd, int qmp_fd,
+		      bool offsets);
+void dest_qemu_argv_free(char **v);
+
+/* dest_qemu.c: --qemu. */
+int dest_qemu_prepare(struct dest *d);
+int dest_qemu_start(struct dest *d);
+int dest_qemu_load(struct dest *d, char *err, size_t errlen);
+int dest_qemu_cont(struct dest *d, char *err, size_t errlen);
+void dest_qemu_finish(struct dest *d);
 
 /* dest_setup.c: set-up and connections. */
 void dest_init(struct dest *d, struct dest_opts *o, volatile int *aborted);

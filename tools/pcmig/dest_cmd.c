@@ -46,7 +46,18 @@
 	"                          SIGBUS, the VM most likely dies) after this\n" \
 	"                          long paused; 0, the default: it waits, and\n" \
 	"                          so does the VM, for as long as it takes\n" \
-	"      --hook-timeout SECONDS  limit of each hook (default 300)\n" \
+	"      --hook-timeout SECONDS  limit of each hook; with --qemu, of\n" \
+	"                          QEMU's load, and of its cont (default 300)\n" \
+	"      --qemu -- QEMU ARGS...  the VM is a QEMU that we start after\n" \
+	"                          ADVISE: ARGS (the source QEMU's, less its\n" \
+	"                          RAM backends) and a memory-backend-file per\n" \
+	"                          --ram block (NAME is its id) on the session\n" \
+	"                          node, -incoming defer, -S and a QMP socket of\n" \
+	"                          ours; the device state is loaded over QMP at\n" \
+	"                          LISTEN, 'cont' is RUN (Documentation/qemu.rst)\n" \
+	"      --qemu-log FILE     QEMU's output (default: our stderr; advise:\n" \
+	"                          DIR/qemu.log); when QEMU fails, its last\n" \
+	"                          lines there are quoted\n" \
 	"  -j, --json              JSON lines on stdout (the default when\n" \
 	"                          stdout is not a terminal)\n"		\
 	"  -q, --quiet             no messages but errors, no progress line\n" \
@@ -58,7 +69,7 @@
 	"stdout goes to our stderr.\n"
 
 const char incoming_usage[] =
-	"usage: pcmig-tool incoming --listen HOST:PORT --key-file FILE --ram NAME:SIZE... [OPTIONS]\n"
+	"usage: pcmig-tool incoming --listen HOST:PORT --key-file FILE --ram NAME:SIZE... [OPTIONS] [--qemu -- QEMU ARGS...]\n"
 	"\n"
 	"Receive a VM: wait for the source (pcmig-tool migrate), authenticate\n"
 	"its control, urgent and bulk connections, create the session on ADVISE\n"
@@ -85,7 +96,7 @@ const char incoming_usage[] =
 	"--keep).\n";
 
 const char advise_usage[] =
-	"usage: pcmig-tool advise --state-dir DIR --listen HOST:PORT --key-file FILE --ram NAME:SIZE... [OPTIONS]\n"
+	"usage: pcmig-tool advise --state-dir DIR --listen HOST:PORT --key-file FILE --ram NAME:SIZE... [OPTIONS] [--qemu -- QEMU ARGS...]\n"
 	"\n"
 	"Destination step 1: start a daemon that does what incoming does, one\n"
 	"step at a time. advise returns once ADVISE is done, printing the node\n"
@@ -221,7 +232,27 @@ enum {
 	OPT_PAUSE_TIMEOUT,
 	OPT_ATTACH,
 	OPT_SESSION_ID,
+	OPT_QEMU,
+	OPT_QEMU_LOG,
 };
+
+/*
+ * --qemu: the QEMU command is everything after the first "--"; getopt()
+ * sees only what comes before. Return: the arguments getopt() gets.
+ */
+static int split_qemu(int argc, char **argv, struct dest_opts *o)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--"))
+			continue;
+		o->qemu_argv = argv + i + 1;
+		o->qemu_argc = argc - i - 1;
+		return i;
+	}
+	return argc;
+}
 
 /* incoming and advise: the same options (advise also --state-dir). */
 static int parse_dest_opts(int argc, char **argv, struct dest_opts *o,
@@ -248,19 +279,22 @@ static int parse_dest_opts(int argc, char **argv, struct dest_opts *o,
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "keep", no_argument, NULL, OPT_KEEP },
 		{ "state-dir", required_argument, NULL, 'd' },
+		{ "qemu", no_argument, NULL, OPT_QEMU },
+		{ "qemu-log", required_argument, NULL, OPT_QEMU_LOG },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct pcmig_ram ram;
 	unsigned int link_s;
-	char err[256];
-	bool json = false;
+	char err[512];
+	bool json = false, qemu = false;
 	int c;
 
 	memset(o, 0, sizeof(*o));
 	o->cmd = cmd;
 	o->timeout_ms = PCMIG_NET_TIMEOUT_MS;
 	o->hook_timeout_ms = DEST_HOOK_TIMEOUT_MS;
+	argc = split_qemu(argc, argv, o);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "l:k:r:n:t:jqd:h", opts,
 				NULL)) != -1) {
@@ -366,6 +400,12 @@ static int parse_dest_opts(int argc, char **argv, struct dest_opts *o,
 						 "--state-dir is for 'pcmig-tool advise'");
 			o->state_dir = optarg;
 			break;
+		case OPT_QEMU:
+			qemu = true;
+			break;
+		case OPT_QEMU_LOG:
+			o->qemu_log = optarg;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return -1;
@@ -391,9 +431,23 @@ static int parse_dest_opts(int argc, char **argv, struct dest_opts *o,
 	if (o->have_session_id && !o->attach)
 		return usage_err(cmd, usage, "%s", "--session-id goes with --attach");
 	if (o->attach && (o->no_recover || o->state_out || o->state_cmd ||
-			  o->run_cmd || o->name))
+			  o->run_cmd || o->name || qemu))
 		return usage_err(cmd, usage, "%s",
-				 "--attach takes over a running session: no --no-recover, --name, --state-out, --state-cmd or --run-cmd");
+				 "--attach takes over a running session: no --no-recover, --name, --state-out, --state-cmd, --run-cmd or --qemu");
+	if (!qemu && o->qemu_argv)
+		return usage_err(cmd, usage, "unexpected argument '%s'",
+				 o->qemu_argc ? o->qemu_argv[0] : "--");
+	if (!qemu && o->qemu_log)
+		return usage_err(cmd, usage, "%s", "--qemu-log goes with --qemu");
+	if (qemu) {
+		if (o->state_out || o->state_cmd || o->run_cmd)
+			return usage_err(cmd, usage, "%s",
+					 "--qemu loads the device state and starts the VM itself: no --state-out, --state-cmd or --run-cmd");
+		if (!o->qemu_argv)
+			o->qemu_argc = 0;
+		if (dest_qemu_check_args(o, err, sizeof(err)))
+			return usage_err(cmd, usage, "%s", err);
+	}
 	o->json = json || (!step && !isatty(STDOUT_FILENO));
 	return 0;
 }

@@ -234,6 +234,8 @@ int dest_advised(struct dest *d)
 	}
 	do_advise(d, p, h.len);
 	free(p);
+	if (d->result < 0 && d->o->qemu_argv)
+		dest_qemu_start(d);
 	return d->result >= 0 ? -1 : 0;
 }
 
@@ -453,6 +455,14 @@ int dest_listen(struct dest *d, char *err, size_t errlen)
 		dest_info(d, "device state (%s) written to %s",
 			  pcmig_fmt_size(d->state_len, a, sizeof(a)),
 			  d->o->state_out);
+	} else if (d->o->qemu_argv) {
+		dest_info(d, "loading the device state (%s) into QEMU",
+			  pcmig_fmt_size(d->state_len, a, sizeof(a)));
+		if (dest_qemu_load(d, herr, sizeof(herr))) {
+			dest_fail(d, DEST_EXIT_FAILED, PCMIG_ERR_VMM, "%s",
+				  herr);
+			goto fail;
+		}
 	} else if (d->o->state_cmd) {
 		dest_info(d, "loading the device state (%s) with the state command",
 			  pcmig_fmt_size(d->state_len, a, sizeof(a)));
@@ -472,7 +482,8 @@ int dest_listen(struct dest *d, char *err, size_t errlen)
 	dest_json_start(d, "device_state");
 	dest_json_u64(d, "bytes", d->state_len);
 	dest_json_str(d, "to", d->o->state_out ? "file" :
-		      d->o->state_cmd ? "command" : "discarded");
+		      d->o->state_cmd ? "command" :
+		      d->o->qemu_argv ? "qemu" : "discarded");
 	dest_json_u64(d, "ms", dest_now_ms() - t0);
 	dest_json_end(d);
 	free(d->pkg);
@@ -518,6 +529,10 @@ int dest_run(struct dest *d, char *err, size_t errlen)
 	if (d->o->run_cmd &&
 	    dest_hook_run(d, "run command", d->o->run_cmd, NULL, 0, herr,
 			  sizeof(herr))) {
+		dest_fail(d, DEST_EXIT_FAILED, PCMIG_ERR_VMM, "%s", herr);
+		goto fail;
+	}
+	if (d->o->qemu_argv && dest_qemu_cont(d, herr, sizeof(herr))) {
 		dest_fail(d, DEST_EXIT_FAILED, PCMIG_ERR_VMM, "%s", herr);
 		goto fail;
 	}
@@ -572,6 +587,7 @@ void dest_finish(struct dest *d)
 	if (d->result < 0)
 		dest_fail(d, DEST_EXIT_FAILED, PCMIG_ERR_INTERNAL,
 			  "internal error: the migration ended without a result");
+	dest_qemu_finish(d);
 	/* The module's last events (pause, failure, destroy) go out too. */
 	dest_read_events(d);
 	if (d->sfd >= 0)

@@ -97,6 +97,8 @@ int dest_prepare(struct dest *d)
 			  d->page_size, (uint64_t)PCMIG_MAX_SIZE >> 40);
 		return d->result;
 	}
+	if (d->o->qemu_argv && dest_qemu_prepare(d))
+		return d->result;
 
 	d->lfd = pcmig_tcp_listen(d->o->listen, err, sizeof(err));
 	if (d->lfd < 0) {

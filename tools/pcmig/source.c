@@ -753,7 +753,8 @@ int cmd_migrate(int argc, char **argv)
 	if (ret >= 0)
 		goto out;
 	ret = 1;
-	if (setup(s) || (!s->resume && src_connect_all(s)))
+	if (setup(s) || (s->qemu_qmp && src_qemu_open(s)) ||
+	    (!s->resume && src_connect_all(s)))
 		goto fail;
 	if (block_signals(s)) {
 		src_fail(s, PCMIG_ERR_INTERNAL, FAIL_TELL,
@@ -767,7 +768,9 @@ int cmd_migrate(int argc, char **argv)
 fail:
 	/* Tell the destination first, then close the page connections. */
 	report_failure(s);
+	src_qemu_abort(s);
 out:
+	src_qemu_close(s);
 	src_cleanup(s);
 	free(s);
 	return ret;

@@ -7,6 +7,7 @@
  *                   connection, progress and the final reports
  * source_opts.c     the command line
  * source_package.c  the precopy hook, DISCARD and SYNC, the package
+ * source_qemu.c     --qemu-qmp: the VM's QEMU stopped, its state saved
  * source_urgent.c   the urgent thread: requests and their replies
  * source_push.c     the pusher thread: the background push, END
  * source_recover.c  after a lost link: reconnect, RESUME, MISSING
@@ -73,6 +74,7 @@ struct src_stats {
 
 struct src;
 struct pcmig_hs;
+struct qmp;
 
 struct src_pusher {
 	struct src *s;
@@ -182,6 +184,13 @@ struct src {
 	pthread_t reader;
 	bool reader_started;
 
+	/* --qemu-qmp: the VM's QEMU (source_qemu.c). */
+	const char *qemu_qmp;
+	struct qmp *qmp;
+	bool qemu_stopped;		/* we stopped its running VM */
+	bool qemu_migrating;		/* its own migration may still run */
+	bool package_sent;		/* PACKAGED went out whole */
+
 	/* Progress. */
 	uint64_t t_start, t_last;
 	uint64_t bytes_last;
@@ -200,6 +209,12 @@ int src_run_hook(struct src *s);
 int src_send_discards(struct src *s);
 int src_send_sync(struct src *s);
 int src_send_package(struct src *s);
+
+/* source_qemu.c: the VM's QEMU. */
+int src_qemu_open(struct src *s);
+int src_qemu_save(struct src *s, uint8_t **state, size_t *len);
+void src_qemu_abort(struct src *s);
+void src_qemu_close(struct src *s);
 
 /* source_urgent.c: requests and their replies. */
 void *src_urgent_main(void *arg);

@@ -17,7 +17,7 @@
 #include "source_int.h"
 
 const char migrate_usage[] =
-	"usage: pcmig-tool migrate --connect HOST:PORT --key-file FILE --ram NAME=FILE... --device-state SRC [OPTIONS]\n"
+	"usage: pcmig-tool migrate --connect HOST:PORT --key-file FILE --ram NAME=FILE... {--device-state SRC | --qemu-qmp PATH} [OPTIONS]\n"
 	"\n"
 	"Migrate a VM to a destination running 'pcmig-tool incoming': the source\n"
 	"side. The VM's RAM blocks are files the source VMM shares (tmpfs,\n"
@@ -36,6 +36,13 @@ const char migrate_usage[] =
 	"                           standard input, or cmd:COMMAND (run with\n"
 	"                           /bin/sh -c, its output is the state); read\n"
 	"                           whole when the package is sent\n"
+	"      --qemu-qmp PATH      the VM is a QEMU with this QMP socket: its\n"
+	"                           --ram blocks are its shared memory backends\n"
+	"                           (NAME is the backend's id); after ADVISE it\n"
+	"                           is stopped and its device state taken from\n"
+	"                           QEMU's migration (x-ignore-shared) into the\n"
+	"                           package; on a failure before the package it\n"
+	"                           runs again (Documentation/qemu.rst)\n"
 	"      --no-bulk            no separate bulk connection: background pages\n"
 	"                           share the urgent connection\n"
 	"  -b, --bandwidth RATE     limit the background push to RATE bytes per\n"
@@ -107,6 +114,7 @@ enum {
 	OPT_RECOVER_TIMEOUT,
 	OPT_NO_RECOVER,
 	OPT_RESUME,
+	OPT_QEMU_QMP,
 };
 
 /**
@@ -138,6 +146,7 @@ int src_parse_options(struct src *s, int argc, char **argv)
 		  OPT_RECOVER_TIMEOUT },
 		{ "no-recover", no_argument, NULL, OPT_NO_RECOVER },
 		{ "resume", required_argument, NULL, OPT_RESUME },
+		{ "qemu-qmp", required_argument, NULL, OPT_QEMU_QMP },
 		{ "json", no_argument, NULL, 'j' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -244,6 +253,9 @@ int src_parse_options(struct src *s, int argc, char **argv)
 						 2 * PCMIG_SESSION_ID_LEN);
 			s->resume = true;
 			break;
+		case OPT_QEMU_QMP:
+			s->qemu_qmp = optarg;
+			break;
 		case 'j':
 			s->json = true;
 			break;
@@ -266,12 +278,21 @@ int src_parse_options(struct src *s, int argc, char **argv)
 	if (!s->nblocks)
 		return usage_err("missing --ram NAME=FILE");
 	if (s->resume) {
-		if (s->device_state || s->precopy || !s->recover)
-			return usage_err("--resume takes over in postcopy: no --device-state, --precopy or --no-recover");
+		if (s->device_state || s->qemu_qmp || s->precopy || !s->recover)
+			return usage_err("--resume takes over in postcopy: no --device-state, --qemu-qmp, --precopy or --no-recover");
+		return -1;
+	}
+	if (s->qemu_qmp) {
+		if (s->device_state)
+			return usage_err("--qemu-qmp takes the device state from QEMU: no --device-state");
+		if (s->precopy)
+			return usage_err("--qemu-qmp: no --precopy (QEMU does not tell which pages its VM wrote since)");
+		if (!*s->qemu_qmp)
+			return usage_err("--qemu-qmp needs the path of QEMU's QMP socket");
 		return -1;
 	}
 	if (!s->device_state)
-		return usage_err("missing --device-state SRC");
+		return usage_err("missing --device-state SRC or --qemu-qmp PATH");
 	if (!strcmp(s->device_state, "cmd:"))
 		return usage_err("--device-state cmd: needs a command");
 	if ((s->precopy_hook || s->ndiscards) && !s->precopy)

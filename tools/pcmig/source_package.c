@@ -2,8 +2,8 @@
 /*
  * pcmig-tool: the steps of "pcmig-tool migrate" from the end of the
  * precopy push to postcopy: the precopy hook, DISCARD and SYNC frames,
- * and the package: the device state (a file, standard input or a
- * command's output) read whole and sent as PACKAGED.
+ * and the package: the device state (a file, standard input, a command's
+ * output, or QEMU's: source_qemu.c) read whole and sent as PACKAGED.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -304,7 +304,8 @@ int src_send_package(struct src *s)
 	size_t len;
 	int ret;
 
-	if (read_device_state(s, &state, &len))
+	if (s->qemu_qmp ? src_qemu_save(s, &state, &len) :
+	    read_device_state(s, &state, &len))
 		return -1;
 	if (pcmig_package_frame(head, tail, len)) {
 		free(state);
@@ -327,6 +328,7 @@ int src_send_package(struct src *s)
 			 src_io_error(s, ret, ebuf, sizeof(ebuf)));
 		return -1;
 	}
+	s->package_sent = true;
 	src_msg(s, "device state sent (%zu bytes), postcopy", len);
 	return 0;
 }
