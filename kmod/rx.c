@@ -192,6 +192,12 @@ static void pcmig_rx_commit(struct pcmig_rx *rx, struct page *page)
 	/* Fully ordered: the contents are visible before the bit. */
 	if (!stale && !test_and_set_bit(idx, s->present)) {
 		atomic64_inc(&s->nr_present);
+		/*
+		 * Under the lock, as state changes are traced: whoever saw
+		 * the page present and then moved the state finds the
+		 * events in that order.
+		 */
+		trace_pcmig_page_received(rx, page);
 		added = true;
 	}
 	spin_unlock_bh(&s->lock);
@@ -203,7 +209,6 @@ static void pcmig_rx_commit(struct pcmig_rx *rx, struct page *page)
 	rx->claimed = false;
 	if (!added)
 		return;
-	trace_pcmig_page_received(rx, page);
 
 	if (!page) {
 		pcmig_stat_inc(&s->stats->pages_zero);
