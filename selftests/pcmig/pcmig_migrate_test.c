@@ -1978,9 +1978,11 @@ static int soak_netem(const char *ns, const char *what)
 	snprintf(cmd, sizeof(cmd),
 		 "ip netns exec %s tc qdisc replace dev %s root netem %s", ns,
 		 dev, what);
-	status = pcmig_runl(10000, out, sizeof(out), "sh", "-c", cmd, NULL);
+	out[0] = '\0';
+	status = pcmig_runl(10000 * pcmig_time_scale(), out, sizeof(out), "sh",
+			    "-c", cmd, NULL);
 	if (status < 0 || !WIFEXITED(status) || WEXITSTATUS(status)) {
-		pcmig_lib_set_error("%s: %s", cmd, out);
+		pcmig_lib_set_error("%s: status %d: %s", cmd, status, out);
 		return -EIO;
 	}
 	return 0;
@@ -2197,8 +2199,10 @@ TEST_F_TIMEOUT(mig, recovery_soak, 900)
 		pauses = st.pauses;
 		switch (kind) {
 		case SOAK_PARTITION:
-			ASSERT_EQ(0, soak_netem(self->ns_src, "loss 100%"));
-			ASSERT_EQ(0, soak_netem(self->ns_dst, "loss 100%"));
+			ASSERT_EQ(0, soak_netem(self->ns_src, "loss 100%"))
+				TH_LOG("%s", pcmig_lib_error());
+			ASSERT_EQ(0, soak_netem(self->ns_dst, "loss 100%"))
+				TH_LOG("%s", pcmig_lib_error());
 			pcmig_msleep(1500 + soak_rand(&x) % 1000);
 			ASSERT_EQ(0, allow_all(self->ns_src));
 			ASSERT_EQ(0, allow_all(self->ns_dst));
@@ -2242,9 +2246,11 @@ TEST_F_TIMEOUT(mig, recovery_soak, 900)
 			break;
 		default:
 			ASSERT_EQ(0, soak_netem(self->ns_src,
-						"delay 20ms 10ms loss 5% duplicate 5% reorder 25%"));
+						"delay 20ms 10ms loss 5% duplicate 5% reorder 25%"))
+				TH_LOG("%s", pcmig_lib_error());
 			ASSERT_EQ(0, soak_netem(self->ns_dst,
-						"delay 20ms 10ms loss 5% duplicate 5% reorder 25%"));
+						"delay 20ms 10ms loss 5% duplicate 5% reorder 25%"))
+				TH_LOG("%s", pcmig_lib_error());
 			pcmig_msleep(2000);
 			ASSERT_EQ(0, allow_all(self->ns_src));
 			ASSERT_EQ(0, allow_all(self->ns_dst));
@@ -2358,9 +2364,14 @@ TEST_F_TIMEOUT(mig, failure_during_recover_pauses_again, 240)
 		TH_LOG("%s", pcmig_lib_error());
 	ASSERT_TRUE(source_session_id(&self->src, sid, sizeof(sid)));
 
-	ASSERT_EQ(0, soak_netem(self->ns_src, "delay 500ms"));
-	ASSERT_EQ(0, soak_netem(self->ns_dst, "delay 500ms"));
-	ASSERT_EQ(0, ioctl(self->node_fd, PCMIG_IOC_SET_STATE, &ps));
+	ASSERT_EQ(0, soak_netem(self->ns_src, "delay 500ms"))
+		TH_LOG("%s", pcmig_lib_error());
+	ASSERT_EQ(0, soak_netem(self->ns_dst, "delay 500ms"))
+		TH_LOG("%s", pcmig_lib_error());
+	ASSERT_EQ(0, ioctl(self->node_fd, PCMIG_IOC_SET_STATE, &ps))
+		TH_LOG("pause: %s; state %s", strerror(errno),
+		       pcmig_get_status(self->node_fd, &st) ? "?" :
+		       pcmig_state_name(st.state));
 	until = pcmig_now_ms() + 60000;
 	do {
 		ASSERT_EQ(0, pcmig_get_status(self->node_fd, &st));
