@@ -193,54 +193,6 @@ FIXTURE_SETUP(mig)
 		 self->port);
 }
 
-/* Every process whose parent we are (we are a subreaper): kill, reap. */
-static void kill_children(void)
-{
-	unsigned int round;
-
-	for (round = 0; round < 20; round++) {
-		bool any = false;
-		struct dirent *e;
-		DIR *d = opendir("/proc");
-
-		if (!d)
-			return;
-		while ((e = readdir(d))) {
-			char path[64], buf[512], *p;
-			int ppid, fd;
-			pid_t pid;
-			ssize_t n;
-
-			pid = atoi(e->d_name);
-			if (pid <= 0)
-				continue;
-			snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-			fd = open(path, O_RDONLY);
-			if (fd < 0)
-				continue;
-			n = read(fd, buf, sizeof(buf) - 1);
-			close(fd);
-			if (n <= 0)
-				continue;
-			buf[n] = '\0';
-			p = strrchr(buf, ')');
-			if (!p || sscanf(p + 2, "%*c %d", &ppid) != 1 ||
-			    ppid != getpid())
-				continue;
-			kill(pid, SIGKILL);
-			any = true;
-		}
-		closedir(d);
-		while (waitpid(-1, NULL, WNOHANG) > 0)
-			;
-		if (!any)
-			return;
-		pcmig_msleep(50);
-		while (waitpid(-1, NULL, WNOHANG) > 0)
-			;
-	}
-}
-
 /*
  * Destroy the sessions this test's destination left behind: in the
  * destination's network namespace @ns (NULL: ours), the only one whose
@@ -305,7 +257,7 @@ FIXTURE_TEARDOWN(mig)
 	proc_free(&self->dst);
 	for (i = 0; i < self->nsteps; i++)
 		proc_free(&self->step[i]);
-	kill_children();
+	pcmig_kill_children();
 	pcmig_env_cleanup(&self->env);
 	if (self->map)
 		munmap(self->map, self->map_len);

@@ -3,6 +3,7 @@
  * pcmig selftests: helpers of the end-to-end migration tests (see
  * pcmig_mig.h).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -808,4 +809,50 @@ void pcmig_fake_src_close(struct pcmig_fake_src *f)
 	if (f->bulk >= 0)
 		close(f->bulk);
 	f->ctl = f->urgent = f->bulk = -1;
+}
+
+void pcmig_kill_children(void)
+{
+	unsigned int round;
+
+	for (round = 0; round < 20; round++) {
+		bool any = false;
+		struct dirent *e;
+		DIR *d = opendir("/proc");
+
+		if (!d)
+			return;
+		while ((e = readdir(d))) {
+			char path[64], buf[512], *p;
+			int ppid, fd;
+			pid_t pid = atoi(e->d_name);
+			ssize_t n;
+
+			if (pid <= 0)
+				continue;
+			snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+			fd = open(path, O_RDONLY);
+			if (fd < 0)
+				continue;
+			n = read(fd, buf, sizeof(buf) - 1);
+			close(fd);
+			if (n <= 0)
+				continue;
+			buf[n] = '\0';
+			p = strrchr(buf, ')');
+			if (!p || sscanf(p + 2, "%*c %d", &ppid) != 1 ||
+			    ppid != getpid())
+				continue;
+			kill(pid, SIGKILL);
+			any = true;
+		}
+		closedir(d);
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+		if (!any)
+			return;
+		pcmig_msleep(50);
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+	}
 }

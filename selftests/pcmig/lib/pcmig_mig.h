@@ -153,4 +153,7 @@ int pcmig_fake_src_recv(struct pcmig_fake_src *f, int fd, uint8_t *type,
 			void **payload, uint32_t *len, int timeout_ms);
 void pcmig_fake_src_close(struct pcmig_fake_src *f);
 
+/* SIGKILL and reap every process whose parent we are (a subreaper). */
+void pcmig_kill_children(void);
+
 #endif /* _PCMIG_MIG_H */

@@ -91,8 +91,6 @@ int pcmig_session_in_netns(const char *ns, uint32_t id,
 bool pcmig_exe_near(const char *env, const char *rel, char *buf, size_t len);
 /* qemu-system-x86_64 in $PATH, in @buf: whether there is one. */
 bool pcmig_find_qemu(char *buf, size_t len);
-/* SIGKILL and reap every process whose parent we are (a subreaper). */
-void pcmig_kill_children(void);
 /*
  * The mem-path= values on process @pid's command line, separated by
  * spaces, in @paths. Return: their number, or -1 if it cannot be read.

@@ -84,52 +84,6 @@ bool pcmig_find_qemu(char *buf, size_t len)
 	return false;
 }
 
-void pcmig_kill_children(void)
-{
-	unsigned int round;
-
-	for (round = 0; round < 20; round++) {
-		bool any = false;
-		struct dirent *e;
-		DIR *d = opendir("/proc");
-
-		if (!d)
-			return;
-		while ((e = readdir(d))) {
-			char path[64], buf[512], *p;
-			int ppid, fd;
-			pid_t pid = atoi(e->d_name);
-			ssize_t n;
-
-			if (pid <= 0)
-				continue;
-			snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-			fd = open(path, O_RDONLY);
-			if (fd < 0)
-				continue;
-			n = read(fd, buf, sizeof(buf) - 1);
-			close(fd);
-			if (n <= 0)
-				continue;
-			buf[n] = '\0';
-			p = strrchr(buf, ')');
-			if (!p || sscanf(p + 2, "%*c %d", &ppid) != 1 ||
-			    ppid != getpid())
-				continue;
-			kill(pid, SIGKILL);
-			any = true;
-		}
-		closedir(d);
-		while (waitpid(-1, NULL, WNOHANG) > 0)
-			;
-		if (!any)
-			return;
-		pcmig_msleep(50);
-		while (waitpid(-1, NULL, WNOHANG) > 0)
-			;
-	}
-}
-
 int pcmig_qemu_mem_paths(pid_t pid, char *paths, size_t len)
 {
 	char path[64], buf[16384], *a;
