@@ -87,8 +87,7 @@ int pcmig_discard(struct pcmig_session *s, u64 offset, u64 length)
 	unsigned long first, last, idx, n = 0;
 	int ret;
 
-	if (!length || !PAGE_ALIGNED(offset) || !PAGE_ALIGNED(length) ||
-	    offset >= s->size || length > s->size - offset)
+	if (!pcmig_range_valid(s, offset, length))
 		return -EINVAL;
 
 	if (mutex_lock_killable(&s->discard_lock))

@@ -400,6 +400,21 @@ static inline bool pcmig_page_huge(struct page *page)
 	return folio_test_large(page_folio(page));
 }
 
+/**
+ * pcmig_range_valid() - whether a byte range is whole pages of a session
+ * @s: session
+ * @offset: byte offset
+ * @length: bytes
+ *
+ * Return: true for a non-empty, page-aligned range within the session.
+ */
+static inline bool pcmig_range_valid(const struct pcmig_session *s,
+				     u64 offset, u64 length)
+{
+	return length && PAGE_ALIGNED(offset) && PAGE_ALIGNED(length) &&
+	       offset < s->size && length <= s->size - offset;
+}
+
 /* file.c */
 struct file *pcmig_file_create(struct pcmig_session *s,
 			       const struct file_operations *fops);

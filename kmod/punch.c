@@ -107,8 +107,7 @@ int pcmig_punch(struct pcmig_session *s, u64 offset, u64 length)
 	unsigned long first, last, n;
 	int ret = 0;
 
-	if (!length || !PAGE_ALIGNED(offset) || !PAGE_ALIGNED(length) ||
-	    offset >= s->size || length > s->size - offset)
+	if (!pcmig_range_valid(s, offset, length))
 		return -EINVAL;
 
 	if (mutex_lock_killable(&s->discard_lock))
