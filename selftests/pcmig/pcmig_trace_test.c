@@ -270,6 +270,7 @@ static int tev_received(const struct tev *ev, int n, uint64_t idx)
 FIXTURE(trace) {
 	struct pcmig_env env;
 	char clock[32];		/* trace_clock to restore, "" if none */
+	char record_cmd[4];	/* options/record-cmd to restore, "" if none */
 	struct tev ev[MAX_EVENTS];
 	int nev;
 };
@@ -283,9 +284,10 @@ FIXTURE_SETUP(trace)
 		.seed = SEED,
 		.tag = "trace",
 	};
-	char filter[64], *clocks, *b, *e;
+	char filter[64], *clocks, *opt, *b, *e;
 
 	self->clock[0] = '\0';
+	self->record_cmd[0] = '\0';
 	self->nev = 0;
 	pcmig_env_init(&self->env);
 	ASSERT_EQ(0, tracefs_mount()) TH_LOG("tracefs: %s", strerror(errno));
@@ -302,6 +304,23 @@ FIXTURE_SETUP(trace)
 			 (int)(e - b - 1), b + 1);
 	free(clocks);
 	ASSERT_EQ(0, tr_write("trace_clock", "global"));
+
+	/*
+	 * No comm recording: with it on, enabling the first event and
+	 * disabling the last one (un)register probes on sched_switch and
+	 * sched_wakeup, which live-patches __schedule() while the other CPU
+	 * runs it. Under QEMU 7.2's multi-threaded TCG that once left a vCPU
+	 * re-executing a stale INT3 forever (the kernel's "INT3 already
+	 * removed" path backs up and retries), and the guest hung in
+	 * text_poke_bp(). The test reads no comm, so it does not need them.
+	 */
+	opt = tr_read("options/record-cmd");
+	ASSERT_NE(NULL, opt);
+	if (opt[0] == '0' || opt[0] == '1')
+		self->record_cmd[0] = opt[0];
+	self->record_cmd[1] = '\0';
+	free(opt);
+	ASSERT_EQ(0, tr_write("options/record-cmd", "0"));
 
 	/* Created in ADVISE, which no event reports. */
 	pcmig_env_start(_metadata, &self->env, &o);
@@ -326,6 +345,8 @@ FIXTURE_TEARDOWN(trace)
 	tr_write("trace", "");
 	if (self->clock[0])
 		tr_write("trace_clock", self->clock);
+	if (self->record_cmd[0])
+		tr_write("options/record-cmd", self->record_cmd);
 	pcmig_env_cleanup(&self->env);
 }
 
