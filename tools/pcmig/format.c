@@ -462,7 +462,13 @@ char *pcmig_fmt_hex(const uint8_t *p, size_t n, char *buf, size_t size)
 	return buf;
 }
 
-static int hex_digit(char c)
+/**
+ * pcmig_hex_digit() - the value of one hex digit
+ * @c: the character, either case
+ *
+ * Return: 0 to 15, or -1 if @c is not a hex digit.
+ */
+int pcmig_hex_digit(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -490,8 +496,8 @@ int pcmig_parse_hex(const char *s, uint8_t *out, size_t n)
 	if (n > sizeof(tmp) || strlen(s) != 2 * n)
 		return -EINVAL;
 	for (i = 0; i < n; i++) {
-		hi = hex_digit(s[2 * i]);
-		lo = hex_digit(s[2 * i + 1]);
+		hi = pcmig_hex_digit(s[2 * i]);
+		lo = pcmig_hex_digit(s[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return -EINVAL;
 		tmp[i] = (uint8_t)(hi << 4 | lo);

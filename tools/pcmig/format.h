@@ -43,6 +43,7 @@ uint64_t pcmig_hist_percentile(const uint64_t *hist, unsigned int nbuckets,
 /* Bytes as lower-case hex, and back (exactly 2 * @n hex digits). */
 char *pcmig_fmt_hex(const uint8_t *p, size_t n, char *buf, size_t size);
 int pcmig_parse_hex(const char *s, uint8_t *out, size_t n);
+int pcmig_hex_digit(char c);
 
 size_t pcmig_json_escape(char *dst, size_t size, const char *src);
 void pcmig_json_fputs(FILE *f, const char *src);

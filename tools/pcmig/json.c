@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "format.h"
 #include "json.h"
 
 struct parser {
@@ -69,17 +70,6 @@ static int new_tok(struct parser *p, enum json_type type, size_t start)
 	return (int)d->ntok++;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* A string; p->pos at its opening quote. Leaves p->pos after the close. */
 static int parse_string(struct parser *p, size_t *start, size_t *end)
 {
@@ -111,7 +101,7 @@ static int parse_string(struct parser *p, size_t *start, size_t *end)
 			if (p->pos + 6 > p->len)
 				return fail(p, "short \\u escape");
 			for (i = 2; i < 6; i++)
-				if (hexval(p->s[p->pos + i]) < 0)
+				if (pcmig_hex_digit(p->s[p->pos + i]) < 0)
 					return fail(p, "bad \\u escape");
 			p->pos += 6;
 			break;
@@ -393,8 +383,12 @@ static void put_utf8(char *out, size_t len, size_t *o, uint32_t cp)
 
 static uint32_t hex4(const char *s)
 {
-	return (uint32_t)(hexval(s[0]) << 12 | hexval(s[1]) << 8 |
-			  hexval(s[2]) << 4 | hexval(s[3]));
+	uint32_t v = 0;
+	int i;
+
+	for (i = 0; i < 4; i++)
+		v = v << 4 | (uint32_t)pcmig_hex_digit(s[i]);
+	return v;
 }
 
 /*
