@@ -327,6 +327,7 @@ int dest_hook_run(struct dest *d, const char *what, const char *cmd,
 		  const void *input, size_t len, char *err, size_t errlen);
 int dest_write_file(const char *path, const void *data, size_t len,
 		    char *err, size_t errlen);
+void dest_child_reset(int in);
 
 /* dest_qemu_args.c: --qemu's command line. */
 int dest_qemu_check_args(const struct dest_opts *o, char *err, size_t errlen);

@@ -31,13 +31,19 @@
 /* Pipe size asked for (best effort): fewer wake-ups for big states. */
 #define HOOK_PIPE_SIZE		(1 << 20)
 
-static void hook_child(struct dest *d, const char *cmd, int in)
+/**
+ * dest_child_reset() - in a forked child, before exec: the signal state
+ * and standard input a new program expects
+ * @in: the descriptor to make standard input, or -1 for /dev/null
+ *
+ * The tool's handlers and ignored SIGPIPE go back to the defaults and no
+ * signal stays blocked.
+ */
+void dest_child_reset(int in)
 {
-	char buf[16];
 	sigset_t none;
 	int fd;
 
-	setpgid(0, 0);
 	signal(SIGPIPE, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
@@ -55,6 +61,14 @@ static void hook_child(struct dest *d, const char *cmd, int in)
 	} else if (in != STDIN_FILENO) {
 		dup2(in, STDIN_FILENO);
 	}
+}
+
+static void hook_child(struct dest *d, const char *cmd, int in)
+{
+	char buf[16];
+
+	setpgid(0, 0);
+	dest_child_reset(in);
 	dup2(STDERR_FILENO, STDOUT_FILENO);
 	close_range(3, ~0U, 0);
 

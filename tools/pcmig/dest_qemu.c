@@ -209,22 +209,10 @@ int dest_qemu_prepare(struct dest *d)
 static void qemu_child(struct dest *d, int qfd, int logfd, int errfd)
 {
 	struct dest_qemu *q = d->qemu;
-	sigset_t none;
 	int fd;
 
 	setsid();
-	signal(SIGPIPE, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGHUP, SIG_DFL);
-	signal(SIGCHLD, SIG_DFL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	fd = open("/dev/null", O_RDONLY);
-	if (fd >= 0 && fd != STDIN_FILENO) {
-		dup2(fd, STDIN_FILENO);
-		close(fd);
-	}
+	dest_child_reset(-1);
 	if (logfd >= 0) {
 		dup2(logfd, STDOUT_FILENO);
 		dup2(logfd, STDERR_FILENO);
