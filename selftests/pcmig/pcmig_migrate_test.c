@@ -24,7 +24,6 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +39,7 @@
 #include "kselftest_harness.h"
 #include "pcmig_test.h"
 #include "pcmig_mig.h"
+#include "pcmig_proc.h"
 #include "net.h"
 #include "proto.h"
 
@@ -58,54 +58,6 @@ static void __attribute__((constructor)) migrate_test_init(void)
 #define TOOL_TIMEOUT	"30"
 #define LINK_TIMEOUT	"3"	/* --link-timeout of the partition test */
 
-/* A tool process and what it printed. */
-struct mig_proc {
-	const char *what;
-	pid_t pid;
-	int status;		/* wait status, -1 while it runs */
-	char out[160];		/* its standard output: a file */
-	char err[160];		/* its standard error: a file */
-	const char *in;		/* its standard input, or NULL */
-	char *out_text;		/* read after it ended */
-	char *err_text;
-};
-
-/* An argument vector built with printf formats. */
-struct args {
-	char *v[96];
-	unsigned int n;
-	char buf[16384];
-	size_t used;
-};
-
-static __attribute__((format(printf, 2, 3)))
-void arg(struct args *a, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (a->n + 2 >= sizeof(a->v) / sizeof(a->v[0]))
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(a->buf + a->used, sizeof(a->buf) - a->used, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(a->buf) - a->used)
-		return;
-	a->v[a->n++] = a->buf + a->used;
-	a->v[a->n] = NULL;
-	a->used += n + 1;
-}
-
-static void args_str(const struct args *a, char *buf, size_t len)
-{
-	size_t o = 0;
-	unsigned int i;
-
-	buf[0] = '\0';
-	for (i = 0; i < a->n && o + 2 < len; i++)
-		o += snprintf(buf + o, len - o, "%s%s", i ? " " : "", a->v[i]);
-}
-
 FIXTURE(mig) {
 	char dir[128];		/* /tmp/pcmig-mig-PID: keys, hooks */
 	char shm[128];		/* /dev/shm/pcmig-mig-PID: guest memory */
@@ -118,34 +70,13 @@ FIXTURE(mig) {
 	char host[64];		/* the destination's address */
 	unsigned int port;
 	char addr[96];		/* host:port */
-	struct mig_proc src, dst, step[6];
+	struct pcmig_proc src, dst, step[6];
 	unsigned int nsteps;
 	int node_fd;
 	void *map;
 	size_t map_len;
 	struct pcmig_env env;	/* a session of the lib's, if used */
 };
-
-static bool exe_path(const char *env, const char *rel, char *buf, size_t len)
-{
-	char self[400], *slash;
-	ssize_t n;
-
-	if (getenv(env)) {
-		snprintf(buf, len, "%s", getenv(env));
-		return !access(buf, X_OK);
-	}
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n <= 0)
-		return false;
-	self[n] = '\0';
-	slash = strrchr(self, '/');
-	if (!slash)
-		return false;
-	*slash = '\0';
-	snprintf(buf, len, "%s/%s", self, rel);
-	return !access(buf, X_OK);
-}
 
 FIXTURE_SETUP(mig)
 {
@@ -166,11 +97,11 @@ FIXTURE_SETUP(mig)
 	ASSERT_EQ(0, access(PCMIG_CTL_PATH, F_OK))
 		TH_LOG("%s: %s (is pcmig.ko loaded?)", PCMIG_CTL_PATH,
 		       strerror(errno));
-	if (!exe_path("PCMIG_TOOL", "../pcmig-tool", self->tool,
-		      sizeof(self->tool)))
+	if (!pcmig_file_near("PCMIG_TOOL", "../pcmig-tool", X_OK, self->tool,
+			     sizeof(self->tool)))
 		SKIP(return, "no pcmig-tool at %.400s", self->tool);
-	exe_path("PCMIG_DEMO_VMM", "../pcmig-demo-vmm", self->vmm,
-		 sizeof(self->vmm));
+	pcmig_file_near("PCMIG_DEMO_VMM", "../pcmig-demo-vmm", X_OK, self->vmm,
+			sizeof(self->vmm));
 	/* Hooks and daemons that lose their parent come back to us. */
 	ASSERT_EQ(0, prctl(PR_SET_CHILD_SUBREAPER, 1));
 	ASSERT_EQ(0, mkdir(self->dir, 0700)) TH_LOG("%s: %s", self->dir,
@@ -216,18 +147,6 @@ static void destroy_our_sessions(const char *name, const char *ns)
 	pcmig_netns_restore(saved);
 }
 
-static void proc_free(struct mig_proc *p)
-{
-	if (p->pid > 0 && p->status < 0)
-		pcmig_kill_child(p->pid);
-	p->pid = 0;
-	free(p->out_text);
-	free(p->err_text);
-	p->out_text = p->err_text = NULL;
-}
-
-static void proc_collect(struct mig_proc *p);
-
 #define LOG_PROC(p)							\
 	TH_LOG("%s: %s\n--- stdout:\n%s--- stderr:\n%s---", (p)->what,	\
 	       (p)->status < 0 ? "killed (by the test or at a deadline)" : \
@@ -241,7 +160,7 @@ FIXTURE_TEARDOWN(mig)
 
 	/* $PCMIG_MIG_VERBOSE: what every tool printed, also on success. */
 	if (getenv("PCMIG_MIG_VERBOSE")) {
-		struct mig_proc *ps[8] = { &self->src, &self->dst };
+		struct pcmig_proc *ps[8] = { &self->src, &self->dst };
 
 		for (i = 0; i < self->nsteps && i < 6; i++)
 			ps[2 + i] = &self->step[i];
@@ -249,14 +168,14 @@ FIXTURE_TEARDOWN(mig)
 			if (!ps[i] || !ps[i]->out[0])
 				continue;
 			if (!ps[i]->out_text)
-				proc_collect(ps[i]);
+				pcmig_proc_collect(ps[i]);
 			LOG_PROC(ps[i]);
 		}
 	}
-	proc_free(&self->src);
-	proc_free(&self->dst);
+	pcmig_proc_free(&self->src);
+	pcmig_proc_free(&self->dst);
 	for (i = 0; i < self->nsteps; i++)
-		proc_free(&self->step[i]);
+		pcmig_proc_free(&self->step[i]);
 	pcmig_kill_children();
 	pcmig_env_cleanup(&self->env);
 	if (self->map)
@@ -276,24 +195,18 @@ FIXTURE_TEARDOWN(mig)
 
 /* Start @p with @a; wait for it to listen on self->port if @listen. */
 static void proc_start(struct __test_metadata *_metadata,
-		       FIXTURE_DATA(mig) *self, struct mig_proc *p,
-		       struct args *a, const char *netns, bool hide_ctl,
+		       FIXTURE_DATA(mig) *self, struct pcmig_proc *p,
+		       struct pcmig_args *a, const char *netns, bool hide_ctl,
 		       bool listen)
 {
-	struct pcmig_spawn_opts so = { .netns = netns, .hide_ctl = hide_ctl,
-				       .in = p->in };
+	struct pcmig_spawn_opts so = { .netns = netns, .hide_ctl = hide_ctl };
 	char cmd[2048];
 	int ret;
 
-	snprintf(p->out, sizeof(p->out), "%s/%s.out", self->dir, p->what);
-	snprintf(p->err, sizeof(p->err), "%s/%s.err", self->dir, p->what);
-	so.out = p->out;
-	so.err = p->err;
-	args_str(a, cmd, sizeof(cmd));
+	pcmig_args_str(a, cmd, sizeof(cmd));
 	TH_LOG("%s: %s", p->what, cmd);
-	p->status = -1;
-	p->pid = pcmig_spawn(a->v, &so);
-	ASSERT_LT(0, p->pid) TH_LOG("%s", pcmig_lib_error());
+	ASSERT_LT(0, pcmig_proc_spawn(p, self->dir, a, &so))
+		TH_LOG("%s", pcmig_lib_error());
 	if (!listen)
 		return;
 	ret = pcmig_wait_listen(p->pid, self->port, LISTEN_MS);
@@ -307,71 +220,22 @@ static void proc_start(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, ret);
 }
 
-static void proc_collect(struct mig_proc *p)
-{
-	free(p->out_text);
-	free(p->err_text);
-	p->out_text = pcmig_read_file(p->out, NULL);
-	p->err_text = pcmig_read_file(p->err, NULL);
-	if (!p->out_text)
-		p->out_text = strdup("");
-	if (!p->err_text)
-		p->err_text = strdup("");
-}
-
-/*
- * Wait for the processes of @ps (NULL-terminated) until @timeout_ms: those
- * still running then are killed (status stays -1). Their output is read.
- */
-static void procs_wait(struct mig_proc **ps, int timeout_ms)
-{
-	uint64_t deadline = pcmig_now_ms() + timeout_ms;
-	unsigned int i;
-
-	for (i = 0; ps[i]; i++) {
-		struct mig_proc *p = ps[i];
-		int64_t left = (int64_t)deadline - (int64_t)pcmig_now_ms();
-
-		if (p->pid > 0 && p->status < 0 &&
-		    pcmig_wait_child(p->pid, left > 0 ? (int)left : 0,
-				     &p->status)) {
-			pcmig_kill_child(p->pid);
-			p->status = -1;
-			p->pid = 0;
-		}
-		proc_collect(p);
-	}
-}
-
-static void proc_wait(struct mig_proc *p, int timeout_ms)
-{
-	struct mig_proc *ps[] = { p, NULL };
-
-	procs_wait(ps, timeout_ms);
-}
-
 static void both_wait(FIXTURE_DATA(mig) *self, int timeout_ms)
 {
-	struct mig_proc *ps[] = { &self->src, &self->dst, NULL };
+	struct pcmig_proc *ps[] = { &self->src, &self->dst, NULL };
 
-	procs_wait(ps, timeout_ms);
-}
-
-static bool exited_with(const struct mig_proc *p, int code)
-{
-	return p->status >= 0 && WIFEXITED(p->status) &&
-	       WEXITSTATUS(p->status) == code;
+	pcmig_procs_wait(ps, timeout_ms);
 }
 
 /* Check that @p exited with @code; log its output otherwise. */
 #define EXPECT_EXIT(p, code) do {					\
-	EXPECT_TRUE(exited_with(p, code))				\
+	EXPECT_TRUE(pcmig_proc_exited_with(p, code))			\
 		LOG_PROC(p);						\
 } while (0)
 #define ASSERT_EXIT(p, code) do {					\
-	if (!exited_with(p, code))					\
+	if (!pcmig_proc_exited_with(p, code))				\
 		LOG_PROC(p);						\
-	ASSERT_TRUE(exited_with(p, code));				\
+	ASSERT_TRUE(pcmig_proc_exited_with(p, code));			\
 } while (0)
 
 /* @p's standard error has @text. */
@@ -400,34 +264,35 @@ static bool exited_with(const struct mig_proc *p, int code)
 } while (0)
 
 /* Common arguments of the destination. */
-static void dst_args(FIXTURE_DATA(mig) *self, struct args *a, const char *cmd,
-		     const char *key)
+static void dst_args(FIXTURE_DATA(mig) *self, struct pcmig_args *a,
+		     const char *cmd, const char *key)
 {
-	arg(a, "%s", self->tool);
-	arg(a, "%s", cmd);
-	arg(a, "--listen");
-	arg(a, "%s", self->addr);
-	arg(a, "--key-file");
-	arg(a, "%s", key ? key : self->key);
-	arg(a, "--name");
-	arg(a, "%s", self->name);
-	arg(a, "--timeout");
-	arg(a, TOOL_TIMEOUT);
-	arg(a, "--json");
+	pcmig_arg(a, "%s", self->tool);
+	pcmig_arg(a, "%s", cmd);
+	pcmig_arg(a, "--listen");
+	pcmig_arg(a, "%s", self->addr);
+	pcmig_arg(a, "--key-file");
+	pcmig_arg(a, "%s", key ? key : self->key);
+	pcmig_arg(a, "--name");
+	pcmig_arg(a, "%s", self->name);
+	pcmig_arg(a, "--timeout");
+	pcmig_arg(a, TOOL_TIMEOUT);
+	pcmig_arg(a, "--json");
 }
 
 /* Common arguments of the source. */
-static void src_args(FIXTURE_DATA(mig) *self, struct args *a, const char *key)
+static void src_args(FIXTURE_DATA(mig) *self, struct pcmig_args *a,
+		     const char *key)
 {
-	arg(a, "%s", self->tool);
-	arg(a, "migrate");
-	arg(a, "--connect");
-	arg(a, "%s", self->addr);
-	arg(a, "--key-file");
-	arg(a, "%s", key ? key : self->key);
-	arg(a, "--timeout");
-	arg(a, TOOL_TIMEOUT);
-	arg(a, "--json");
+	pcmig_arg(a, "%s", self->tool);
+	pcmig_arg(a, "migrate");
+	pcmig_arg(a, "--connect");
+	pcmig_arg(a, "%s", self->addr);
+	pcmig_arg(a, "--key-file");
+	pcmig_arg(a, "%s", key ? key : self->key);
+	pcmig_arg(a, "--timeout");
+	pcmig_arg(a, TOOL_TIMEOUT);
+	pcmig_arg(a, "--json");
 }
 
 /* A guest memory file in /dev/shm: its path in @path. */
@@ -550,7 +415,7 @@ static void check_node(struct __test_metadata *_metadata,
 }
 
 /* The destination's last JSON line with "event":"summary", for logs. */
-static const char *summary_line(const struct mig_proc *p, char *buf,
+static const char *summary_line(const struct pcmig_proc *p, char *buf,
 				size_t len)
 {
 	if (!pcmig_json_line(p->out_text, "summary", buf, len))
@@ -668,7 +533,7 @@ TEST_F_TIMEOUT(mig, full_migration_over_veth, 240)
 	char img0[256], img1[256], state[256], out[256], hook[512], buf[1024];
 	const char *files[2] = { img0, img1 };
 	uint64_t sizes[2] = { npages0 * PS, npages1 * PS };
-	struct args s = { .n = 0 }, d = { .n = 0 };
+	struct pcmig_args s = { .n = 0 }, d = { .n = 0 };
 	struct pcmig_status st;
 	int64_t z0, z1;
 	long long v;
@@ -687,23 +552,23 @@ TEST_F_TIMEOUT(mig, full_migration_over_veth, 240)
 	ASSERT_NE(NULL, node_hook(self, hook, sizeof(hook)));
 
 	dst_args(self, &d, "incoming", NULL);
-	arg(&d, "--ram");
-	arg(&d, "ram0:%lluM", (unsigned long long)(sizes[0] / MIB));
-	arg(&d, "--ram");
-	arg(&d, "ram1:%lluM", (unsigned long long)(sizes[1] / MIB));
-	arg(&d, "--state-out");
-	arg(&d, "%s", out);
-	arg(&d, "--run-cmd");
-	arg(&d, "%s", hook);
+	pcmig_arg(&d, "--ram");
+	pcmig_arg(&d, "ram0:%lluM", (unsigned long long)(sizes[0] / MIB));
+	pcmig_arg(&d, "--ram");
+	pcmig_arg(&d, "ram1:%lluM", (unsigned long long)(sizes[1] / MIB));
+	pcmig_arg(&d, "--state-out");
+	pcmig_arg(&d, "%s", out);
+	pcmig_arg(&d, "--run-cmd");
+	pcmig_arg(&d, "%s", hook);
 	proc_start(_metadata, self, &self->dst, &d, self->ns_dst, false, true);
 
 	src_args(self, &s, NULL);
-	arg(&s, "--ram");
-	arg(&s, "ram0=%s", img0);
-	arg(&s, "--ram");
-	arg(&s, "ram1=%s", img1);
-	arg(&s, "--device-state");
-	arg(&s, "%s", state);
+	pcmig_arg(&s, "--ram");
+	pcmig_arg(&s, "ram0=%s", img0);
+	pcmig_arg(&s, "--ram");
+	pcmig_arg(&s, "ram1=%s", img1);
+	pcmig_arg(&s, "--device-state");
+	pcmig_arg(&s, "%s", state);
 	proc_start(_metadata, self, &self->src, &s, self->ns_src, false, false);
 
 	map_node(_metadata, self, sizes[0] + sizes[1]);
@@ -753,7 +618,7 @@ TEST_F_TIMEOUT(mig, full_migration_over_veth, 240)
 TEST_F_TIMEOUT(mig, silent_partition_noticed_within_link_timeout, 120)
 {
 	const uint64_t npages = 8 * MIB / PS;
-	struct args s = { .n = 0 }, d = { .n = 0 };
+	struct pcmig_args s = { .n = 0 }, d = { .n = 0 };
 	char img[256], state[256], hook[512];
 	struct pcmig_status st;
 	uint64_t t0, took;
@@ -766,28 +631,28 @@ TEST_F_TIMEOUT(mig, silent_partition_noticed_within_link_timeout, 120)
 	ASSERT_NE(NULL, node_hook(self, hook, sizeof(hook)));
 
 	dst_args(self, &d, "incoming", NULL);
-	arg(&d, "--ram");
-	arg(&d, "ram0:8M");
-	arg(&d, "--state-out");
-	arg(&d, "%s/state.out", self->dir);
-	arg(&d, "--run-cmd");
-	arg(&d, "%s", hook);
-	arg(&d, "--keep");
-	arg(&d, "--link-timeout");
-	arg(&d, LINK_TIMEOUT);
-	arg(&d, "--no-recover");
+	pcmig_arg(&d, "--ram");
+	pcmig_arg(&d, "ram0:8M");
+	pcmig_arg(&d, "--state-out");
+	pcmig_arg(&d, "%s/state.out", self->dir);
+	pcmig_arg(&d, "--run-cmd");
+	pcmig_arg(&d, "%s", hook);
+	pcmig_arg(&d, "--keep");
+	pcmig_arg(&d, "--link-timeout");
+	pcmig_arg(&d, LINK_TIMEOUT);
+	pcmig_arg(&d, "--no-recover");
 	proc_start(_metadata, self, &self->dst, &d, self->ns_dst, false, true);
 
 	src_args(self, &s, NULL);
-	arg(&s, "--ram");
-	arg(&s, "ram0=%s", img);
-	arg(&s, "--device-state");
-	arg(&s, "%s", state);
-	arg(&s, "--bandwidth");
-	arg(&s, "256K");
-	arg(&s, "--link-timeout");
-	arg(&s, LINK_TIMEOUT);
-	arg(&s, "--no-recover");
+	pcmig_arg(&s, "--ram");
+	pcmig_arg(&s, "ram0=%s", img);
+	pcmig_arg(&s, "--device-state");
+	pcmig_arg(&s, "%s", state);
+	pcmig_arg(&s, "--bandwidth");
+	pcmig_arg(&s, "256K");
+	pcmig_arg(&s, "--link-timeout");
+	pcmig_arg(&s, LINK_TIMEOUT);
+	pcmig_arg(&s, "--no-recover");
 	proc_start(_metadata, self, &self->src, &s, self->ns_src, false, false);
 
 	map_node(_metadata, self, npages * PS);
@@ -816,10 +681,10 @@ TEST_F_TIMEOUT(mig, silent_partition_noticed_within_link_timeout, 120)
 				      (unsigned long long)took);
 	TH_LOG("paused %llu ms into the partition", (unsigned long long)took);
 
-	proc_wait(&self->dst, FAIL_MS);
+	pcmig_proc_wait(&self->dst, FAIL_MS);
 	EXPECT_EXIT(&self->dst, 3);
 	EXPECT_DST_JSON_EXIT(&self->dst, 3);
-	proc_wait(&self->src, FAIL_MS);
+	pcmig_proc_wait(&self->src, FAIL_MS);
 	EXPECT_EXIT(&self->src, 1);
 	ASSERT_EQ(0, pcmig_get_status(self->node_fd, &st));
 	EXPECT_EQ(PCMIG_STATE_PAUSED, st.state)
@@ -838,7 +703,7 @@ TEST_F_TIMEOUT(mig, silent_partition_noticed_within_link_timeout, 120)
 TEST_F_TIMEOUT(mig, recovers_from_partition, 240)
 {
 	const uint64_t npages = 8 * MIB / PS;
-	struct args s = { .n = 0 }, d = { .n = 0 };
+	struct pcmig_args s = { .n = 0 }, d = { .n = 0 };
 	char img[256], state[256], hook[512], line[1024];
 	const char *files[1] = { img };
 	uint64_t sizes[1] = { npages * PS }, bad = 0, until;
@@ -854,25 +719,25 @@ TEST_F_TIMEOUT(mig, recovers_from_partition, 240)
 	ASSERT_NE(NULL, node_hook(self, hook, sizeof(hook)));
 
 	dst_args(self, &d, "incoming", NULL);
-	arg(&d, "--ram");
-	arg(&d, "ram0:8M");
-	arg(&d, "--state-out");
-	arg(&d, "%s/state.out", self->dir);
-	arg(&d, "--run-cmd");
-	arg(&d, "%s", hook);
-	arg(&d, "--link-timeout");
-	arg(&d, LINK_TIMEOUT);
+	pcmig_arg(&d, "--ram");
+	pcmig_arg(&d, "ram0:8M");
+	pcmig_arg(&d, "--state-out");
+	pcmig_arg(&d, "%s/state.out", self->dir);
+	pcmig_arg(&d, "--run-cmd");
+	pcmig_arg(&d, "%s", hook);
+	pcmig_arg(&d, "--link-timeout");
+	pcmig_arg(&d, LINK_TIMEOUT);
 	proc_start(_metadata, self, &self->dst, &d, self->ns_dst, false, true);
 
 	src_args(self, &s, NULL);
-	arg(&s, "--ram");
-	arg(&s, "ram0=%s", img);
-	arg(&s, "--device-state");
-	arg(&s, "%s", state);
-	arg(&s, "--bandwidth");
-	arg(&s, "512K");
-	arg(&s, "--link-timeout");
-	arg(&s, LINK_TIMEOUT);
+	pcmig_arg(&s, "--ram");
+	pcmig_arg(&s, "ram0=%s", img);
+	pcmig_arg(&s, "--device-state");
+	pcmig_arg(&s, "%s", state);
+	pcmig_arg(&s, "--bandwidth");
+	pcmig_arg(&s, "512K");
+	pcmig_arg(&s, "--link-timeout");
+	pcmig_arg(&s, LINK_TIMEOUT);
 	proc_start(_metadata, self, &self->src, &s, self->ns_src, false, false);
 
 	map_node(_metadata, self, npages * PS);
@@ -945,7 +810,7 @@ TEST_F_TIMEOUT(mig, recovers_from_partition, 240)
 TEST_F_TIMEOUT(mig, recovers_during_device_state_load, 240)
 {
 	const uint64_t npages = 8 * MIB / PS;
-	struct args s = { .n = 0 }, d = { .n = 0 };
+	struct pcmig_args s = { .n = 0 }, d = { .n = 0 };
 	char img[256], state[256], hook[512], path[300], text[1024];
 	const char *files[1] = { img };
 	uint64_t sizes[1] = { npages * PS }, until;
@@ -970,25 +835,25 @@ TEST_F_TIMEOUT(mig, recovers_during_device_state_load, 240)
 	ASSERT_EQ(0, pcmig_write_file(path, text, strlen(text), 0700));
 
 	dst_args(self, &d, "incoming", NULL);
-	arg(&d, "--ram");
-	arg(&d, "ram0:8M");
-	arg(&d, "--state-cmd");
-	arg(&d, "sh %s", path);
-	arg(&d, "--run-cmd");
-	arg(&d, "%s", hook);
-	arg(&d, "--link-timeout");
-	arg(&d, "1");
+	pcmig_arg(&d, "--ram");
+	pcmig_arg(&d, "ram0:8M");
+	pcmig_arg(&d, "--state-cmd");
+	pcmig_arg(&d, "sh %s", path);
+	pcmig_arg(&d, "--run-cmd");
+	pcmig_arg(&d, "%s", hook);
+	pcmig_arg(&d, "--link-timeout");
+	pcmig_arg(&d, "1");
 	proc_start(_metadata, self, &self->dst, &d, self->ns_dst, false, true);
 
 	src_args(self, &s, NULL);
-	arg(&s, "--ram");
-	arg(&s, "ram0=%s", img);
-	arg(&s, "--device-state");
-	arg(&s, "%s", state);
-	arg(&s, "--bandwidth");
-	arg(&s, "256K");
-	arg(&s, "--link-timeout");
-	arg(&s, "1");
+	pcmig_arg(&s, "--ram");
+	pcmig_arg(&s, "ram0=%s", img);
+	pcmig_arg(&s, "--device-state");
+	pcmig_arg(&s, "%s", state);
+	pcmig_arg(&s, "--bandwidth");
+	pcmig_arg(&s, "256K");
+	pcmig_arg(&s, "--link-timeout");
+	pcmig_arg(&s, "1");
 	proc_start(_metadata, self, &self->src, &s, self->ns_src, false, false);
 
 	snprintf(path, sizeof(path), "%s/loading", self->dir);
@@ -1062,7 +927,7 @@ static int64_t start_one_block(struct __test_metadata *_metadata,
 			       const char *src_opt, const char *src_val,
 			       char *img, size_t imglen)
 {
-	struct args s = { .n = 0 }, d = { .n = 0 };
+	struct pcmig_args s = { .n = 0 }, d = { .n = 0 };
 	char state[256], hook[512];
 	int64_t z;
 
@@ -1073,22 +938,22 @@ static int64_t start_one_block(struct __test_metadata *_metadata,
 	ASSERT_NE(NULL, node_hook(self, hook, sizeof(hook)));
 
 	dst_args(self, &d, "incoming", NULL);
-	arg(&d, "--ram");
-	arg(&d, "ram0:%lluK", (unsigned long long)(npages * PS / 1024));
-	arg(&d, "--state-out");
-	arg(&d, "%s/state.out", self->dir);
-	arg(&d, "--run-cmd");
-	arg(&d, "%s", hook);
+	pcmig_arg(&d, "--ram");
+	pcmig_arg(&d, "ram0:%lluK", (unsigned long long)(npages * PS / 1024));
+	pcmig_arg(&d, "--state-out");
+	pcmig_arg(&d, "%s/state.out", self->dir);
+	pcmig_arg(&d, "--run-cmd");
+	pcmig_arg(&d, "%s", hook);
 	proc_start(_metadata, self, &self->dst, &d, NULL, false, true);
 
 	src_args(self, &s, NULL);
-	arg(&s, "--ram");
-	arg(&s, "ram0=%s", img);
-	arg(&s, "--device-state");
-	arg(&s, "%s", state);
-	arg(&s, "%s", src_opt);
+	pcmig_arg(&s, "--ram");
+	pcmig_arg(&s, "ram0=%s", img);
+	pcmig_arg(&s, "--device-state");
+	pcmig_arg(&s, "%s", state);
+	pcmig_arg(&s, "%s", src_opt);
 	if (src_val)
-		arg(&s, "%s", src_val);
+		pcmig_arg(&s, "%s", src_val);
 	proc_start(_metadata, self, &self->src, &s, NULL, false, false);
 	return z;
 }
@@ -1189,7 +1054,7 @@ static void start_pair_x(struct __test_metadata *_metadata,
 	bool state_cmd = false;
 	unsigned int i;
 
-	struct args s = { .n = 0 }, d = { .n = 0 };
+	struct pcmig_args s = { .n = 0 }, d = { .n = 0 };
 	char img[256], state[256];
 
 	ASSERT_LT(0, make_image(self, img, sizeof(img), "ram0", 8 * MIB / PS,
@@ -1198,25 +1063,25 @@ static void start_pair_x(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, pcmig_make_pattern_file(state, 4096, 22));
 
 	dst_args(self, &d, "incoming", dst_key);
-	arg(&d, "--ram");
-	arg(&d, "%s", dst_ram ? dst_ram : "ram0:8M");
+	pcmig_arg(&d, "--ram");
+	pcmig_arg(&d, "%s", dst_ram ? dst_ram : "ram0:8M");
 	for (i = 0; dst_extra && dst_extra[i]; i++) {
 		state_cmd |= !strcmp(dst_extra[i], "--state-cmd");
-		arg(&d, "%s", dst_extra[i]);
+		pcmig_arg(&d, "%s", dst_extra[i]);
 	}
 	if (!state_cmd) {
-		arg(&d, "--state-out");
-		arg(&d, "%s/state.out", self->dir);
+		pcmig_arg(&d, "--state-out");
+		pcmig_arg(&d, "%s/state.out", self->dir);
 	}
 	proc_start(_metadata, self, &self->dst, &d, NULL, hide_ctl, true);
 
 	src_args(self, &s, src_key);
-	arg(&s, "--ram");
-	arg(&s, "ram0=%s", img);
-	arg(&s, "--device-state");
-	arg(&s, "%s", state);
+	pcmig_arg(&s, "--ram");
+	pcmig_arg(&s, "ram0=%s", img);
+	pcmig_arg(&s, "--device-state");
+	pcmig_arg(&s, "%s", state);
 	for (i = 0; src_extra && src_extra[i]; i++)
-		arg(&s, "%s", src_extra[i]);
+		pcmig_arg(&s, "%s", src_extra[i]);
 	proc_start(_metadata, self, &self->src, &s, NULL, false, false);
 }
 
@@ -1266,19 +1131,19 @@ TEST_F_TIMEOUT(mig, key_file_readable_by_others_refused, 90)
 	ASSERT_LE(0, lfd) TH_LOG("listen on %s: %s", self->addr, err);
 
 	for (i = 0; i < 2; i++) {
-		struct args s = { .n = 0 }, d = { .n = 0 };
+		struct pcmig_args s = { .n = 0 }, d = { .n = 0 };
 
 		snprintf(key, sizeof(key), "%s/key-%o", self->dir, modes[i]);
 		ASSERT_EQ(0, pcmig_write_file(key, text, strlen(text),
 					      modes[i]));
 
 		src_args(self, &s, key);
-		arg(&s, "--ram");
-		arg(&s, "ram0=%s", img);
-		arg(&s, "--device-state");
-		arg(&s, "%s", state);
+		pcmig_arg(&s, "--ram");
+		pcmig_arg(&s, "ram0=%s", img);
+		pcmig_arg(&s, "--device-state");
+		pcmig_arg(&s, "%s", state);
 		proc_start(_metadata, self, &self->src, &s, NULL, false, false);
-		proc_wait(&self->src, FAIL_MS);
+		pcmig_proc_wait(&self->src, FAIL_MS);
 		EXPECT_EXIT(&self->src, 1);
 		EXPECT_STDERR_HAS(&self->src, "readable by others");
 		EXPECT_SRC_JSON_ERROR(&self->src);
@@ -1293,12 +1158,12 @@ TEST_F_TIMEOUT(mig, key_file_readable_by_others_refused, 90)
 		snprintf(self->addr, sizeof(self->addr), "127.0.0.1:%d",
 			 pcmig_free_port());
 		dst_args(self, &d, "incoming", key);
-		arg(&d, "--ram");
-		arg(&d, "ram0:1M");
-		arg(&d, "--state-out");
-		arg(&d, "%s/state.out", self->dir);
+		pcmig_arg(&d, "--ram");
+		pcmig_arg(&d, "ram0:1M");
+		pcmig_arg(&d, "--state-out");
+		pcmig_arg(&d, "%s/state.out", self->dir);
 		proc_start(_metadata, self, &self->dst, &d, NULL, false, false);
-		proc_wait(&self->dst, FAIL_MS);
+		pcmig_proc_wait(&self->dst, FAIL_MS);
 		EXPECT_EXIT(&self->dst, 1);
 		EXPECT_STDERR_HAS(&self->dst, "readable by others");
 		EXPECT_DST_JSON_EXIT(&self->dst, 1);
@@ -1315,7 +1180,7 @@ TEST_F_TIMEOUT(mig, key_file_readable_by_others_refused, 90)
  */
 TEST_F_TIMEOUT(mig, silent_peer_times_out, 90)
 {
-	struct args s = { .n = 0 }, d = { .n = 0 };
+	struct pcmig_args s = { .n = 0 }, d = { .n = 0 };
 	char img[256], state[256], err[256];
 	uint64_t t0;
 	int fd, lfd, afd;
@@ -1328,17 +1193,17 @@ TEST_F_TIMEOUT(mig, silent_peer_times_out, 90)
 	/* A destination and a connection that never sends HELLO. */
 	dst_args(self, &d, "incoming", NULL);
 	/* The last --timeout wins: 3 s instead of TOOL_TIMEOUT. */
-	arg(&d, "--timeout");
-	arg(&d, "3");
-	arg(&d, "--ram");
-	arg(&d, "ram0:1M");
-	arg(&d, "--state-out");
-	arg(&d, "%s/state.out", self->dir);
+	pcmig_arg(&d, "--timeout");
+	pcmig_arg(&d, "3");
+	pcmig_arg(&d, "--ram");
+	pcmig_arg(&d, "ram0:1M");
+	pcmig_arg(&d, "--state-out");
+	pcmig_arg(&d, "%s/state.out", self->dir);
 	proc_start(_metadata, self, &self->dst, &d, NULL, false, true);
 	fd = pcmig_tcp_connect(self->addr, FAIL_MS, err, sizeof(err));
 	ASSERT_LE(0, fd) TH_LOG("%s", err);
 	t0 = pcmig_now_ms();
-	proc_wait(&self->dst, 30000);
+	pcmig_proc_wait(&self->dst, 30000);
 	close(fd);
 	EXPECT_EXIT(&self->dst, 1);
 	EXPECT_GT(20000, pcmig_now_ms() - t0);
@@ -1351,17 +1216,17 @@ TEST_F_TIMEOUT(mig, silent_peer_times_out, 90)
 	lfd = pcmig_tcp_listen(self->addr, err, sizeof(err));
 	ASSERT_LE(0, lfd) TH_LOG("%s", err);
 	src_args(self, &s, NULL);
-	arg(&s, "--timeout");
-	arg(&s, "3");
-	arg(&s, "--ram");
-	arg(&s, "ram0=%s", img);
-	arg(&s, "--device-state");
-	arg(&s, "%s", state);
+	pcmig_arg(&s, "--timeout");
+	pcmig_arg(&s, "3");
+	pcmig_arg(&s, "--ram");
+	pcmig_arg(&s, "ram0=%s", img);
+	pcmig_arg(&s, "--device-state");
+	pcmig_arg(&s, "%s", state);
 	proc_start(_metadata, self, &self->src, &s, NULL, false, false);
 	afd = pcmig_tcp_accept(lfd, FAIL_MS);
 	EXPECT_LE(0, afd) TH_LOG("the source never connected");
 	t0 = pcmig_now_ms();
-	proc_wait(&self->src, 30000);
+	pcmig_proc_wait(&self->src, 30000);
 	if (afd >= 0)
 		close(afd);
 	close(lfd);
@@ -1376,13 +1241,13 @@ TEST_F_TIMEOUT(mig, silent_peer_times_out, 90)
 static void start_dst_only(struct __test_metadata *_metadata,
 			   FIXTURE_DATA(mig) *self, bool hide_ctl)
 {
-	struct args d = { .n = 0 };
+	struct pcmig_args d = { .n = 0 };
 
 	dst_args(self, &d, "incoming", NULL);
-	arg(&d, "--ram");
-	arg(&d, "ram0:8M");
-	arg(&d, "--state-out");
-	arg(&d, "%s/state.out", self->dir);
+	pcmig_arg(&d, "--ram");
+	pcmig_arg(&d, "ram0:8M");
+	pcmig_arg(&d, "--state-out");
+	pcmig_arg(&d, "%s/state.out", self->dir);
 	proc_start(_metadata, self, &self->dst, &d, NULL, hide_ctl, true);
 }
 
@@ -1417,7 +1282,7 @@ TEST_F_TIMEOUT(mig, page_size_mismatch_refused, 90)
 		TH_LOG("%s", f.err);
 	pcmig_fake_src_close(&f);
 
-	proc_wait(&self->dst, FAIL_MS);
+	pcmig_proc_wait(&self->dst, FAIL_MS);
 	EXPECT_EXIT(&self->dst, 1);
 	EXPECT_STDERR_HAS(&self->dst, "page size mismatch");
 	EXPECT_DST_JSON_EXIT(&self->dst, 1);
@@ -1471,7 +1336,7 @@ TEST_F_TIMEOUT(mig, version_mismatch_refused, 90)
 	free(p);
 	close(fd);
 
-	proc_wait(&self->dst, FAIL_MS);
+	pcmig_proc_wait(&self->dst, FAIL_MS);
 	EXPECT_EXIT(&self->dst, 1);
 	EXPECT_STDERR_HAS(&self->dst, "no common protocol version");
 	EXPECT_DST_JSON_EXIT(&self->dst, 1);
@@ -1549,7 +1414,7 @@ TEST_F_TIMEOUT(mig, module_missing_advise_error_code, 90)
 	free(p);
 	pcmig_fake_src_close(&f);
 
-	proc_wait(&self->dst, FAIL_MS);
+	pcmig_proc_wait(&self->dst, FAIL_MS);
 	EXPECT_EXIT(&self->dst, 1);
 	EXPECT_STDERR_HAS(&self->dst, "pcmig.ko is not loaded");
 }
@@ -1654,7 +1519,7 @@ static void source_killed(struct __test_metadata *_metadata,
 	/* RUNNING, the push crawling at 256 KiB/s: kill the source. */
 	pcmig_kill_child(self->src.pid);
 	self->src.pid = 0;
-	proc_wait(&self->dst, FAIL_MS);
+	pcmig_proc_wait(&self->dst, FAIL_MS);
 	EXPECT_EXIT(&self->dst, 3);
 	EXPECT_STDERR_HAS(&self->dst, "paused");
 	EXPECT_DST_JSON_EXIT(&self->dst, 3);
@@ -1675,7 +1540,7 @@ static void source_killed(struct __test_metadata *_metadata,
 }
 
 /* The migration's session id from the source's JSON start event. */
-static bool source_session_id(const struct mig_proc *p, char *hex, size_t len)
+static bool source_session_id(const struct pcmig_proc *p, char *hex, size_t len)
 {
 	char *text = pcmig_read_file(p->out, NULL), line[2048];
 	const char *at;
@@ -1704,7 +1569,7 @@ TEST_F_TIMEOUT(mig, new_source_takes_over_after_kill, 240)
 {
 	static const char *const src_extra[] = { "--bandwidth", "256K", NULL };
 	const char *dst_extra[] = { "--run-cmd", NULL, NULL };
-	struct args s = { .n = 0 }, x = { .n = 0 };
+	struct pcmig_args s = { .n = 0 }, x = { .n = 0 };
 	char hook[512], sid[40], img[256], badkey[256];
 	const char *files[1] = { img };
 	uint64_t sizes[1] = { 8 * MIB };
@@ -1735,26 +1600,26 @@ TEST_F_TIMEOUT(mig, new_source_takes_over_after_kill, 240)
 	ASSERT_EQ(0, pcmig_write_file(badkey, "another key, 32 bytes long....\n",
 				      32, 0600));
 	src_args(self, &x, badkey);
-	arg(&x, "--ram");
-	arg(&x, "ram0=%s", img);
-	arg(&x, "--resume");
-	arg(&x, "%s", sid);
+	pcmig_arg(&x, "--ram");
+	pcmig_arg(&x, "ram0=%s", img);
+	pcmig_arg(&x, "--resume");
+	pcmig_arg(&x, "%s", sid);
 	self->step[0].what = "wrong-key";
 	proc_start(_metadata, self, &self->step[0], &x, NULL, false, false);
-	proc_wait(&self->step[0], FAIL_MS);
+	pcmig_proc_wait(&self->step[0], FAIL_MS);
 	EXPECT_EXIT(&self->step[0], 1);
 	EXPECT_STDERR_HAS(&self->step[0], "authentication failed");
 
 	/* Another migration (a new session id): refused. */
 	x.n = 0;
 	src_args(self, &x, NULL);
-	arg(&x, "--ram");
-	arg(&x, "ram0=%s", img);
-	arg(&x, "--resume");
-	arg(&x, "%s", "00112233445566778899aabbccddeeff");
+	pcmig_arg(&x, "--ram");
+	pcmig_arg(&x, "ram0=%s", img);
+	pcmig_arg(&x, "--resume");
+	pcmig_arg(&x, "%s", "00112233445566778899aabbccddeeff");
 	self->step[1].what = "wrong-session";
 	proc_start(_metadata, self, &self->step[1], &x, NULL, false, false);
-	proc_wait(&self->step[1], FAIL_MS);
+	pcmig_proc_wait(&self->step[1], FAIL_MS);
 	EXPECT_EXIT(&self->step[1], 1);
 	EXPECT_STDERR_HAS(&self->step[1], "session id differs");
 	ASSERT_EQ(0, pcmig_get_status(self->node_fd, &st));
@@ -1765,10 +1630,10 @@ TEST_F_TIMEOUT(mig, new_source_takes_over_after_kill, 240)
 
 	/* The right key and session id: it takes over. */
 	src_args(self, &s, NULL);
-	arg(&s, "--ram");
-	arg(&s, "ram0=%s", img);
-	arg(&s, "--resume");
-	arg(&s, "%s", sid);
+	pcmig_arg(&s, "--ram");
+	pcmig_arg(&s, "ram0=%s", img);
+	pcmig_arg(&s, "--resume");
+	pcmig_arg(&s, "%s", sid);
 	proc_start(_metadata, self, &self->src, &s, NULL, false, false);
 	both_wait(self, MIG_MS);
 	EXPECT_EXIT(&self->src, 0);
@@ -1789,7 +1654,7 @@ TEST_F_TIMEOUT(mig, new_destination_takes_over_after_kill, 240)
 {
 	static const char *const src_extra[] = { "--bandwidth", "256K", NULL };
 	const char *dst_extra[] = { "--run-cmd", NULL, NULL };
-	struct args d = { .n = 0 };
+	struct pcmig_args d = { .n = 0 };
 	char hook[512], img[256], line[1024];
 	const char *files[1] = { img };
 	uint64_t sizes[1] = { 8 * MIB };
@@ -1815,19 +1680,19 @@ TEST_F_TIMEOUT(mig, new_destination_takes_over_after_kill, 240)
 	EXPECT_FALSE(pcmig_pid_ended(self->src.pid));
 
 	/* dst_args() without --name: --attach gives it. */
-	arg(&d, "%s", self->tool);
-	arg(&d, "incoming");
-	arg(&d, "--listen");
-	arg(&d, "%s", self->addr);
-	arg(&d, "--key-file");
-	arg(&d, "%s", self->key);
-	arg(&d, "--timeout");
-	arg(&d, TOOL_TIMEOUT);
-	arg(&d, "--json");
-	arg(&d, "--ram");
-	arg(&d, "ram0:8M");
-	arg(&d, "--attach");
-	arg(&d, "%s", self->name);
+	pcmig_arg(&d, "%s", self->tool);
+	pcmig_arg(&d, "incoming");
+	pcmig_arg(&d, "--listen");
+	pcmig_arg(&d, "%s", self->addr);
+	pcmig_arg(&d, "--key-file");
+	pcmig_arg(&d, "%s", self->key);
+	pcmig_arg(&d, "--timeout");
+	pcmig_arg(&d, TOOL_TIMEOUT);
+	pcmig_arg(&d, "--json");
+	pcmig_arg(&d, "--ram");
+	pcmig_arg(&d, "ram0:8M");
+	pcmig_arg(&d, "--attach");
+	pcmig_arg(&d, "%s", self->name);
 	proc_start(_metadata, self, &self->dst, &d, NULL, false, true);
 
 	both_wait(self, MIG_MS);
@@ -1888,7 +1753,7 @@ TEST_F_TIMEOUT(mig, pause_timeout_fails_with_sigbus, 180)
 		TH_LOG("state %s", pcmig_state_name(st.state));
 	EXPECT_EQ(PCMIG_REASON_PAUSE_TIMEOUT, st.reason)
 		TH_LOG("reason %s", pcmig_reason_name(st.reason));
-	proc_wait(&self->dst, FAIL_MS);
+	pcmig_proc_wait(&self->dst, FAIL_MS);
 	EXPECT_EXIT(&self->dst, 1);
 	EXPECT_STDERR_HAS(&self->dst, "pause_timeout");
 }
@@ -1981,61 +1846,61 @@ static void soak_reader(FIXTURE_DATA(mig) *self, const char *img,
 }
 
 /* The source's (or --resume's) arguments. */
-static void soak_src_args(FIXTURE_DATA(mig) *self, struct args *a,
+static void soak_src_args(FIXTURE_DATA(mig) *self, struct pcmig_args *a,
 			  const char *img, const char *state, const char *sid)
 {
 	const char *bw = getenv("PCMIG_SOAK_BANDWIDTH");
 
 	src_args(self, a, NULL);
-	arg(a, "--ram");
-	arg(a, "ram0=%s", img);
+	pcmig_arg(a, "--ram");
+	pcmig_arg(a, "ram0=%s", img);
 	if (sid) {
-		arg(a, "--resume");
-		arg(a, "%s", sid);
+		pcmig_arg(a, "--resume");
+		pcmig_arg(a, "%s", sid);
 	} else {
-		arg(a, "--device-state");
-		arg(a, "%s", state);
+		pcmig_arg(a, "--device-state");
+		pcmig_arg(a, "%s", state);
 	}
 	/*
 	 * 2 MiB/s, slower as the kernel is: each failure costs more time on
 	 * a slow (debug) kernel, and the push must outlast them all.
 	 */
-	arg(a, "--bandwidth");
+	pcmig_arg(a, "--bandwidth");
 	if (bw)
-		arg(a, "%s", bw);
+		pcmig_arg(a, "%s", bw);
 	else
-		arg(a, "%uK", 2048 / pcmig_time_scale());
-	arg(a, "--link-timeout");
-	arg(a, "1");
+		pcmig_arg(a, "%uK", 2048 / pcmig_time_scale());
+	pcmig_arg(a, "--link-timeout");
+	pcmig_arg(a, "1");
 }
 
 /* The destination's (or --attach's) arguments. */
-static void soak_dst_args(FIXTURE_DATA(mig) *self, struct args *a,
+static void soak_dst_args(FIXTURE_DATA(mig) *self, struct pcmig_args *a,
 			  const char *hook, bool attach)
 {
-	arg(a, "%s", self->tool);
-	arg(a, "incoming");
-	arg(a, "--listen");
-	arg(a, "%s", self->addr);
-	arg(a, "--key-file");
-	arg(a, "%s", self->key);
-	arg(a, "--timeout");
-	arg(a, "10");
-	arg(a, "--json");
-	arg(a, "--ram");
-	arg(a, "ram0:256M");
-	arg(a, "--link-timeout");
-	arg(a, "1");
+	pcmig_arg(a, "%s", self->tool);
+	pcmig_arg(a, "incoming");
+	pcmig_arg(a, "--listen");
+	pcmig_arg(a, "%s", self->addr);
+	pcmig_arg(a, "--key-file");
+	pcmig_arg(a, "%s", self->key);
+	pcmig_arg(a, "--timeout");
+	pcmig_arg(a, "10");
+	pcmig_arg(a, "--json");
+	pcmig_arg(a, "--ram");
+	pcmig_arg(a, "ram0:256M");
+	pcmig_arg(a, "--link-timeout");
+	pcmig_arg(a, "1");
 	if (attach) {
-		arg(a, "--attach");
-		arg(a, "%s", self->name);
+		pcmig_arg(a, "--attach");
+		pcmig_arg(a, "%s", self->name);
 	} else {
-		arg(a, "--name");
-		arg(a, "%s", self->name);
-		arg(a, "--state-out");
-		arg(a, "%s/state.out", self->dir);
-		arg(a, "--run-cmd");
-		arg(a, "%s", hook);
+		pcmig_arg(a, "--name");
+		pcmig_arg(a, "%s", self->name);
+		pcmig_arg(a, "--state-out");
+		pcmig_arg(a, "%s/state.out", self->dir);
+		pcmig_arg(a, "--run-cmd");
+		pcmig_arg(a, "%s", hook);
 	}
 }
 
@@ -2085,7 +1950,7 @@ TEST_F_TIMEOUT(mig, recovery_soak, 1800)
 	uint64_t sizes[1] = { npages * PS }, seed, x, t0, until, resent = 0;
 	uint64_t before, pauses, reads = 0, bad = 0;
 	struct pcmig_status st;
-	struct args a;
+	struct pcmig_args a;
 	int pfd[2], status;
 	pid_t reader;
 	const char *env;
@@ -2296,7 +2161,7 @@ TEST_F_TIMEOUT(mig, recovery_soak, 1800)
 TEST_F_TIMEOUT(mig, failure_during_recover_pauses_again, 240)
 {
 	const uint64_t npages = 8 * MIB / PS;
-	struct args s = { .n = 0 }, d = { .n = 0 };
+	struct pcmig_args s = { .n = 0 }, d = { .n = 0 };
 	struct pcmig_set_state ps = { .state = PCMIG_STATE_PAUSED };
 	char img[256], state[256], hook[512], sid[40];
 	const char *files[1] = { img };
@@ -2310,10 +2175,10 @@ TEST_F_TIMEOUT(mig, failure_during_recover_pauses_again, 240)
 	ASSERT_EQ(0, pcmig_make_pattern_file(state, 4096, 48));
 	ASSERT_NE(NULL, node_hook(self, hook, sizeof(hook)));
 	dst_args(self, &d, "incoming", NULL);
-	arg(&d, "--ram");
-	arg(&d, "ram0:8M");
-	arg(&d, "--run-cmd");
-	arg(&d, "%s", hook);
+	pcmig_arg(&d, "--ram");
+	pcmig_arg(&d, "ram0:8M");
+	pcmig_arg(&d, "--run-cmd");
+	pcmig_arg(&d, "%s", hook);
 	proc_start(_metadata, self, &self->dst, &d, self->ns_dst, false, true);
 	soak_src_args(self, &s, img, state, NULL);
 	proc_start(_metadata, self, &self->src, &s, self->ns_src, false, false);
@@ -2387,7 +2252,7 @@ static void state_roundtrip(struct __test_metadata *_metadata,
 			    enum state_src how)
 {
 	char q[600];
-	struct args s = { .n = 0 }, d = { .n = 0 };
+	struct pcmig_args s = { .n = 0 }, d = { .n = 0 };
 	char img[256], state[256], out[256];
 	struct stat sb;
 
@@ -2398,23 +2263,23 @@ static void state_roundtrip(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, pcmig_make_pattern_file(state, state_len, 32));
 
 	dst_args(self, &d, "incoming", NULL);
-	arg(&d, "--ram");
-	arg(&d, "ram0:%lluM", (unsigned long long)(mem / MIB));
-	arg(&d, "--state-out");
-	arg(&d, "%s", out);
+	pcmig_arg(&d, "--ram");
+	pcmig_arg(&d, "ram0:%lluM", (unsigned long long)(mem / MIB));
+	pcmig_arg(&d, "--state-out");
+	pcmig_arg(&d, "%s", out);
 	proc_start(_metadata, self, &self->dst, &d, NULL, false, true);
 
 	src_args(self, &s, NULL);
-	arg(&s, "--ram");
-	arg(&s, "ram0=%s", img);
-	arg(&s, "--device-state");
+	pcmig_arg(&s, "--ram");
+	pcmig_arg(&s, "ram0=%s", img);
+	pcmig_arg(&s, "--device-state");
 	if (how == STATE_FILE) {
-		arg(&s, "%s", state);
+		pcmig_arg(&s, "%s", state);
 	} else if (how == STATE_STDIN) {
-		arg(&s, "-");
+		pcmig_arg(&s, "-");
 		self->src.in = state;
 	} else {
-		arg(&s, "cmd:cat %s", pcmig_shq(state, q, sizeof(q)));
+		pcmig_arg(&s, "cmd:cat %s", pcmig_shq(state, q, sizeof(q)));
 	}
 	proc_start(_metadata, self, &self->src, &s, NULL, false, false);
 
@@ -2466,7 +2331,7 @@ TEST_F_TIMEOUT(mig, discard_after_precopy, 180)
 	char ran[256], hookcmd[300], buf[1024];
 	const char *files[1] = { img };
 	uint64_t sizes[1] = { npages * PS };
-	struct args s = { .n = 0 }, d = { .n = 0 };
+	struct pcmig_args s = { .n = 0 }, d = { .n = 0 };
 	struct pcmig_status st;
 	unsigned int i;
 	uint8_t *page;
@@ -2493,26 +2358,27 @@ TEST_F_TIMEOUT(mig, discard_after_precopy, 180)
 	snprintf(hookcmd, sizeof(hookcmd), "sh %s", hook);
 
 	dst_args(self, &d, "incoming", NULL);
-	arg(&d, "--ram");
-	arg(&d, "ram0:16M");
-	arg(&d, "--state-out");
-	arg(&d, "%s/state.out", self->dir);
-	arg(&d, "--run-cmd");
-	arg(&d, "%s", node_hook(self, buf, sizeof(buf)));
+	pcmig_arg(&d, "--ram");
+	pcmig_arg(&d, "ram0:16M");
+	pcmig_arg(&d, "--state-out");
+	pcmig_arg(&d, "%s/state.out", self->dir);
+	pcmig_arg(&d, "--run-cmd");
+	pcmig_arg(&d, "%s", node_hook(self, buf, sizeof(buf)));
 	proc_start(_metadata, self, &self->dst, &d, NULL, false, true);
 
 	src_args(self, &s, NULL);
-	arg(&s, "--ram");
-	arg(&s, "ram0=%s", img);
-	arg(&s, "--device-state");
-	arg(&s, "%s", state);
-	arg(&s, "--precopy");
-	arg(&s, "--precopy-hook");
-	arg(&s, "%s", hookcmd);
+	pcmig_arg(&s, "--ram");
+	pcmig_arg(&s, "ram0=%s", img);
+	pcmig_arg(&s, "--device-state");
+	pcmig_arg(&s, "%s", state);
+	pcmig_arg(&s, "--precopy");
+	pcmig_arg(&s, "--precopy-hook");
+	pcmig_arg(&s, "%s", hookcmd);
 	for (i = 0; i < 2; i++) {
-		arg(&s, "--discard");
-		arg(&s, "%llu:%llu", (unsigned long long)(r[i][0] * PS),
-		    (unsigned long long)(r[i][1] * PS));
+		pcmig_arg(&s, "--discard");
+		pcmig_arg(&s, "%llu:%llu",
+			  (unsigned long long)(r[i][0] * PS),
+			  (unsigned long long)(r[i][1] * PS));
 	}
 	proc_start(_metadata, self, &self->src, &s, NULL, false, false);
 
@@ -2554,7 +2420,7 @@ TEST_F_TIMEOUT(mig, vmm_faults_while_loading_state, 240)
 {
 	const uint64_t size = 16 * MIB;
 	char img[256], state[256], fifo[256], report[256], cmd[2048];
-	struct args s = { .n = 0 }, d = { .n = 0 };
+	struct pcmig_args s = { .n = 0 }, d = { .n = 0 };
 	char q[4][600], *rep;
 	int ret;
 
@@ -2573,10 +2439,10 @@ TEST_F_TIMEOUT(mig, vmm_faults_while_loading_state, 240)
 	ASSERT_EQ(0, ret) TH_LOG("make-state: %s", cmd);
 
 	dst_args(self, &d, "incoming", NULL);
-	arg(&d, "--ram");
-	arg(&d, "ram0:16M");
-	arg(&d, "--state-cmd");
-	arg(&d, "%s run --mem \"$PCMIG_NODE\" --size %llu --seed 51 "
+	pcmig_arg(&d, "--ram");
+	pcmig_arg(&d, "ram0:16M");
+	pcmig_arg(&d, "--state-cmd");
+	pcmig_arg(&d, "%s run --mem \"$PCMIG_NODE\" --size %llu --seed 51 "
 	    "--state-in - --threads 2 --touch-ms 1000 --load-pages 16 "
 	    "--go %s --report %s --daemonize --pid-file %s/vmm.pid "
 	    "--timeout 150",
@@ -2584,15 +2450,15 @@ TEST_F_TIMEOUT(mig, vmm_faults_while_loading_state, 240)
 	    pcmig_shq(fifo, q[1], sizeof(q[1])),
 	    pcmig_shq(report, q[2], sizeof(q[2])),
 	    pcmig_shq(self->dir, q[3], sizeof(q[3])));
-	arg(&d, "--run-cmd");
-	arg(&d, "echo go > %s", q[1]);
+	pcmig_arg(&d, "--run-cmd");
+	pcmig_arg(&d, "echo go > %s", q[1]);
 	proc_start(_metadata, self, &self->dst, &d, NULL, false, true);
 
 	src_args(self, &s, NULL);
-	arg(&s, "--ram");
-	arg(&s, "ram0=%s", img);
-	arg(&s, "--device-state");
-	arg(&s, "%s", state);
+	pcmig_arg(&s, "--ram");
+	pcmig_arg(&s, "ram0=%s", img);
+	pcmig_arg(&s, "--device-state");
+	pcmig_arg(&s, "%s", state);
 	proc_start(_metadata, self, &self->src, &s, NULL, false, false);
 
 	both_wait(self, MIG_MS);
@@ -2631,8 +2497,8 @@ TEST_F_TIMEOUT(mig, vmm_faults_while_loading_state, 240)
  */
 TEST_F_TIMEOUT(mig, steps_advise_listen_run, 180)
 {
-	struct args s = { .n = 0 }, a = { .n = 0 }, l = { .n = 0 };
-	struct args r = { .n = 0 };
+	struct pcmig_args s = { .n = 0 }, a = { .n = 0 }, l = { .n = 0 };
+	struct pcmig_args r = { .n = 0 };
 	char img[256], state[256], sdir[256], out[256], pidf[300], *text;
 
 	ASSERT_LT(0, make_image(self, img, sizeof(img), "ram0", 8 * MIB / PS,
@@ -2647,22 +2513,22 @@ TEST_F_TIMEOUT(mig, steps_advise_listen_run, 180)
 	self->step[1].what = "listen";
 	self->step[2].what = "run";
 	dst_args(self, &a, "advise", NULL);
-	arg(&a, "--state-dir");
-	arg(&a, "%s", sdir);
-	arg(&a, "--ram");
-	arg(&a, "ram0:8M");
-	arg(&a, "--state-out");
-	arg(&a, "%s", out);
+	pcmig_arg(&a, "--state-dir");
+	pcmig_arg(&a, "%s", sdir);
+	pcmig_arg(&a, "--ram");
+	pcmig_arg(&a, "ram0:8M");
+	pcmig_arg(&a, "--state-out");
+	pcmig_arg(&a, "%s", out);
 	proc_start(_metadata, self, &self->step[0], &a, NULL, false, true);
 
 	src_args(self, &s, NULL);
-	arg(&s, "--ram");
-	arg(&s, "ram0=%s", img);
-	arg(&s, "--device-state");
-	arg(&s, "%s", state);
+	pcmig_arg(&s, "--ram");
+	pcmig_arg(&s, "ram0=%s", img);
+	pcmig_arg(&s, "--device-state");
+	pcmig_arg(&s, "%s", state);
 	proc_start(_metadata, self, &self->src, &s, NULL, false, false);
 
-	proc_wait(&self->step[0], MIG_MS);
+	pcmig_proc_wait(&self->step[0], MIG_MS);
 	ASSERT_EXIT(&self->step[0], 0);
 	/* It printed the node for the VMM. */
 	EXPECT_NE(NULL, strstr(self->step[0].out_text, "/dev/pcmig"))
@@ -2672,25 +2538,25 @@ TEST_F_TIMEOUT(mig, steps_advise_listen_run, 180)
 	EXPECT_NE(0, access(out, F_OK))
 		TH_LOG("device state out before listen");
 
-	arg(&l, "%s", self->tool);
-	arg(&l, "listen");
-	arg(&l, "--state-dir");
-	arg(&l, "%s", sdir);
+	pcmig_arg(&l, "%s", self->tool);
+	pcmig_arg(&l, "listen");
+	pcmig_arg(&l, "--state-dir");
+	pcmig_arg(&l, "%s", sdir);
 	proc_start(_metadata, self, &self->step[1], &l, NULL, false, false);
-	proc_wait(&self->step[1], MIG_MS);
+	pcmig_proc_wait(&self->step[1], MIG_MS);
 	ASSERT_EXIT(&self->step[1], 0);
 	/* listen returns once the device state is delivered. */
 	EXPECT_EQ(0, pcmig_files_equal(state, out))
 		TH_LOG("after listen: %s", pcmig_lib_error());
 
-	arg(&r, "%s", self->tool);
-	arg(&r, "run");
-	arg(&r, "--state-dir");
-	arg(&r, "%s", sdir);
-	arg(&r, "--wait");
+	pcmig_arg(&r, "%s", self->tool);
+	pcmig_arg(&r, "run");
+	pcmig_arg(&r, "--state-dir");
+	pcmig_arg(&r, "%s", sdir);
+	pcmig_arg(&r, "--wait");
 	proc_start(_metadata, self, &self->step[2], &r, NULL, false, false);
-	proc_wait(&self->step[2], MIG_MS);
-	proc_wait(&self->src, MIG_MS);
+	pcmig_proc_wait(&self->step[2], MIG_MS);
+	pcmig_proc_wait(&self->src, MIG_MS);
 	EXPECT_EXIT(&self->step[2], 0);
 	EXPECT_EXIT(&self->src, 0);
 	/* A run that succeeded says so, not "error". */
@@ -2729,8 +2595,8 @@ TEST_F_TIMEOUT(mig, steps_advise_listen_run, 180)
  */
 TEST_F_TIMEOUT(mig, steps_daemon_recovers, 240)
 {
-	struct args s = { .n = 0 }, a = { .n = 0 }, l = { .n = 0 };
-	struct args r = { .n = 0 }, v = { .n = 0 }, w = { .n = 0 };
+	struct pcmig_args s = { .n = 0 }, a = { .n = 0 }, l = { .n = 0 };
+	struct pcmig_args r = { .n = 0 }, v = { .n = 0 }, w = { .n = 0 };
 	char img[256], state[256], sdir[256], out[256], path[300], *node, *nl;
 	char sid[40], addr2[96];
 	struct pcmig_status st;
@@ -2753,23 +2619,23 @@ TEST_F_TIMEOUT(mig, steps_daemon_recovers, 240)
 	self->step[3].what = "recover";
 	self->step[4].what = "recover-listen";
 	dst_args(self, &a, "advise", NULL);
-	arg(&a, "--state-dir");
-	arg(&a, "%s", sdir);
-	arg(&a, "--ram");
-	arg(&a, "ram0:8M");
-	arg(&a, "--state-out");
-	arg(&a, "%s", out);
+	pcmig_arg(&a, "--state-dir");
+	pcmig_arg(&a, "%s", sdir);
+	pcmig_arg(&a, "--ram");
+	pcmig_arg(&a, "ram0:8M");
+	pcmig_arg(&a, "--state-out");
+	pcmig_arg(&a, "%s", out);
 	proc_start(_metadata, self, &self->step[0], &a, NULL, false, true);
 
 	src_args(self, &s, NULL);
-	arg(&s, "--ram");
-	arg(&s, "ram0=%s", img);
-	arg(&s, "--device-state");
-	arg(&s, "%s", state);
-	arg(&s, "--bandwidth");
-	arg(&s, "256K");
+	pcmig_arg(&s, "--ram");
+	pcmig_arg(&s, "ram0=%s", img);
+	pcmig_arg(&s, "--device-state");
+	pcmig_arg(&s, "%s", state);
+	pcmig_arg(&s, "--bandwidth");
+	pcmig_arg(&s, "256K");
 	proc_start(_metadata, self, &self->src, &s, NULL, false, false);
-	proc_wait(&self->step[0], MIG_MS);
+	pcmig_proc_wait(&self->step[0], MIG_MS);
 	ASSERT_EXIT(&self->step[0], 0);
 	node = strstr(self->step[0].out_text, "/dev/pcmig");
 	ASSERT_NE(NULL, node) LOG_PROC(&self->step[0]);
@@ -2779,42 +2645,42 @@ TEST_F_TIMEOUT(mig, steps_daemon_recovers, 240)
 	fd = open(node, O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, fd) TH_LOG("open %s: %s", node, strerror(errno));
 
-	arg(&l, "%s", self->tool);
-	arg(&l, "listen");
-	arg(&l, "--state-dir");
-	arg(&l, "%s", sdir);
+	pcmig_arg(&l, "%s", self->tool);
+	pcmig_arg(&l, "listen");
+	pcmig_arg(&l, "--state-dir");
+	pcmig_arg(&l, "%s", sdir);
 	proc_start(_metadata, self, &self->step[1], &l, NULL, false, false);
-	proc_wait(&self->step[1], MIG_MS);
+	pcmig_proc_wait(&self->step[1], MIG_MS);
 	ASSERT_EXIT(&self->step[1], 0);
-	arg(&r, "%s", self->tool);
-	arg(&r, "run");
-	arg(&r, "--state-dir");
-	arg(&r, "%s", sdir);
-	arg(&r, "--wait");
+	pcmig_arg(&r, "%s", self->tool);
+	pcmig_arg(&r, "run");
+	pcmig_arg(&r, "--state-dir");
+	pcmig_arg(&r, "%s", sdir);
+	pcmig_arg(&r, "--wait");
 	proc_start(_metadata, self, &self->step[2], &r, NULL, false, false);
 	ASSERT_EQ(0, pcmig_wait_state(fd, PCMIG_STATE_RUNNING, MIG_MS, &st))
 		TH_LOG("%s", pcmig_lib_error());
 	ASSERT_TRUE(source_session_id(&self->src, sid, sizeof(sid)));
 
 	/* The push crawls at 256 KiB/s: recover in the middle of it. */
-	arg(&v, "%s", self->tool);
-	arg(&v, "recover");
-	arg(&v, "--state-dir");
-	arg(&v, "%s", sdir);
+	pcmig_arg(&v, "%s", self->tool);
+	pcmig_arg(&v, "recover");
+	pcmig_arg(&v, "--state-dir");
+	pcmig_arg(&v, "%s", sdir);
 	proc_start(_metadata, self, &self->step[3], &v, NULL, false, false);
-	proc_wait(&self->step[3], MIG_MS);
+	pcmig_proc_wait(&self->step[3], MIG_MS);
 	EXPECT_EXIT(&self->step[3], 0);
 	EXPECT_STDERR_HAS(&self->step[3], "recovered (recovery 1)");
 	ASSERT_EQ(0, pcmig_get_status(fd, &st));
 	EXPECT_EQ(1, st.recoveries);
 
 	/* Another port: the daemon moves, the source is restarted there. */
-	arg(&w, "%s", self->tool);
-	arg(&w, "recover");
-	arg(&w, "--state-dir");
-	arg(&w, "%s", sdir);
-	arg(&w, "--listen");
-	arg(&w, "%s", addr2);
+	pcmig_arg(&w, "%s", self->tool);
+	pcmig_arg(&w, "recover");
+	pcmig_arg(&w, "--state-dir");
+	pcmig_arg(&w, "%s", sdir);
+	pcmig_arg(&w, "--listen");
+	pcmig_arg(&w, "%s", addr2);
 	proc_start(_metadata, self, &self->step[4], &w, NULL, false, false);
 	ASSERT_EQ(0, pcmig_wait_state(fd, PCMIG_STATE_PAUSED, 30000, &st))
 		TH_LOG("%s", pcmig_lib_error());
@@ -2822,24 +2688,24 @@ TEST_F_TIMEOUT(mig, steps_daemon_recovers, 240)
 	self->src.pid = 0;
 	s.n = 0;
 	s.used = 0;
-	arg(&s, "%s", self->tool);
-	arg(&s, "migrate");
-	arg(&s, "--connect");
-	arg(&s, "%s", addr2);
-	arg(&s, "--key-file");
-	arg(&s, "%s", self->key);
-	arg(&s, "--json");
-	arg(&s, "--ram");
-	arg(&s, "ram0=%s", img);
-	arg(&s, "--resume");
-	arg(&s, "%s", sid);
+	pcmig_arg(&s, "%s", self->tool);
+	pcmig_arg(&s, "migrate");
+	pcmig_arg(&s, "--connect");
+	pcmig_arg(&s, "%s", addr2);
+	pcmig_arg(&s, "--key-file");
+	pcmig_arg(&s, "%s", self->key);
+	pcmig_arg(&s, "--json");
+	pcmig_arg(&s, "--ram");
+	pcmig_arg(&s, "ram0=%s", img);
+	pcmig_arg(&s, "--resume");
+	pcmig_arg(&s, "%s", sid);
 	proc_start(_metadata, self, &self->src, &s, NULL, false, false);
-	proc_wait(&self->step[4], MIG_MS);
+	pcmig_proc_wait(&self->step[4], MIG_MS);
 	EXPECT_EXIT(&self->step[4], 0);
 	EXPECT_STDERR_HAS(&self->step[4], "recovered (recovery 2)");
 
-	proc_wait(&self->step[2], MIG_MS);
-	proc_wait(&self->src, MIG_MS);
+	pcmig_proc_wait(&self->step[2], MIG_MS);
+	pcmig_proc_wait(&self->src, MIG_MS);
 	EXPECT_EXIT(&self->step[2], 0);
 	EXPECT_EXIT(&self->src, 0);
 	ASSERT_EQ(0, pcmig_get_status(fd, &st));
@@ -2865,8 +2731,8 @@ TEST_F_TIMEOUT(mig, steps_daemon_recovers, 240)
 
 TEST_F_TIMEOUT(mig, steps_run_before_listen_refused, 180)
 {
-	struct args s = { .n = 0 }, a = { .n = 0 }, l = { .n = 0 };
-	struct args r = { .n = 0 }, bad = { .n = 0 }, none = { .n = 0 };
+	struct pcmig_args s = { .n = 0 }, a = { .n = 0 }, l = { .n = 0 };
+	struct pcmig_args r = { .n = 0 }, bad = { .n = 0 }, none = { .n = 0 };
 	char img[256], state[256], sdir[256];
 
 	ASSERT_LT(0, make_image(self, img, sizeof(img), "ram0", 8 * MIB / PS,
@@ -2884,65 +2750,65 @@ TEST_F_TIMEOUT(mig, steps_run_before_listen_refused, 180)
 	self->step[4].what = "listen-no-advise";
 
 	/* No daemon in the directory at all. */
-	arg(&none, "%s", self->tool);
-	arg(&none, "listen");
-	arg(&none, "--state-dir");
-	arg(&none, "%s", sdir);
+	pcmig_arg(&none, "%s", self->tool);
+	pcmig_arg(&none, "listen");
+	pcmig_arg(&none, "--state-dir");
+	pcmig_arg(&none, "%s", sdir);
 	proc_start(_metadata, self, &self->step[4], &none, NULL, false, false);
-	proc_wait(&self->step[4], FAIL_MS);
+	pcmig_proc_wait(&self->step[4], FAIL_MS);
 	EXPECT_EXIT(&self->step[4], 1);
 	EXPECT_NE(0, self->step[4].err_text[0]) LOG_PROC(&self->step[4]);
 
 	dst_args(self, &a, "advise", NULL);
-	arg(&a, "--state-dir");
-	arg(&a, "%s", sdir);
-	arg(&a, "--ram");
-	arg(&a, "ram0:8M");
-	arg(&a, "--state-out");
-	arg(&a, "%s/state.out", self->dir);
+	pcmig_arg(&a, "--state-dir");
+	pcmig_arg(&a, "%s", sdir);
+	pcmig_arg(&a, "--ram");
+	pcmig_arg(&a, "ram0:8M");
+	pcmig_arg(&a, "--state-out");
+	pcmig_arg(&a, "%s/state.out", self->dir);
 	proc_start(_metadata, self, &self->step[0], &a, NULL, false, true);
 
 	src_args(self, &s, NULL);
-	arg(&s, "--ram");
-	arg(&s, "ram0=%s", img);
-	arg(&s, "--device-state");
-	arg(&s, "%s", state);
+	pcmig_arg(&s, "--ram");
+	pcmig_arg(&s, "ram0=%s", img);
+	pcmig_arg(&s, "--device-state");
+	pcmig_arg(&s, "%s", state);
 	proc_start(_metadata, self, &self->src, &s, NULL, false, false);
-	proc_wait(&self->step[0], MIG_MS);
+	pcmig_proc_wait(&self->step[0], MIG_MS);
 	ASSERT_EXIT(&self->step[0], 0);
 
-	arg(&bad, "%s", self->tool);
-	arg(&bad, "run");
-	arg(&bad, "--state-dir");
-	arg(&bad, "%s", sdir);
-	arg(&bad, "--wait");
+	pcmig_arg(&bad, "%s", self->tool);
+	pcmig_arg(&bad, "run");
+	pcmig_arg(&bad, "--state-dir");
+	pcmig_arg(&bad, "%s", sdir);
+	pcmig_arg(&bad, "--wait");
 	proc_start(_metadata, self, &self->step[1], &bad, NULL, false, false);
-	proc_wait(&self->step[1], FAIL_MS);
+	pcmig_proc_wait(&self->step[1], FAIL_MS);
 	EXPECT_EXIT(&self->step[1], 1);
 	EXPECT_STDERR_HAS(&self->step[1], "listen");
 
-	arg(&l, "%s", self->tool);
-	arg(&l, "listen");
-	arg(&l, "--state-dir");
-	arg(&l, "%s", sdir);
+	pcmig_arg(&l, "%s", self->tool);
+	pcmig_arg(&l, "listen");
+	pcmig_arg(&l, "--state-dir");
+	pcmig_arg(&l, "%s", sdir);
 	proc_start(_metadata, self, &self->step[2], &l, NULL, false, false);
-	proc_wait(&self->step[2], MIG_MS);
+	pcmig_proc_wait(&self->step[2], MIG_MS);
 	EXPECT_EXIT(&self->step[2], 0);
 
 	/* listen twice */
 	proc_start(_metadata, self, &self->step[5], &l, NULL, false, false);
-	proc_wait(&self->step[5], FAIL_MS);
+	pcmig_proc_wait(&self->step[5], FAIL_MS);
 	EXPECT_EXIT(&self->step[5], 1);
 	EXPECT_STDERR_HAS(&self->step[5], "out of order");
 
-	arg(&r, "%s", self->tool);
-	arg(&r, "run");
-	arg(&r, "--state-dir");
-	arg(&r, "%s", sdir);
-	arg(&r, "--wait");
+	pcmig_arg(&r, "%s", self->tool);
+	pcmig_arg(&r, "run");
+	pcmig_arg(&r, "--state-dir");
+	pcmig_arg(&r, "%s", sdir);
+	pcmig_arg(&r, "--wait");
 	proc_start(_metadata, self, &self->step[3], &r, NULL, false, false);
-	proc_wait(&self->step[3], MIG_MS);
-	proc_wait(&self->src, MIG_MS);
+	pcmig_proc_wait(&self->step[3], MIG_MS);
+	pcmig_proc_wait(&self->src, MIG_MS);
 	EXPECT_EXIT(&self->step[3], 0);
 	EXPECT_EXIT(&self->src, 0);
 	EXPECT_EQ(NULL, strstr(self->step[3].err_text, "error"))
@@ -3168,8 +3034,8 @@ TEST_F_TIMEOUT(mig, tool_status_and_monitor_match_module, 120)
 	struct pcmig_env_opts o = { .npages = 64, .listen = true,
 				    .seed = 0x5150, .tag = "tool" };
 	struct pcmig_env *e = &self->env;
-	struct mig_proc *mon = &self->step[0], *stat = &self->step[1];
-	struct args m = { .n = 0 }, a = { .n = 0 };
+	struct pcmig_proc *mon = &self->step[0], *stat = &self->step[1];
+	struct pcmig_args m = { .n = 0 }, a = { .n = 0 };
 	struct pcmig_status st, st2;
 	char line[4096], buf[64], want[64], *p, *q;
 	unsigned int i, nstate = 0;
@@ -3206,9 +3072,9 @@ TEST_F_TIMEOUT(mig, tool_status_and_monitor_match_module, 120)
 	ASSERT_EQ(0, pcmig_set_pause_timeout(e->fd, 123456));
 
 	/* The monitor, once it listens to the events group. */
-	arg(&m, "%s", self->tool);
-	arg(&m, "monitor");
-	arg(&m, "--json");
+	pcmig_arg(&m, "%s", self->tool);
+	pcmig_arg(&m, "monitor");
+	pcmig_arg(&m, "--json");
 	proc_start(_metadata, self, mon, &m, NULL, false, false);
 	until = pcmig_now_ms() + 30000;
 	while (!joined_group(mon->pid) && !pcmig_pid_ended(mon->pid) &&
@@ -3222,13 +3088,13 @@ TEST_F_TIMEOUT(mig, tool_status_and_monitor_match_module, 120)
 				      PCMIG_WAIT_MS, &st));
 
 	/* status ID --json, between two ioctls that agree. */
-	arg(&a, "%s", self->tool);
-	arg(&a, "status");
-	arg(&a, "%u", e->id);
-	arg(&a, "--json");
+	pcmig_arg(&a, "%s", self->tool);
+	pcmig_arg(&a, "status");
+	pcmig_arg(&a, "%u", e->id);
+	pcmig_arg(&a, "--json");
 	ASSERT_EQ(0, pcmig_env_status(e, &st));
 	proc_start(_metadata, self, stat, &a, NULL, false, false);
-	proc_wait(stat, 30000);
+	pcmig_proc_wait(stat, 30000);
 	ASSERT_EXIT(stat, 0);
 	ASSERT_EQ(0, pcmig_env_status(e, &st2));
 	st2.paused_total_ns = st.paused_total_ns;	/* grows in PAUSED */
@@ -3312,7 +3178,7 @@ TEST_F_TIMEOUT(mig, tool_status_and_monitor_match_module, 120)
 			pcmig_msleep(50);
 	} while (!v && pcmig_now_ms() < until);
 	kill(mon->pid, SIGTERM);
-	proc_wait(mon, 30000);
+	pcmig_proc_wait(mon, 30000);
 	EXPECT_EXIT(mon, 0);
 	for (p = mon->out_text; p && *p; p = q ? q + 1 : p + strlen(p)) {
 		static const char *const moves[2][2] = {

@@ -64,6 +64,7 @@
 #include "pcmig_test.h"
 #include "pcmig_genl.h"
 #include "pcmig_mig.h"
+#include "pcmig_proc.h"
 #include "pcmig_qemu.h"
 #include "pcmig_source.h"
 
@@ -87,17 +88,6 @@ static void __attribute__((constructor)) qemu_test_init(void)
 #define ROUNDS_MS	120000	/* a few more rounds of the guest */
 #define PORT		7140
 
-/* A process and what it printed. */
-struct proc {
-	const char *what;
-	pid_t pid;
-	int status;		/* wait status, -1 while it runs */
-	char out[192];
-	char err[192];
-	char *out_text;
-	char *err_text;
-};
-
 FIXTURE(qemu) {
 	char dir[128];
 	char ram[160];
@@ -110,7 +100,7 @@ FIXTURE(qemu) {
 	bool netns;
 	char addr[64];
 	char src_qmp[192], src_serial[192], dst_serial[192], dst_log[192];
-	struct proc vm, mig, inc, step[2];
+	struct pcmig_proc vm, mig, inc, step[2];
 	int node_fd;
 	void *map;
 	struct pcmig_qmp_proxy px;
@@ -137,11 +127,11 @@ FIXTURE_SETUP(qemu)
 	ASSERT_EQ(0, access(PCMIG_CTL_PATH, F_OK))
 		TH_LOG("%s: %s (is pcmig.ko loaded?)", PCMIG_CTL_PATH,
 		       strerror(errno));
-	if (!pcmig_exe_near("PCMIG_TOOL", "../pcmig-tool", self->tool,
-			    sizeof(self->tool)))
+	if (!pcmig_file_near("PCMIG_TOOL", "../pcmig-tool", X_OK, self->tool,
+			     sizeof(self->tool)))
 		SKIP(return, "no pcmig-tool at %.400s", self->tool);
-	if (!pcmig_exe_near("PCMIG_GUEST", "../pcmig-memcheck.elf",
-			    self->guest, sizeof(self->guest)))
+	if (!pcmig_file_near("PCMIG_GUEST", "../pcmig-memcheck.elf", R_OK,
+			     self->guest, sizeof(self->guest)))
 		SKIP(return, "no guest at %.400s", self->guest);
 	if (!pcmig_find_qemu(self->qemu, sizeof(self->qemu)))
 		SKIP(return, "no qemu-system-x86_64 in $PATH (make deps)");
@@ -178,18 +168,6 @@ FIXTURE_SETUP(qemu)
 	snprintf(self->addr, sizeof(self->addr), "10.96.0.2:%d", PORT);
 }
 
-static void proc_collect(struct proc *p)
-{
-	free(p->out_text);
-	free(p->err_text);
-	p->out_text = pcmig_read_file(p->out, NULL);
-	p->err_text = pcmig_read_file(p->err, NULL);
-	if (!p->out_text)
-		p->out_text = strdup("");
-	if (!p->err_text)
-		p->err_text = strdup("");
-}
-
 #define LOG_PROC(p)							\
 	TH_LOG("%s: %s\n--- stdout:\n%s--- stderr:\n%s---", (p)->what,	\
 	       (p)->status < 0 ? "still running or killed" :		\
@@ -211,7 +189,7 @@ static void log_file(struct __test_metadata *_metadata, const char *what,
 
 FIXTURE_TEARDOWN(qemu)
 {
-	struct proc *ps[] = { &self->vm, &self->mig, &self->inc,
+	struct pcmig_proc *ps[] = { &self->vm, &self->mig, &self->inc,
 			      &self->step[0], &self->step[1] };
 	struct pcmig_nl_session s[64];
 	unsigned int i, n = 0;
@@ -222,7 +200,7 @@ FIXTURE_TEARDOWN(qemu)
 			if (!ps[i]->out[0])
 				continue;
 			if (!ps[i]->out_text)
-				proc_collect(ps[i]);
+				pcmig_proc_collect(ps[i]);
 			LOG_PROC(ps[i]);
 		}
 		log_file(_metadata, "source serial", self->src_serial);
@@ -230,12 +208,8 @@ FIXTURE_TEARDOWN(qemu)
 		log_file(_metadata, "destination QEMU", self->dst_log);
 	}
 	pcmig_qmp_proxy_stop(&self->px);
-	for (i = 0; i < 5; i++) {
-		if (ps[i]->pid > 0 && ps[i]->status < 0)
-			pcmig_kill_child(ps[i]->pid);
-		free(ps[i]->out_text);
-		free(ps[i]->err_text);
-	}
+	for (i = 0; i < 5; i++)
+		pcmig_proc_free(ps[i]);
 	pcmig_kill_children();
 	if (self->map)
 		munmap(self->map, RAM_MB * MIB);
@@ -285,50 +259,22 @@ static void vm_args(FIXTURE_DATA(qemu) *self, struct pcmig_args *a,
 }
 
 static void proc_start(struct __test_metadata *_metadata,
-		       FIXTURE_DATA(qemu) *self, struct proc *p,
+		       FIXTURE_DATA(qemu) *self, struct pcmig_proc *p,
 		       struct pcmig_args *a, const char *netns)
 {
 	struct pcmig_spawn_opts so = { .netns = netns };
-	unsigned int i;
 	char cmd[4096];
-	size_t o = 0;
 
-	snprintf(p->out, sizeof(p->out), "%s/%s.out", self->dir, p->what);
-	snprintf(p->err, sizeof(p->err), "%s/%s.err", self->dir, p->what);
-	for (i = 0; p->out[i]; i++)
-		if (p->out[i] == ' ')
-			p->out[i] = p->err[i] = '-';
-	so.out = p->out;
-	so.err = p->err;
-	for (i = 0; i < a->n && o + 2 < sizeof(cmd); i++)
-		o += snprintf(cmd + o, sizeof(cmd) - o, " %s", a->v[i]);
-	TH_LOG("%s:%s", p->what, cmd);
-	p->status = -1;
-	p->pid = pcmig_spawn(a->v, &so);
-	ASSERT_LT(0, p->pid) TH_LOG("%s", pcmig_lib_error());
-}
-
-/* Wait for @p to end, at most @ms (then kill it); read its output. */
-static void proc_wait(struct proc *p, int ms)
-{
-	if (p->pid > 0 && p->status < 0 &&
-	    pcmig_wait_child(p->pid, ms, &p->status)) {
-		pcmig_kill_child(p->pid);
-		p->status = -1;
-	}
-	proc_collect(p);
-}
-
-static bool exited_with(const struct proc *p, int code)
-{
-	return p->status >= 0 && WIFEXITED(p->status) &&
-	       WEXITSTATUS(p->status) == code;
+	pcmig_args_str(a, cmd, sizeof(cmd));
+	TH_LOG("%s: %s", p->what, cmd);
+	ASSERT_LT(0, pcmig_proc_spawn(p, self->dir, a, &so))
+		TH_LOG("%s", pcmig_lib_error());
 }
 
 #define ASSERT_EXIT(p, code) do {					\
-	if (!exited_with(p, code))					\
+	if (!pcmig_proc_exited_with(p, code))				\
 		LOG_PROC(p);						\
-	ASSERT_TRUE(exited_with(p, code));				\
+	ASSERT_TRUE(pcmig_proc_exited_with(p, code));			\
 } while (0)
 
 #define EXPECT_HAS(text, needle) do {					\
@@ -380,7 +326,7 @@ static void vm_running(struct __test_metadata *_metadata,
 
 	if (!ok) {
 		log_file(_metadata, "source serial", self->src_serial);
-		proc_wait(&self->vm, 0);
+		pcmig_proc_wait(&self->vm, 0);
 		LOG_PROC(&self->vm);
 	}
 	ASSERT_TRUE(ok);
@@ -425,7 +371,7 @@ static void start_dest(struct __test_metadata *_metadata,
 	proc_start(_metadata, self, &self->inc, &a, self->ns_dst);
 	ret = pcmig_wait_listen(self->inc.pid, PORT, 60000);
 	if (ret) {
-		proc_wait(&self->inc, 0);
+		pcmig_proc_wait(&self->inc, 0);
 		LOG_PROC(&self->inc);
 	}
 	ASSERT_EQ(0, ret) TH_LOG("%s", pcmig_lib_error());
@@ -501,8 +447,8 @@ TEST_F_TIMEOUT(qemu, migrates_running_guest, 900)
 	vm_running(_metadata, self);
 	start_dest(_metadata, self, NULL);
 	start_migrate(_metadata, self, self->src_qmp, slow);
-	proc_wait(&self->mig, MIG_MS);
-	proc_wait(&self->inc, FAIL_MS);
+	pcmig_proc_wait(&self->mig, MIG_MS);
+	pcmig_proc_wait(&self->inc, FAIL_MS);
 	ASSERT_EXIT(&self->mig, 0);
 	ASSERT_EXIT(&self->inc, 0);
 
@@ -577,7 +523,7 @@ static void run_step(struct __test_metadata *_metadata,
 	if (i)
 		pcmig_arg(&a, "--wait");
 	proc_start(_metadata, self, &self->step[i], &a, self->ns_dst);
-	proc_wait(&self->step[i], MIG_MS);
+	pcmig_proc_wait(&self->step[i], MIG_MS);
 }
 
 /*
@@ -597,7 +543,7 @@ TEST_F_TIMEOUT(qemu, steps_advise_listen_run, 600)
 	vm_running(_metadata, self);
 	start_dest(_metadata, self, sdir);
 	start_migrate(_metadata, self, self->src_qmp, NULL);
-	proc_wait(&self->inc, MIG_MS);
+	pcmig_proc_wait(&self->inc, MIG_MS);
 	ASSERT_EXIT(&self->inc, 0);
 	EXPECT_HAS(self->inc.out_text, "/dev/pcmig");
 
@@ -621,7 +567,7 @@ TEST_F_TIMEOUT(qemu, steps_advise_listen_run, 600)
 	EXPECT_EQ(-1, dst.last);
 
 	run_step(_metadata, self, 1, sdir);
-	proc_wait(&self->mig, MIG_MS);
+	pcmig_proc_wait(&self->mig, MIG_MS);
 	ASSERT_EXIT(&self->step[1], 0);
 	ASSERT_EXIT(&self->mig, 0);
 
@@ -675,7 +621,7 @@ TEST_F_TIMEOUT(qemu, dest_qemu_gives_memory_back, 600)
 
 	start_dest(_metadata, self, sdir);
 	start_migrate(_metadata, self, self->src_qmp, NULL);
-	proc_wait(&self->inc, MIG_MS);
+	pcmig_proc_wait(&self->inc, MIG_MS);
 	ASSERT_EXIT(&self->inc, 0);
 	snprintf(path, sizeof(path), "%s/events", sdir);
 	ev = pcmig_read_file(path, NULL);
@@ -701,7 +647,7 @@ TEST_F_TIMEOUT(qemu, dest_qemu_gives_memory_back, 600)
 	run_step(_metadata, self, 0, sdir);
 	ASSERT_EXIT(&self->step[0], 0);
 	run_step(_metadata, self, 1, sdir);
-	proc_wait(&self->mig, MIG_MS);
+	pcmig_proc_wait(&self->mig, MIG_MS);
 	ASSERT_EXIT(&self->step[1], 0);
 	ASSERT_EXIT(&self->mig, 0);
 	expect_went_on(_metadata, self);
@@ -745,8 +691,8 @@ TEST_F_TIMEOUT(qemu, load_failure_quotes_qemu, 600)
 	vm_running(_metadata, self);
 	start_dest(_metadata, self, NULL);
 	start_migrate(_metadata, self, self->src_qmp, NULL);
-	proc_wait(&self->inc, FAIL_MS);
-	proc_wait(&self->mig, FAIL_MS);
+	pcmig_proc_wait(&self->inc, FAIL_MS);
+	pcmig_proc_wait(&self->mig, FAIL_MS);
 	ASSERT_EXIT(&self->inc, 1);
 	ASSERT_EXIT(&self->mig, 1);
 
@@ -797,8 +743,8 @@ TEST_F_TIMEOUT(qemu, load_failure_after_qmp_closed, 600)
 	start_dest(_metadata, self, NULL);
 	unsetenv("PCMIG_QEMU_FAKE");
 	start_migrate(_metadata, self, self->src_qmp, NULL);
-	proc_wait(&self->inc, FAIL_MS);
-	proc_wait(&self->mig, FAIL_MS);
+	pcmig_proc_wait(&self->inc, FAIL_MS);
+	pcmig_proc_wait(&self->mig, FAIL_MS);
 	ASSERT_EXIT(&self->inc, 1);
 	ASSERT_EXIT(&self->mig, 1);
 
@@ -827,8 +773,8 @@ TEST_F_TIMEOUT(qemu, source_resumes_vm_after_failure, 600)
 	ASSERT_EQ(0, pcmig_qmp_proxy_start(&self->px, path, self->src_qmp));
 	start_dest(_metadata, self, NULL);
 	start_migrate(_metadata, self, path, NULL);
-	proc_wait(&self->mig, FAIL_MS);
-	proc_wait(&self->inc, FAIL_MS);
+	pcmig_proc_wait(&self->mig, FAIL_MS);
+	pcmig_proc_wait(&self->inc, FAIL_MS);
 	ASSERT_EXIT(&self->mig, 1);
 	ASSERT_EXIT(&self->inc, 1);
 
@@ -886,13 +832,13 @@ TEST_F_TIMEOUT(qemu, source_refuses_what_cannot_migrate, 300)
 	ASSERT_EQ(0, pcmig_wait_file(self->src_qmp, false, BOOT_MS));
 
 	start_migrate(_metadata, self, self->src_qmp, NULL);
-	proc_wait(&self->mig, FAIL_MS);
+	pcmig_proc_wait(&self->mig, FAIL_MS);
 	ASSERT_EXIT(&self->mig, 1);
 	EXPECT_HAS(self->mig.err_text,
 		   "QEMU's shared memory backend 'x1' (8 MiB) is not a --ram block: x-ignore-shared leaves it out of QEMU's stream");
 
 	start_migrate(_metadata, self, self->src_qmp, more);
-	proc_wait(&self->mig, FAIL_MS);
+	pcmig_proc_wait(&self->mig, FAIL_MS);
 	ASSERT_EXIT(&self->mig, 1);
 	EXPECT_HAS(self->mig.err_text,
 		   "QEMU cannot migrate this VM: non-migratable device: ");

@@ -65,17 +65,6 @@ long pcmig_qmp_proxy_logged_at(struct pcmig_qmp_proxy *px, const char *entry);
 
 /* pcmig_qemu_host.c */
 
-/* A command line built piece by piece (pcmig_arg()). */
-struct pcmig_args {
-	char *v[64];
-	unsigned int n;
-	char buf[8192];
-	size_t used;
-};
-
-/* Append printf(@fmt, ...) to @a as one argument (dropped if no room). */
-void pcmig_arg(struct pcmig_args *a, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
 /*
  * SESSION_GET of session @id from "ip netns" namespace @ns (where it was
  * created: only there is it visible). Return: 0 or -errno.
@@ -84,11 +73,6 @@ struct pcmig_nl_session;
 int pcmig_session_in_netns(const char *ns, uint32_t id,
 			   struct pcmig_nl_session *s);
 
-/*
- * The program $@env, or @rel next to this test's executable, in @buf:
- * whether it is readable.
- */
-bool pcmig_exe_near(const char *env, const char *rel, char *buf, size_t len);
 /* qemu-system-x86_64 in $PATH, in @buf: whether there is one. */
 bool pcmig_find_qemu(char *buf, size_t len);
 /*

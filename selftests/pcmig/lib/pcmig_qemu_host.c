@@ -1,13 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * pcmig selftests: what the QEMU tests look at on the host around their
- * processes (see pcmig_qemu.h): programs to run, children to reap, the
- * destination QEMU's mem-path, stray files in /dev.
+ * processes (see pcmig_qemu.h): a session in another namespace, QEMU in
+ * $PATH, the destination QEMU's mem-path, stray files in /dev.
  */
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,23 +19,6 @@
 #include "pcmig_qemu.h"
 #include "pcmig_session.h"
 
-void pcmig_arg(struct pcmig_args *a, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (a->n + 2 >= sizeof(a->v) / sizeof(a->v[0]))
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(a->buf + a->used, sizeof(a->buf) - a->used, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(a->buf) - a->used)
-		return;
-	a->v[a->n++] = a->buf + a->used;
-	a->v[a->n] = NULL;
-	a->used += n + 1;
-}
-
 int pcmig_session_in_netns(const char *ns, uint32_t id,
 			   struct pcmig_nl_session *s)
 {
@@ -47,27 +29,6 @@ int pcmig_session_in_netns(const char *ns, uint32_t id,
 	ret = pcmig_genl_session_get(id, s);
 	pcmig_netns_restore(saved);
 	return ret;
-}
-
-bool pcmig_exe_near(const char *env, const char *rel, char *buf, size_t len)
-{
-	char self[400], *slash;
-	ssize_t n;
-
-	if (getenv(env)) {
-		snprintf(buf, len, "%s", getenv(env));
-		return !access(buf, R_OK);
-	}
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n <= 0)
-		return false;
-	self[n] = '\0';
-	slash = strrchr(self, '/');
-	if (!slash)
-		return false;
-	*slash = '\0';
-	snprintf(buf, len, "%s/%s", self, rel);
-	return !access(buf, R_OK);
 }
 
 bool pcmig_find_qemu(char *buf, size_t len)
