@@ -273,7 +273,6 @@ struct dest {
 };
 
 /* dest_util.c: pure helpers. */
-uint64_t dest_now_ms(void);
 int dest_name_check(const char *name);
 void dest_default_name(const uint8_t *session_id, char *buf, size_t size);
 void dest_rate_add(struct dest_rate *r, uint64_t t_ms, uint64_t val);

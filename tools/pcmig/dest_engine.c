@@ -361,7 +361,7 @@ int dest_pollfds(struct dest *d, struct pollfd *pfd, int max)
  */
 int dest_poll_timeout(struct dest *d)
 {
-	uint64_t now = dest_now_ms(), next = d->t_tick + DEST_TICK_MS;
+	uint64_t now = pcmig_now_ms(), next = d->t_tick + DEST_TICK_MS;
 	int ms = next > now ? (int)(next - now) : 0;
 
 	if (!d->have_ev && ms > POLL_NO_EVENTS_MS)
@@ -444,7 +444,7 @@ int dest_listen(struct dest *d, char *err, size_t errlen)
 			  strerror(-ret));
 		goto fail;
 	}
-	t0 = dest_now_ms();
+	t0 = pcmig_now_ms();
 	if (d->o->state_out) {
 		if (dest_write_file(d->o->state_out, d->state, d->state_len,
 				    herr, sizeof(herr))) {
@@ -474,7 +474,7 @@ int dest_listen(struct dest *d, char *err, size_t errlen)
 			goto fail;
 		}
 		dest_info(d, "device state loaded in %s",
-			  dest_fmt_ms(dest_now_ms() - t0, a, sizeof(a)));
+			  dest_fmt_ms(pcmig_now_ms() - t0, a, sizeof(a)));
 	} else {
 		dest_info(d, "note: no --state-out or --state-cmd: device state (%s) discarded",
 			  pcmig_fmt_size(d->state_len, a, sizeof(a)));
@@ -484,7 +484,7 @@ int dest_listen(struct dest *d, char *err, size_t errlen)
 	dest_json_str(d, "to", d->o->state_out ? "file" :
 		      d->o->state_cmd ? "command" :
 		      d->o->qemu_argv ? "qemu" : "discarded");
-	dest_json_u64(d, "ms", dest_now_ms() - t0);
+	dest_json_u64(d, "ms", pcmig_now_ms() - t0);
 	dest_json_end(d);
 	free(d->pkg);
 	d->pkg = NULL;
@@ -558,7 +558,7 @@ int dest_run(struct dest *d, char *err, size_t errlen)
 			dest_set_state(d, PCMIG_STATE_PAUSED);
 		}
 	}
-	d->t_run = dest_now_ms();
+	d->t_run = pcmig_now_ms();
 	d->step = DEST_STEP_RUNNING;
 	dest_info(d, "running %s after the source connected",
 		  dest_fmt_ms(d->t_run - d->t_start, a, sizeof(a)));

@@ -97,7 +97,7 @@ int dest_ctl_recv(struct dest *d, struct pcmig_msg_hdr *h, void **payload,
  */
 static bool control_lost_pause(struct dest *d)
 {
-	uint64_t until = dest_now_ms() + CONTROL_LOST_GRACE_MS +
+	uint64_t until = pcmig_now_ms() + CONTROL_LOST_GRACE_MS +
 			 pcmig_link_timeout() * 1000ULL;
 	char why[160];
 
@@ -133,7 +133,7 @@ static bool control_lost_pause(struct dest *d)
 		    d->kstate != PCMIG_STATE_LISTEN &&
 		    d->kstate != PCMIG_STATE_RUNNING)
 			return false;
-		if (dest_now_ms() >= until)
+		if (pcmig_now_ms() >= until)
 			return false;
 		poll(NULL, 0, 50);
 	}
@@ -284,7 +284,7 @@ void dest_fail(struct dest *d, int code, uint32_t err_code, const char *fmt,
 	vsnprintf(d->msg, sizeof(d->msg), fmt, ap);
 	va_end(ap);
 	d->result = code;
-	d->t_end = dest_now_ms();
+	d->t_end = pcmig_now_ms();
 	dest_errmsg(d, "%s", d->msg);
 
 	if (err_code && d->cfd >= 0)
@@ -338,7 +338,7 @@ static void do_done(struct dest *d)
 	void *p = NULL;
 	int ret;
 
-	d->t_end = dest_now_ms();
+	d->t_end = pcmig_now_ms();
 	d->step = DEST_STEP_DONE;
 	done.pages_total = d->st.pages_total;
 	done.pages_received = d->st.pages_received;
@@ -476,7 +476,7 @@ void dest_read_events(struct dest *d)
  */
 void dest_tick(struct dest *d)
 {
-	uint64_t now = dest_now_ms();
+	uint64_t now = pcmig_now_ms();
 	bool due = now - d->t_tick >= DEST_TICK_MS;
 
 	if (d->result >= 0)

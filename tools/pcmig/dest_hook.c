@@ -86,11 +86,11 @@ static void hook_child(struct dest *d, const char *cmd, int in)
 /* Stop a hook's process group: SIGTERM, then SIGKILL; reap it. */
 static void hook_kill(pid_t pid)
 {
-	uint64_t until = dest_now_ms() + HOOK_KILL_GRACE_MS;
+	uint64_t until = pcmig_now_ms() + HOOK_KILL_GRACE_MS;
 	int status;
 
 	kill(-pid, SIGTERM);
-	while (dest_now_ms() < until) {
+	while (pcmig_now_ms() < until) {
 		if (waitpid(pid, &status, WNOHANG) == pid)
 			return;
 		poll(NULL, 0, 50);
@@ -132,7 +132,7 @@ static void describe_status(int status, char *buf, size_t size)
 int dest_hook_run(struct dest *d, const char *what, const char *cmd,
 		  const void *input, size_t len, char *err, size_t errlen)
 {
-	uint64_t start = dest_now_ms(), deadline;
+	uint64_t start = pcmig_now_ms(), deadline;
 	int pfd[2] = { -1, -1 };
 	size_t written = 0;
 	int status = 0, unread = 0, pidfd, ret;
@@ -218,7 +218,7 @@ int dest_hook_run(struct dest *d, const char *what, const char *cmd,
 			snprintf(err, errlen, "%s stopped: %s", what, d->msg);
 			goto fail;
 		}
-		if (dest_now_ms() > deadline) {
+		if (pcmig_now_ms() > deadline) {
 			hook_kill(pid);
 			snprintf(err, errlen,
 				 "%s did not finish within %d s (--hook-timeout)",

@@ -184,7 +184,7 @@ void dest_progress(struct dest *d, bool force)
 
 	if (!d->have_st)
 		return;
-	dest_rate_add(&d->rate, dest_now_ms(), d->st.pages_present);
+	dest_rate_add(&d->rate, pcmig_now_ms(), d->st.pages_present);
 	rate = dest_rate_get(&d->rate);
 	remaining = d->st.pages_total > d->st.pages_present ?
 		    d->st.pages_total - d->st.pages_present : 0;
@@ -193,7 +193,7 @@ void dest_progress(struct dest *d, bool force)
 		if (d->recovering)
 			len = snprintf(line, sizeof(line),
 				       "paused %" PRIu64 " s, waiting for the source to reconnect (%u attempts failed)",
-				       (dest_now_ms() - d->t_paused) / 1000,
+				       (pcmig_now_ms() - d->t_paused) / 1000,
 				       d->attempts);
 		else
 			len = dest_progress_line(line, sizeof(line), &d->st,
@@ -225,7 +225,7 @@ void dest_progress(struct dest *d, bool force)
 	dest_json_u64(d, "p99_ns", wait_pct(d, 99));
 	dest_json_u64(d, "recoveries", d->recoveries);
 	if (d->recovering)
-		dest_json_u64(d, "paused_ms", dest_now_ms() - d->t_paused);
+		dest_json_u64(d, "paused_ms", pcmig_now_ms() - d->t_paused);
 	dest_json_end(d);
 }
 
@@ -364,7 +364,7 @@ void dest_status_json(struct dest *d, FILE *f)
 		d->recovering ? "true" : "false", d->recoveries, d->attempts);
 	if (d->recovering)
 		fprintf(f, ",\"paused_ms\":%" PRIu64,
-			dest_now_ms() - d->t_paused);
+			pcmig_now_ms() - d->t_paused);
 	if (d->have_st)
 		fprintf(f, ",\"pauses\":%llu,\"requests_resent\":%llu,\"paused_total_ns\":%llu",
 			st->pauses, st->requests_resent, st->paused_total_ns);

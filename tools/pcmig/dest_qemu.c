@@ -93,7 +93,7 @@ struct dest_qemu {
 /* Run @argv to its end with its output in @out; its wait status or -1. */
 static int run_capture(char *const argv[], char *out, size_t len)
 {
-	uint64_t deadline = dest_now_ms() + QEMU_PROBE_MS;
+	uint64_t deadline = pcmig_now_ms() + QEMU_PROBE_MS;
 	int pfd[2], status = 0;
 	size_t got = 0;
 	ssize_t n;
@@ -125,7 +125,7 @@ static int run_capture(char *const argv[], char *out, size_t len)
 			if (got + 1 < len)
 				continue;
 		}
-		if (!n || got + 1 >= len || dest_now_ms() > deadline)
+		if (!n || got + 1 >= len || pcmig_now_ms() > deadline)
 			break;
 		if (n < 0 && errno != EAGAIN && errno != EINTR)
 			break;
@@ -404,12 +404,12 @@ static bool qemu_ended(struct dest *d, int wait_ms, char *err, size_t errlen)
 {
 	struct dest_qemu *q = d->qemu;
 	struct pollfd p = { .fd = q->pidfd, .events = POLLIN };
-	uint64_t until = dest_now_ms() + wait_ms;
+	uint64_t until = pcmig_now_ms() + wait_ms;
 	char words[512], how[64];
 
 	while (q->status < 0 &&
 	       waitpid(q->pid, &q->status, WNOHANG) != q->pid) {
-		if (dest_now_ms() >= until)
+		if (pcmig_now_ms() >= until)
 			return false;
 		if (poll(&p, q->pidfd >= 0 ? 1 : 0, 20) < 0 && errno != EINTR)
 			return false;
@@ -458,7 +458,7 @@ static int qemu_tick(struct dest *d, int fd, short events, uint64_t deadline,
 	}
 	if (qemu_ended(d, 0, err, errlen))
 		return -1;
-	if (dest_now_ms() > deadline) {
+	if (pcmig_now_ms() > deadline) {
 		snprintf(err, errlen, "QEMU was still %s after %d s (--hook-timeout)",
 			 q->phase, d->o->hook_timeout_ms / 1000);
 		return -1;
@@ -611,7 +611,7 @@ out:
  */
 int dest_qemu_load(struct dest *d, char *err, size_t errlen)
 {
-	uint64_t t0 = dest_now_ms();
+	uint64_t t0 = pcmig_now_ms();
 	uint64_t deadline = t0 + (uint64_t)d->o->hook_timeout_ms;
 	struct dest_qemu *q = d->qemu;
 	char st[64], a[PCMIG_FMT_LEN], b[PCMIG_FMT_LEN];
@@ -663,11 +663,11 @@ int dest_qemu_load(struct dest *d, char *err, size_t errlen)
 		return -1;
 	dest_info(d, "QEMU %s loaded the device state (%s) in %s; VM %s until RUN",
 		  q->qmp.version, pcmig_fmt_size(d->state_len, a, sizeof(a)),
-		  dest_fmt_ms(dest_now_ms() - t0, b, sizeof(b)), st);
+		  dest_fmt_ms(pcmig_now_ms() - t0, b, sizeof(b)), st);
 	dest_json_start(d, "qemu");
 	dest_json_str(d, "action", "loaded");
 	dest_json_str(d, "version", q->qmp.version);
-	dest_json_u64(d, "ms", dest_now_ms() - t0);
+	dest_json_u64(d, "ms", pcmig_now_ms() - t0);
 	dest_json_end(d);
 	return 0;
 }
@@ -682,7 +682,7 @@ int dest_qemu_load(struct dest *d, char *err, size_t errlen)
  */
 int dest_qemu_cont(struct dest *d, char *err, size_t errlen)
 {
-	uint64_t deadline = dest_now_ms() + (uint64_t)d->o->hook_timeout_ms;
+	uint64_t deadline = pcmig_now_ms() + (uint64_t)d->o->hook_timeout_ms;
 	struct dest_qemu *q = d->qemu;
 	char st[64];
 
@@ -728,14 +728,14 @@ void dest_qemu_finish(struct dest *d)
 	if (q->pid > 0 && q->status < 0 && !q->running) {
 		if (q->qmp.fd >= 0)
 			qmp_exec(&q->qmp, "quit", NULL, -1, 1000, NULL);
-		until = dest_now_ms() + QEMU_KILL_MS;
+		until = pcmig_now_ms() + QEMU_KILL_MS;
 		while (waitpid(q->pid, &q->status, WNOHANG) != q->pid) {
-			if (dest_now_ms() > until) {
+			if (pcmig_now_ms() > until) {
 				kill(q->pid, SIGKILL);
 				waitpid(q->pid, &q->status, 0);
 				break;
 			}
-			if (dest_now_ms() + QEMU_KILL_MS / 2 > until)
+			if (pcmig_now_ms() + QEMU_KILL_MS / 2 > until)
 				kill(q->pid, SIGTERM);
 			poll(NULL, 0, 20);
 		}

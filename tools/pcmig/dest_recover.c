@@ -137,7 +137,7 @@ static int accept_role(struct dest *d, struct reconnect *rc, uint8_t role,
  */
 static int wait_page_conn(struct dest *d, struct reconnect *rc, int wait_ms)
 {
-	uint64_t until = dest_now_ms() + (uint64_t)wait_ms, now;
+	uint64_t until = pcmig_now_ms() + (uint64_t)wait_ms, now;
 	struct pollfd p[2] = {
 		{ .fd = d->lfd, .events = POLLIN },
 		{ .fd = rc->cfd, .events = POLLIN | POLLRDHUP },
@@ -145,7 +145,7 @@ static int wait_page_conn(struct dest *d, struct reconnect *rc, int wait_ms)
 	int ret;
 
 	for (;;) {
-		now = dest_now_ms();
+		now = pcmig_now_ms();
 		ret = poll(p, 2, now < until ? (int)(until - now) : 0);
 		if (ret < 0 && errno == EINTR)
 			continue;
@@ -348,7 +348,7 @@ static void say_paused(struct dest *d)
 
 	d->recovering = true;
 	d->attempts = 0;
-	d->t_paused = dest_now_ms();
+	d->t_paused = pcmig_now_ms();
 	dest_reason_text(d->st.reason, d->st.error, why, sizeof(why));
 	dest_clear_line(d);
 	dest_warn(d, "session %u paused (%s): waiting for the source to reconnect",
@@ -363,7 +363,7 @@ static void say_paused(struct dest *d)
 
 static void say_recovered(struct dest *d, const struct reconnect *rc)
 {
-	uint64_t ms = dest_now_ms() - d->t_paused;
+	uint64_t ms = pcmig_now_ms() - d->t_paused;
 	char a[PCMIG_FMT_LEN];
 
 	d->recovering = false;
@@ -462,7 +462,7 @@ void dest_service(struct dest *d)
 	if (poll(&p, 1, 0) == 1)
 		reconnect(d);
 	if (d->result < 0 && d->recovering && d->o->recover_timeout_s &&
-	    dest_now_ms() - d->t_paused >= d->o->recover_timeout_s * 1000ULL)
+	    pcmig_now_ms() - d->t_paused >= d->o->recover_timeout_s * 1000ULL)
 		dest_fail(d, DEST_EXIT_PAUSED, 0,
 			  "session %u paused and the source did not come back within %u s (--recover-timeout)",
 			  d->id, d->o->recover_timeout_s);

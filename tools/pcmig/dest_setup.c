@@ -139,7 +139,7 @@ static void peer_name(int fd, char *buf, size_t size)
  */
 static int accept_one(struct dest *d, bool first)
 {
-	uint64_t deadline = dest_now_ms() + (uint64_t)d->o->timeout_ms;
+	uint64_t deadline = pcmig_now_ms() + (uint64_t)d->o->timeout_ms;
 	int fd;
 
 	for (;;) {
@@ -151,7 +151,7 @@ static int accept_one(struct dest *d, bool first)
 			return fd;
 		if (fd != -ETIMEDOUT)
 			return fd;
-		if (!first && dest_now_ms() >= deadline)
+		if (!first && pcmig_now_ms() >= deadline)
 			return -ETIMEDOUT;
 	}
 }
@@ -197,7 +197,7 @@ static int connect_role(struct dest *d, struct pcmig_hs *hs, uint8_t role)
 	}
 	if (role == PCMIG_ROLE_CONTROL) {
 		snprintf(d->peer, sizeof(d->peer), "%s", who);
-		d->t_start = dest_now_ms();
+		d->t_start = pcmig_now_ms();
 	}
 	return fd;
 }
@@ -353,7 +353,7 @@ int dest_attach_existing(struct dest *d)
 	d->adopt = true;
 	d->step = DEST_STEP_RUNNING;
 	d->ok_pending = true;
-	d->t_start = d->t_run = dest_now_ms();
+	d->t_start = d->t_run = pcmig_now_ms();
 	dest_info(d, "attached to session %u '%s' (%s, %s): waiting for the source to reconnect",
 		  id, name, path, pcmig_state_name(d->kstate) ?: "?");
 	dest_json_start(d, "attached");

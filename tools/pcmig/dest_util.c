@@ -15,19 +15,6 @@
 #include "format.h"
 
 /**
- * dest_now_ms() - monotonic time
- *
- * Return: milliseconds since an arbitrary point.
- */
-uint64_t dest_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/**
  * dest_name_check() - is this a valid session name
  * @name: the name
  *

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "format.h"
+#include "net.h"
 #include "pcmig-tool.h"
 
 /* How long monitor keeps printing after the event that ends it. */
@@ -442,17 +443,9 @@ static int monitor_check_state(const struct monitor *m)
 	return result;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int monitor_loop(struct pcmig_events *ev, int sfd, struct monitor *m)
 {
-	int64_t deadline = 0;
+	uint64_t deadline = 0, now;
 	struct pollfd pfd[2];
 	int ret, timeout;
 
@@ -463,9 +456,10 @@ static int monitor_loop(struct pcmig_events *ev, int sfd, struct monitor *m)
 		}
 		timeout = -1;
 		if (m->result >= 0) {
+			now = pcmig_now_ms();
 			if (!deadline)
-				deadline = now_ms() + MONITOR_DRAIN_MS;
-			timeout = (int)(deadline - now_ms());
+				deadline = now + MONITOR_DRAIN_MS;
+			timeout = now < deadline ? (int)(deadline - now) : 0;
 			if (timeout <= 0)
 				return m->result;
 		}

@@ -18,12 +18,23 @@
 
 #include "net.h"
 
-static int64_t now_ms(void)
+/**
+ * pcmig_now_ms() - the monotonic clock
+ *
+ * Return: milliseconds of CLOCK_MONOTONIC, for deadlines.
+ */
+uint64_t pcmig_now_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* pcmig_now_ms() for the signed deadlines here (<0: none). */
+static int64_t now_ms(void)
+{
+	return (int64_t)pcmig_now_ms();
 }
 
 /* Wait for @events on @fd until @deadline (ms, monotonic); <0: forever. */

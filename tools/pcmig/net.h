@@ -14,6 +14,8 @@
 /* Default limit for one handshake or control exchange, in ms. */
 #define PCMIG_NET_TIMEOUT_MS	30000
 
+uint64_t pcmig_now_ms(void);
+
 int pcmig_parse_hostport(const char *spec, char *host, size_t hostlen,
 			 char *port, size_t portlen);
 /*

@@ -17,25 +17,17 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "net.h"
 #include "qmp.h"
 
 #define QMP_SEND_TIMEOUT_MS	10000	/* a command must go out by then */
 #define QMP_CONNECT_RETRY_MS	10	/* a full listen backlog: again */
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int left_ms(uint64_t deadline)
 {
-	uint64_t now = now_ms();
+	uint64_t now = pcmig_now_ms();
 
 	if (now >= deadline)
 		return 0;
@@ -237,7 +229,7 @@ const struct qmp_event *qmp_event_next(const struct qmp *q, uint64_t *seq,
 /* Write all of @buf, the descriptor @pass_fd (if >= 0) with the first byte. */
 static int send_all(struct qmp *q, const char *buf, size_t len, int pass_fd)
 {
-	uint64_t deadline = now_ms() + QMP_SEND_TIMEOUT_MS;
+	uint64_t deadline = pcmig_now_ms() + QMP_SEND_TIMEOUT_MS;
 	union {
 		struct cmsghdr h;
 		char b[CMSG_SPACE(sizeof(int))];
@@ -355,7 +347,7 @@ static bool answers(const struct json_doc *doc, uint64_t id)
  */
 int qmp_wait(struct qmp *q, uint64_t id, int timeout_ms, struct qmp_reply *r)
 {
-	uint64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	uint64_t deadline = pcmig_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 	struct json_doc doc;
 	char *text;
 	int ret, err;
@@ -447,7 +439,7 @@ int qmp_exec(struct qmp *q, const char *cmd, const char *args, int pass_fd,
  */
 int qmp_start(struct qmp *q, int fd, int timeout_ms)
 {
-	uint64_t deadline = now_ms() + timeout_ms, maj = 0, min = 0, mic = 0;
+	uint64_t deadline = pcmig_now_ms() + timeout_ms, maj = 0, min = 0, mic = 0;
 	struct json_doc doc;
 	int g, v, ret, left;
 	char *text;
@@ -491,7 +483,7 @@ int qmp_start(struct qmp *q, int fd, int timeout_ms)
  */
 int qmp_connect(struct qmp *q, const char *path, int timeout_ms)
 {
-	uint64_t deadline = now_ms() + timeout_ms;
+	uint64_t deadline = pcmig_now_ms() + timeout_ms;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd, ret;
 

@@ -51,14 +51,6 @@ void pcmig_lib_set_error(const char *fmt, ...)
 	va_end(ap);
 }
 
-uint64_t pcmig_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 unsigned int pcmig_time_scale(void)
 {
 	const char *env = getenv("PCMIG_TIME_SCALE");

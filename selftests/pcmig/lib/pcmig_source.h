@@ -18,6 +18,8 @@
 #include <stdint.h>
 #include <linux/pcmig.h>
 
+#include "net.h"	/* pcmig_now_ms() */
+
 /* Size of the wire header. */
 #define PCMIG_FRAME_HDR_LEN	24
 
@@ -26,8 +28,6 @@ const char *pcmig_lib_error(void);
 void pcmig_lib_set_error(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
 
-/* Monotonic clock in milliseconds. */
-uint64_t pcmig_now_ms(void);
 /*
  * $PCMIG_TIME_SCALE (1..100, default 1): a factor for the bounds of waits
  * that scale with the kernel's speed; make check-debug sets 4 (KASAN,
