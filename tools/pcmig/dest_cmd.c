@@ -443,8 +443,6 @@ static int parse_dest_opts(int argc, char **argv, struct dest_opts *o,
 		if (o->state_out || o->state_cmd || o->run_cmd)
 			return usage_err(cmd, usage, "%s",
 					 "--qemu loads the device state and starts the VM itself: no --state-out, --state-cmd or --run-cmd");
-		if (!o->qemu_argv)
-			o->qemu_argc = 0;
 		if (dest_qemu_check_args(o, err, sizeof(err)))
 			return usage_err(cmd, usage, "%s", err);
 	}
