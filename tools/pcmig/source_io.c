@@ -3,13 +3,14 @@
  * pcmig-tool: the helpers that every role of "pcmig-tool migrate" shares
  * (source_int.h lists the roles): the clock, failures and the main
  * thread's wake-up, messages, writes of whole iovecs and their errors,
- * zero pages and frame headers.
+ * reads into a growing buffer, zero pages and frame headers.
  */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -264,6 +265,54 @@ void src_frame_iov(struct src *s, uint8_t *hdr, struct iovec *iov,
 		iov[*niov].iov_base = s->mem + first * s->page_size;
 		iov[*niov].iov_len = len;
 		(*niov)++;
+	}
+}
+
+/**
+ * src_read_more() - append what a descriptor holds to a growing buffer
+ * @fd: a pipe or file; blocking, or not
+ * @buf: the buffer (malloc()ed, or NULL), grown as needed
+ * @len: bytes in @buf
+ * @cap: bytes allocated at @buf
+ * @max: more than this many bytes in all is an error
+ *
+ * Reads until the end of @fd, or until a non-blocking @fd has nothing now.
+ * On an error @buf stays allocated: the caller frees it.
+ *
+ * Return: 1 at the end of @fd, 0 when there is nothing more to read now,
+ * -EFBIG past @max, or another negative errno.
+ */
+int src_read_more(int fd, uint8_t **buf, size_t *len, size_t *cap, size_t max)
+{
+	uint8_t *nb;
+	size_t ncap;
+	ssize_t n;
+
+	for (;;) {
+		if (*len == *cap) {
+			if (*cap > max)
+				return -EFBIG;
+			ncap = *cap ? *cap * 2 : 1 << 20;
+			if (ncap > max + 1)
+				ncap = max + 1;
+			nb = realloc(*buf, ncap);
+			if (!nb)
+				return -ENOMEM;
+			*buf = nb;
+			*cap = ncap;
+		}
+		n = read(fd, *buf + *len, *cap - *len);
+		if (n > 0) {
+			*len += n;
+			if (*len > max)
+				return -EFBIG;
+			continue;
+		}
+		if (!n)
+			return 1;
+		if (errno == EINTR)
+			continue;
+		return errno == EAGAIN ? 0 : -errno;
 	}
 }
 

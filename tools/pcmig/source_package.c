@@ -106,40 +106,13 @@ int src_run_hook(struct src *s)
 static int read_all(int fd, uint8_t **out, size_t *outlen, size_t max)
 {
 	size_t cap = 0, len = 0;
-	uint8_t *buf = NULL, *nb;
-	ssize_t n;
+	uint8_t *buf = NULL;
+	int ret = src_read_more(fd, &buf, &len, &cap, max);
 
-	for (;;) {
-		if (len == cap) {
-			if (cap > max) {
-				free(buf);
-				return -EFBIG;
-			}
-			cap = cap ? cap * 2 : 65536;
-			if (cap > max + 1)
-				cap = max + 1;
-			nb = realloc(buf, cap);
-			if (!nb) {
-				free(buf);
-				return -ENOMEM;
-			}
-			buf = nb;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			n = -errno;
-			free(buf);
-			return n;
-		}
-		if (!n)
-			break;
-		len += n;
-		if (len > max) {
-			free(buf);
-			return -EFBIG;
-		}
+	if (ret <= 0) {
+		free(buf);
+		/* 0: a non-blocking descriptor ran dry before its end. */
+		return ret ? ret : -EAGAIN;
 	}
 	*out = buf;
 	*outlen = len;

@@ -271,41 +271,6 @@ int src_qemu_open(struct src *s)
 	return 0;
 }
 
-/* Append what the pipe holds to @buf; 1 at its end, 0 for more, -errno. */
-static int drain(int fd, uint8_t **buf, size_t *len, size_t *cap, size_t max)
-{
-	uint8_t *nb;
-	size_t ncap;
-	ssize_t n;
-
-	for (;;) {
-		if (*len == *cap) {
-			if (*cap > max)
-				return -EFBIG;
-			ncap = *cap ? *cap * 2 : 1 << 20;
-			if (ncap > max + 1)
-				ncap = max + 1;
-			nb = realloc(*buf, ncap);
-			if (!nb)
-				return -ENOMEM;
-			*buf = nb;
-			*cap = ncap;
-		}
-		n = read(fd, *buf + *len, *cap - *len);
-		if (n > 0) {
-			*len += n;
-			if (*len > max)
-				return -EFBIG;
-			continue;
-		}
-		if (!n)
-			return 1;
-		if (errno == EINTR)
-			continue;
-		return errno == EAGAIN ? 0 : -errno;
-	}
-}
-
 /* A signal on the migration's signalfd: the operator aborts. */
 static bool signalled(struct src *s)
 {
@@ -334,7 +299,7 @@ static int read_stream(struct src *s, int fd, uint8_t **state, size_t *len)
 	*len = 0;
 	for (;;) {
 		before = *len;
-		ret = drain(fd, state, len, &cap, max);
+		ret = src_read_more(fd, state, len, &cap, max);
 		if (ret > 0)
 			return 0;
 		if (ret < 0) {
