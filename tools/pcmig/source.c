@@ -260,6 +260,7 @@ static int main_loop(struct src *s, enum wait_for until,
 		{ .fd = s->evfd, .events = POLLIN },
 	};
 	uint64_t next_tick = s->t_last + NSEC_PER_SEC, t;
+	const char *sig;
 	bool finished;
 	int ret, wait_ms;
 
@@ -302,19 +303,14 @@ static int main_loop(struct src *s, enum wait_for until,
 		}
 		if (ret <= 0)
 			continue;
-		if (pfd[1].revents) {
-			struct signalfd_siginfo si;
-
-			if (read(s->sigfd, &si, sizeof(si)) == sizeof(si)) {
-				src_fail(s, PCMIG_ERR_ABORTED, FAIL_TELL,
-					 "%s: migration aborted by the source%s",
-					 si.ssi_signo == SIGINT ? "SIGINT" :
-					 "SIGTERM",
-					 LOAD(&s->phase) == PH_POSTCOPY ?
-					 " (the VM runs at the destination: it cannot get its missing pages now)" :
-					 "");
-				return -1;
-			}
+		sig = pfd[1].revents ? src_signal(s) : NULL;
+		if (sig) {
+			src_fail(s, PCMIG_ERR_ABORTED, FAIL_TELL,
+				 "%s: migration aborted by the source%s", sig,
+				 LOAD(&s->phase) == PH_POSTCOPY ?
+				 " (the VM runs at the destination: it cannot get its missing pages now)" :
+				 "");
+			return -1;
 		}
 		if (pfd[2].revents) {
 			uint64_t v;

@@ -253,6 +253,7 @@ void src_frame_iov(struct src *s, uint8_t *hdr, struct iovec *iov,
 		   int *niov, uint8_t type, uint16_t flags, uint64_t first,
 		   uint32_t npages);
 bool src_benign_failure(struct src *s);
+const char *src_signal(struct src *s);
 int src_read_more(int fd, uint8_t **buf, size_t *len, size_t *cap,
 		  size_t max);
 

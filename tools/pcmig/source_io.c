@@ -11,7 +11,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -266,6 +268,22 @@ void src_frame_iov(struct src *s, uint8_t *hdr, struct iovec *iov,
 		iov[*niov].iov_len = len;
 		(*niov)++;
 	}
+}
+
+/**
+ * src_signal() - take the signal waiting on the migration's signalfd
+ * @s: the migration
+ *
+ * Return: "SIGINT" or "SIGTERM" (now read: the operator aborts), or NULL
+ * when none is waiting.
+ */
+const char *src_signal(struct src *s)
+{
+	struct signalfd_siginfo si;
+
+	if (s->sigfd < 0 || read(s->sigfd, &si, sizeof(si)) != sizeof(si))
+		return NULL;
+	return si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM";
 }
 
 /**

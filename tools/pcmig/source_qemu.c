@@ -25,11 +25,9 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -274,14 +272,12 @@ int src_qemu_open(struct src *s)
 /* A signal on the migration's signalfd: the operator aborts. */
 static bool signalled(struct src *s)
 {
-	struct signalfd_siginfo si;
+	const char *sig = src_signal(s);
 
-	if (s->sigfd < 0 || read(s->sigfd, &si, sizeof(si)) != sizeof(si))
-		return false;
-	src_fail(s, PCMIG_ERR_ABORTED, FAIL_TELL,
-		 "%s: migration aborted by the source",
-		 si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
-	return true;
+	if (sig)
+		src_fail(s, PCMIG_ERR_ABORTED, FAIL_TELL,
+			 "%s: migration aborted by the source", sig);
+	return sig;
 }
 
 /* QEMU's stream through the pipe @fd into @state, to its end. */

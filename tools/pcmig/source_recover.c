@@ -19,12 +19,10 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "format.h"
@@ -267,15 +265,16 @@ static int attempt(struct src *s, struct attempt *a, struct pcmig_done *done)
 static bool nap(struct src *s, uint64_t ms)
 {
 	struct pollfd p = { .fd = s->sigfd, .events = POLLIN };
-	struct signalfd_siginfo si;
+	const char *sig;
 
 	if (poll(&p, 1, (int)ms) <= 0)
 		return true;
-	if (read(s->sigfd, &si, sizeof(si)) != sizeof(si))
+	sig = src_signal(s);
+	if (!sig)
 		return true;
 	src_fail(s, PCMIG_ERR_ABORTED, 0,
 		 "%s while reconnecting: migration aborted (the VM runs at the destination and cannot get its missing pages now)",
-		 si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+		 sig);
 	return false;
 }
 
