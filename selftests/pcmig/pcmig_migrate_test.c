@@ -692,6 +692,60 @@ TEST_F_TIMEOUT(mig, silent_partition_noticed_within_link_timeout, 120)
 }
 
 /*
+ * SIGINT at the source in postcopy: it stops at once, says which signal
+ * and that the VM cannot get its missing pages now, and reports the error
+ * in --json. (What the destination makes of it depends on whether it
+ * reads the source's ERROR before its kernel sees the page connections
+ * close: not checked here.)
+ */
+TEST_F_TIMEOUT(mig, sigint_aborts_source_in_postcopy, 120)
+{
+	const uint64_t npages = 8 * MIB / PS;
+	struct pcmig_args s = { .n = 0 }, d = { .n = 0 };
+	char img[256], state[256], hook[512];
+	struct pcmig_status st;
+
+	ASSERT_LT(0, make_image(self, img, sizeof(img), "ram0", npages, 31, 5,
+				0, 0)) TH_LOG("%s", pcmig_lib_error());
+	snprintf(state, sizeof(state), "%s/state", self->dir);
+	ASSERT_EQ(0, pcmig_make_pattern_file(state, 4096, 32));
+	ASSERT_NE(NULL, node_hook(self, hook, sizeof(hook)));
+
+	dst_args(self, &d, "incoming", NULL);
+	pcmig_arg(&d, "--ram");
+	pcmig_arg(&d, "ram0:8M");
+	pcmig_arg(&d, "--state-out");
+	pcmig_arg(&d, "%s/state.out", self->dir);
+	pcmig_arg(&d, "--run-cmd");
+	pcmig_arg(&d, "%s", hook);
+	proc_start(_metadata, self, &self->dst, &d, NULL, false, true);
+
+	/* 8 MiB at 64 KiB/s: the push lasts far longer than the test. */
+	src_args(self, &s, NULL);
+	pcmig_arg(&s, "--ram");
+	pcmig_arg(&s, "ram0=%s", img);
+	pcmig_arg(&s, "--device-state");
+	pcmig_arg(&s, "%s", state);
+	pcmig_arg(&s, "--bandwidth");
+	pcmig_arg(&s, "64K");
+	proc_start(_metadata, self, &self->src, &s, NULL, false, false);
+
+	map_node(_metadata, self, npages * PS);
+	ASSERT_EQ(0, pcmig_wait_state(self->node_fd, PCMIG_STATE_RUNNING,
+				      MIG_MS, &st))
+		TH_LOG("%s", pcmig_lib_error());
+	ASSERT_EQ(0, kill(self->src.pid, SIGINT));
+
+	pcmig_proc_wait(&self->src, FAIL_MS);
+	EXPECT_EXIT(&self->src, 1);
+	EXPECT_STDERR_HAS(&self->src,
+			  "SIGINT: migration aborted by the source (the VM runs at the destination: it cannot get its missing pages now)");
+	EXPECT_SRC_JSON_ERROR(&self->src);
+	ASSERT_EQ(0, pcmig_get_status(self->node_fd, &st));
+	EXPECT_GT(st.pages_total, st.pages_present);
+}
+
+/*
  * Recovery from a partition in the middle of the push (issue 9): both
  * sides notice the dead link within the link timeout and the session
  * pauses; a task faults on a page that has not arrived while the link is
