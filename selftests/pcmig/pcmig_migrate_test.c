@@ -80,10 +80,6 @@ FIXTURE(mig) {
 
 FIXTURE_SETUP(mig)
 {
-	char keytext[64];
-	uint8_t raw[24];
-	unsigned int i;
-
 	self->node_fd = -1;
 	pcmig_env_init(&self->env);
 	self->src.what = "source";
@@ -109,13 +105,9 @@ FIXTURE_SETUP(mig)
 	ASSERT_EQ(0, mkdir(self->shm, 0700)) TH_LOG("%s: %s", self->shm,
 						     strerror(errno));
 
-	ASSERT_EQ(0, pcmig_random(raw, sizeof(raw)));
-	for (i = 0; i < sizeof(raw); i++)
-		snprintf(keytext + 2 * i, 3, "%02x", raw[i]);
-	strcat(keytext, "\n");
 	snprintf(self->key, sizeof(self->key), "%s/key", self->dir);
-	ASSERT_EQ(0, pcmig_write_file(self->key, keytext, strlen(keytext),
-				      0600)) TH_LOG("%s", pcmig_lib_error());
+	ASSERT_EQ(0, pcmig_make_key_file(self->key))
+		TH_LOG("%s", pcmig_lib_error());
 
 	snprintf(self->host, sizeof(self->host), "127.0.0.1");
 	self->port = pcmig_free_port();

@@ -110,10 +110,6 @@ FIXTURE(qemu) {
 
 FIXTURE_SETUP(qemu)
 {
-	char keytext[64];
-	uint8_t raw[24];
-	unsigned int i;
-
 	self->node_fd = -1;
 	self->vm.what = "source QEMU";
 	self->mig.what = "migrate";
@@ -151,13 +147,9 @@ FIXTURE_SETUP(qemu)
 	snprintf(self->dst_log, sizeof(self->dst_log), "%s/dst-qemu.log",
 		 self->dir);
 
-	ASSERT_EQ(0, pcmig_random(raw, sizeof(raw)));
-	for (i = 0; i < sizeof(raw); i++)
-		snprintf(keytext + 2 * i, 3, "%02x", raw[i]);
-	strcat(keytext, "\n");
 	snprintf(self->key, sizeof(self->key), "%s/key", self->dir);
-	ASSERT_EQ(0, pcmig_write_file(self->key, keytext, strlen(keytext),
-				      0600)) TH_LOG("%s", pcmig_lib_error());
+	ASSERT_EQ(0, pcmig_make_key_file(self->key))
+		TH_LOG("%s", pcmig_lib_error());
 
 	snprintf(self->ns_src, sizeof(self->ns_src), "pq-s-%d", getpid());
 	snprintf(self->ns_dst, sizeof(self->ns_dst), "pq-d-%d", getpid());

@@ -408,6 +408,22 @@ int pcmig_write_file(const char *path, const void *buf, size_t len,
 	return 0;
 }
 
+int pcmig_make_key_file(const char *path)
+{
+	char text[2 * 24 + 2];
+	uint8_t raw[24];
+	size_t i;
+
+	if (pcmig_random(raw, sizeof(raw))) {
+		pcmig_lib_set_error("no random bytes for %s", path);
+		return -EIO;
+	}
+	for (i = 0; i < sizeof(raw); i++)
+		snprintf(text + 2 * i, 3, "%02x", raw[i]);
+	strcat(text, "\n");
+	return pcmig_write_file(path, text, strlen(text), 0600);
+}
+
 char *pcmig_read_file(const char *path, size_t *lenp)
 {
 	size_t len = 0, cap = 4096;

@@ -79,6 +79,8 @@ bool pcmig_pid_ended(pid_t pid);
 /* Files. */
 int pcmig_write_file(const char *path, const void *buf, size_t len,
 		     unsigned int mode);
+/* A new pre-shared key (--key-file): 48 random hex digits, mode 0600. */
+int pcmig_make_key_file(const char *path);
 /* The whole file, malloc()ed and NUL-terminated; NULL on failure. */
 char *pcmig_read_file(const char *path, size_t *len);
 /* Wait until @path exists (and is not empty if @nonempty). */
